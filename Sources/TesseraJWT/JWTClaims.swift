@@ -1,0 +1,91 @@
+import Foundation
+
+/// The claim set of a token whose signature has been verified. Each time check takes the
+/// current time as a parameter, so callers and tests control the clock.
+public struct JWTClaims: Sendable, Hashable {
+    public let members: [String: JSONValue]
+
+    public init(members: [String: JSONValue]) {
+        self.members = members
+    }
+
+    public subscript(name: String) -> JSONValue? { members[name] }
+
+    public var issuer: String? { members["iss"]?.stringValue }
+    public var subject: String? { members["sub"]?.stringValue }
+    public var jwtID: String? { members["jti"]?.stringValue }
+    public var audiences: [String] { members["aud"]?.stringList ?? [] }
+    public var expiresAt: Date? { date("exp") }
+    public var notBefore: Date? { date("nbf") }
+    public var issuedAt: Date? { date("iat") }
+
+    public func string(_ name: String) -> String? { members[name]?.stringValue }
+
+    /// A NumericDate claim (seconds since the epoch, RFC 7519 §2).
+    public func date(_ name: String) -> Date? {
+        members[name]?.numberValue.map { Date(timeIntervalSince1970: $0) }
+    }
+
+    /// Registered claims must have their registered types when present (RFC 7519 §4.1).
+    func verifyRegisteredClaimTypes() throws(JWTError) {
+        for name in ["iss", "sub", "jti"] {
+            if let value = members[name], value.stringValue == nil {
+                throw JWTError(.invalidClaim, "\"\(name)\" must be a string")
+            }
+        }
+        for name in ["exp", "nbf", "iat"] {
+            if let value = members[name], value.numberValue == nil {
+                throw JWTError(.invalidClaim, "\"\(name)\" must be a number")
+            }
+        }
+        if let aud = members["aud"], aud.stringList == nil {
+            throw JWTError(.invalidClaim, "\"aud\" must be a string or an array of strings")
+        }
+    }
+
+    public func verifyIssuer(_ expected: String) throws(JWTError) {
+        guard let issuer else { throw JWTError(.missingClaim, "the token has no \"iss\"") }
+        // Exact, case-sensitive comparison (RFC 8725 §3.8): no normalisation of any kind.
+        guard issuer == expected else { throw JWTError(.invalidIssuer, "unexpected issuer \"\(issuer)\"") }
+    }
+
+    public func verifyAudience(acceptsAnyOf accepted: Set<String>) throws(JWTError) {
+        let audiences = self.audiences
+        guard !audiences.isEmpty else { throw JWTError(.missingClaim, "the token has no \"aud\"") }
+        guard audiences.contains(where: accepted.contains) else {
+            throw JWTError(.invalidAudience, "the token is not meant for this audience")
+        }
+    }
+
+    public func verifyNotExpired(currentDate: Date, leeway: TimeInterval) throws(JWTError) {
+        guard let expiresAt else { throw JWTError(.missingClaim, "the token has no \"exp\"") }
+        guard currentDate.timeIntervalSince(expiresAt) < leeway else {
+            throw JWTError(.expired, "the token expired at \(Int64(expiresAt.timeIntervalSince1970))")
+        }
+    }
+
+    public func verifyNotBefore(currentDate: Date, leeway: TimeInterval) throws(JWTError) {
+        guard let notBefore else { return }
+        guard notBefore.timeIntervalSince(currentDate) <= leeway else {
+            throw JWTError(.notYetValid, "the token is not valid before \(Int64(notBefore.timeIntervalSince1970))")
+        }
+    }
+
+    public func verifyIssuedInPast(currentDate: Date, leeway: TimeInterval, required: Bool) throws(JWTError) {
+        guard let issuedAt else {
+            if required { throw JWTError(.missingClaim, "the token has no \"iat\"") }
+            return
+        }
+        guard issuedAt.timeIntervalSince(currentDate) <= leeway else {
+            throw JWTError(.issuedInFuture, "the token claims to be issued in the future")
+        }
+    }
+
+    /// Bounds how far in the future `exp` may lie, e.g. for short-lived client assertions.
+    public func verifyLifetime(atMost maximum: TimeInterval, currentDate: Date, leeway: TimeInterval) throws(JWTError) {
+        guard let expiresAt else { throw JWTError(.missingClaim, "the token has no \"exp\"") }
+        guard expiresAt.timeIntervalSince(currentDate) <= maximum + leeway else {
+            throw JWTError(.lifetimeTooLong, "the token expires too far in the future (at most \(Int(maximum)) s allowed)")
+        }
+    }
+}
