@@ -60,14 +60,14 @@ public struct JWTClaims: Sendable, Hashable {
     public func verifyNotExpired(currentDate: Date, leeway: TimeInterval) throws(JWTError) {
         guard let expiresAt else { throw JWTError(.missingClaim, "the token has no \"exp\"") }
         guard currentDate.timeIntervalSince(expiresAt) < leeway else {
-            throw JWTError(.expired, "the token expired at \(Int64(expiresAt.timeIntervalSince1970))")
+            throw JWTError(.expired, "the token expired at \(Self.numericDate(expiresAt))")
         }
     }
 
     public func verifyNotBefore(currentDate: Date, leeway: TimeInterval) throws(JWTError) {
         guard let notBefore else { return }
         guard notBefore.timeIntervalSince(currentDate) <= leeway else {
-            throw JWTError(.notYetValid, "the token is not valid before \(Int64(notBefore.timeIntervalSince1970))")
+            throw JWTError(.notYetValid, "the token is not valid before \(Self.numericDate(notBefore))")
         }
     }
 
@@ -79,6 +79,13 @@ public struct JWTClaims: Sendable, Hashable {
         guard issuedAt.timeIntervalSince(currentDate) <= leeway else {
             throw JWTError(.issuedInFuture, "the token claims to be issued in the future")
         }
+    }
+
+    /// A NumericDate for an error message. `Int64(_:)` would trap on a signed but absurd value
+    /// such as `"exp":-1e300`, so whole seconds are printed only when they fit.
+    private static func numericDate(_ date: Date) -> String {
+        let seconds = date.timeIntervalSince1970
+        return Int64(exactly: seconds.rounded(.towardZero)).map(String.init) ?? "\(seconds)"
     }
 
     /// Bounds how far in the future `exp` may lie, e.g. for short-lived client assertions.

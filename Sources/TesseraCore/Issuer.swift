@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+import TesseraCrypto
+import TesseraJWT
+import TesseraPolicy
+import TesseraStore
+
+/// Where the issuer finds its state and how it names itself.
+public struct IssuerConfiguration: Sendable {
+    public var issuer: String
+    public var keysDirectory: String
+    public var policiesDirectory: String
+    public var dataDirectory: String
+    /// Create an ES256 key when the keys folder has none (what `tessera serve` does).
+    public var generateKeyIfMissing: Bool
+
+    public init(issuer: String, keysDirectory: String, policiesDirectory: String, dataDirectory: String,
+                generateKeyIfMissing: Bool = true) {
+        self.issuer = issuer
+        self.keysDirectory = keysDirectory
+        self.policiesDirectory = policiesDirectory
+        self.dataDirectory = dataDirectory
+        self.generateKeyIfMissing = generateKeyIfMissing
+    }
+}
+
+/// Why the issuer cannot start; the message names the file and says what to do.
+public struct IssuerStartupError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+/// The issuer with everything loaded: keys, clients, the token endpoint and its metadata.
+/// Built once at start; the HTTP layer only translates between HTTP and these values.
+public struct Issuer: Sendable {
+    public let urls: IssuerURLs
+    public let keys: SigningKeys
+    public let clients: ClientRegistry
+    public let tokenEndpoint: TokenEndpoint
+    public let metadata: IssuerMetadata
+    /// The metadata document as served, encoded once.
+    public let metadataDocument: [UInt8]
+
+    public static func load(_ configuration: IssuerConfiguration, timeSource: any TimeSource = SystemTimeSource(),
+                            replayStore: any AssertionReplayStore = InMemoryAssertionReplayStore(),
+                            logger: Logger) throws(IssuerStartupError) -> Issuer {
+        let urls = IssuerURLs(issuer: configuration.issuer)
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw IssuerStartupError(description: "\(configuration.dataDirectory): cannot create the data folder: \(error.localizedDescription)")
+        }
+        let keys = try loadKeys(configuration, timeSource: timeSource, logger: logger)
+        let bundle: PolicyBundle
+        let clients: ClientRegistry
+        do {
+            bundle = try PolicyBundle.load(directory: configuration.policiesDirectory)
+            clients = try ClientRegistry(bundle: bundle)
+        } catch {
+            throw IssuerStartupError(description: error.description)
+        }
+        logger.info("policy bundle loaded", metadata: [
+            "tessera.policies": .string(configuration.policiesDirectory),
+            "tessera.clients": .stringConvertible(clients.count),
+        ])
+        let authenticator = ClientAuthenticator(registry: clients, issuer: urls.issuer, tokenEndpoint: urls.tokenEndpoint,
+                                                replayStore: replayStore, timeSource: timeSource)
+        let minter = TokenMinter(issuer: urls.issuer, keys: keys, timeSource: timeSource)
+        let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant()], authenticator: authenticator, minter: minter)
+        let metadata = IssuerMetadata(urls: urls, grantTypes: endpoint.supportedGrantTypes, scopes: clients.scopes)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let document = (try? encoder.encode(metadata)).map(Array.init) ?? []
+        return Issuer(urls: urls, keys: keys, clients: clients, tokenEndpoint: endpoint, metadata: metadata,
+                      metadataDocument: document)
+    }
+
+    private static func loadKeys(_ configuration: IssuerConfiguration, timeSource: any TimeSource,
+                                 logger: Logger) throws(IssuerStartupError) -> SigningKeys {
+        let directory = KeyDirectory(path: configuration.keysDirectory)
+        do {
+            var stored = try directory.load()
+            if stored.isEmpty, configuration.generateKeyIfMissing {
+                let generated = try directory.generate(algorithm: .es256, now: timeSource.now())
+                logger.notice("generated a new signing key", metadata: [
+                    "tessera.kid": .string(generated.entry.kid),
+                    "tessera.alg": .string(generated.entry.alg.jwsName),
+                    "tessera.keys": .string(configuration.keysDirectory),
+                ])
+                stored = [generated]
+            }
+            let keys = try SigningKeys(keys: stored)
+            logger.info("signing keys loaded", metadata: [
+                "tessera.kid": .string(keys.signer.keyID),
+                "tessera.alg": .string(keys.signer.algorithm.jwsName),
+                "tessera.published": .stringConvertible(keys.published.count),
+            ])
+            return keys
+        } catch {
+            throw IssuerStartupError(description: error.description)
+        }
+    }
+}

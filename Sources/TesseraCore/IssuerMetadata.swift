@@ -1,0 +1,50 @@
+import TesseraCrypto
+
+/// The issuer's URLs, all derived from the one configured issuer identifier.
+public struct IssuerURLs: Sendable, Hashable {
+    public let issuer: String
+
+    public init(issuer: String) {
+        // The issuer is compared byte for byte by verifiers; a trailing slash would make
+        // "https://x/" and "https://x" two issuers, so it is removed once, here.
+        var trimmed = issuer
+        while trimmed.hasSuffix("/") { trimmed.removeLast() }
+        self.issuer = trimmed
+    }
+
+    public var tokenEndpoint: String { issuer + "/token" }
+    public var jwksURI: String { issuer + "/.well-known/jwks.json" }
+}
+
+/// Authorization server metadata (RFC 8414), served at both `oauth-authorization-server` and
+/// `openid-configuration`. It advertises only what works: Tessera has no authorization
+/// endpoint, so no response types, and issues no ID tokens.
+public struct IssuerMetadata: Codable, Sendable, Hashable {
+    public let issuer: String
+    public let jwksURI: String
+    public let tokenEndpoint: String
+    public let grantTypesSupported: [String]
+    public let tokenEndpointAuthMethodsSupported: [String]
+    public let tokenEndpointAuthSigningAlgValuesSupported: [String]
+    public let scopesSupported: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case issuer
+        case jwksURI = "jwks_uri"
+        case tokenEndpoint = "token_endpoint"
+        case grantTypesSupported = "grant_types_supported"
+        case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
+        case tokenEndpointAuthSigningAlgValuesSupported = "token_endpoint_auth_signing_alg_values_supported"
+        case scopesSupported = "scopes_supported"
+    }
+
+    public init(urls: IssuerURLs, grantTypes: [String], scopes: [String]) {
+        issuer = urls.issuer
+        jwksURI = urls.jwksURI
+        tokenEndpoint = urls.tokenEndpoint
+        grantTypesSupported = grantTypes
+        tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+        tokenEndpointAuthSigningAlgValuesSupported = SignatureAlgorithm.allCases.map(\.jwsName)
+        scopesSupported = scopes
+    }
+}

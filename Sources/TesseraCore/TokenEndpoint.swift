@@ -1,0 +1,129 @@
+import Foundation
+import Logging
+import TesseraJWT
+import TesseraPolicy
+
+/// The successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1).
+public struct TokenResponse: Codable, Sendable, Hashable {
+    public let accessToken: String
+    public let tokenType: String
+    public let expiresIn: Int
+    public let scope: String?
+    public let issuedTokenType: String?
+
+    enum CodingKeys: String, CodingKey {
+        case accessToken = "access_token"
+        case tokenType = "token_type"
+        case expiresIn = "expires_in"
+        case scope
+        case issuedTokenType = "issued_token_type"
+    }
+}
+
+/// One grant type of the token endpoint. Grants decide what to issue; the endpoint does
+/// everything they share (client authentication, minting, logging), so no grant can skip it.
+public protocol Grant: Sendable {
+    var grantType: String { get }
+    func decide(_ form: FormParameters, client: RegisteredClient) async throws(OAuthError) -> TokenGrantDecision
+}
+
+/// The token endpoint as one pipeline: parse, pick the grant, authenticate the client,
+/// let the grant decide, mint, log, respond.
+public struct TokenEndpoint: Sendable {
+    let grants: [String: any Grant]
+    let authenticator: ClientAuthenticator
+    let minter: TokenMinter
+
+    public init(grants: [any Grant], authenticator: ClientAuthenticator, minter: TokenMinter) {
+        self.grants = Dictionary(grants.map { ($0.grantType, $0) }, uniquingKeysWith: { first, _ in first })
+        self.authenticator = authenticator
+        self.minter = minter
+    }
+
+    public var supportedGrantTypes: [String] { grants.keys.sorted() }
+
+    public func handle(form: FormParameters, basic: (id: String, secret: String)?, logger: Logger) async throws(OAuthError) -> TokenResponse {
+        guard let grantType = form["grant_type"] else { throw .invalidRequest("grant_type is required") }
+        guard let grant = grants[grantType] else {
+            throw OAuthError(.unsupportedGrantType, "grant_type \"\(grantType)\" is not supported; supported: \(supportedGrantTypes.joined(separator: ", "))")
+        }
+        let client: RegisteredClient
+        do {
+            client = try await authenticator.authenticate(ClientCredentialPresentation(basic: basic, form: form))
+        } catch {
+            logger.notice("client authentication failed", metadata: [
+                "tessera.client": .string(basic?.id ?? form["client_id"] ?? "-"),
+                "tessera.error": .string(error.errorDescription),
+            ])
+            throw error
+        }
+        let decision = try await grant.decide(form, client: client)
+        let minted = try minter.mint(decision)
+        logger.info("token issued", metadata: [
+            "tessera.client": .string(client.id),
+            "tessera.subject": .string(decision.subject),
+            "tessera.jti": .string(minted.jwtID),
+            "tessera.kid": .string(minted.keyID),
+            "tessera.audience": .string(decision.audiences.joined(separator: " ")),
+            "tessera.lifetime": .stringConvertible(decision.lifetimeSeconds),
+        ])
+        return TokenResponse(accessToken: minted.token, tokenType: "Bearer", expiresIn: decision.lifetimeSeconds,
+                             scope: minted.claims.scope, issuedTokenType: nil)
+    }
+}
+
+/// `grant_type=client_credentials` (RFC 6749 §4.4): a service acting for itself.
+public struct ClientCredentialsGrant: Grant {
+    public let grantType = "client_credentials"
+
+    public init() {}
+
+    public func decide(_ form: FormParameters, client: RegisteredClient) throws(OAuthError) -> TokenGrantDecision {
+        let definition = client.definition
+        let scopes = try RequestedScope.resolve(form["scope"], allowed: definition.scopes)
+        let audiences = try RequestedAudience.resolve(resources: form.all("resource"), audiences: form.all("audience"),
+                                                      allowed: definition.audiences)
+        // RFC 9068 §2.2: with no resource owner, the subject is the client itself.
+        return TokenGrantDecision(subject: definition.id, clientID: definition.id, audiences: audiences, scopes: scopes,
+                                  lifetimeSeconds: definition.tokenLifetimeSeconds)
+    }
+}
+
+/// The `scope` parameter (RFC 6749 §3.3) checked against what the client may have.
+public enum RequestedScope {
+    /// Without a `scope` parameter the client gets every scope it is allowed (a documented
+    /// default, as §3.3 permits); with one, every requested scope must be allowed.
+    public static func resolve(_ parameter: String?, allowed: [String]) throws(OAuthError) -> [String] {
+        guard let parameter else { return allowed }
+        var requested: [String] = []
+        for scope in parameter.split(separator: " ", omittingEmptySubsequences: true).map(String.init) where !requested.contains(scope) {
+            guard allowed.contains(scope) else {
+                throw OAuthError(.invalidScope, "scope \"\(scope)\" is not allowed for this client; allowed: \(allowed.joined(separator: " "))")
+            }
+            requested.append(scope)
+        }
+        guard !requested.isEmpty else { throw OAuthError(.invalidScope, "scope is empty") }
+        return requested
+    }
+}
+
+/// The audiences of a token: `resource` (RFC 8707) and `audience` (RFC 8693) values, each one
+/// allowed for the client; without either, every audience the client is configured for.
+public enum RequestedAudience {
+    public static func resolve(resources: [String], audiences: [String], allowed: [String]) throws(OAuthError) -> [String] {
+        for resource in resources {
+            // RFC 8707 §2: an absolute URI without a fragment.
+            guard let url = URL(string: resource), url.scheme != nil, url.fragment == nil else {
+                throw OAuthError(.invalidTarget, "resource \"\(resource)\" must be an absolute URI without a fragment")
+            }
+        }
+        var requested: [String] = []
+        for value in resources + audiences where !requested.contains(value) {
+            guard allowed.contains(value) else {
+                throw OAuthError(.invalidTarget, "\"\(value)\" is not an audience this client may request; allowed: \(allowed.joined(separator: " "))")
+            }
+            requested.append(value)
+        }
+        return requested.isEmpty ? allowed : requested
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Yams
+
+/// A YAML node together with where it came from, so every conversion error can name the file,
+/// line and field. Policy files are read node by node (not through `Decodable`) to keep that
+/// position and to reject unknown keys, which are almost always typos.
+struct YAMLField {
+    let node: Node
+    let path: String
+    let file: String
+
+    var location: SourceLocation {
+        SourceLocation(file: file, line: node.mark?.line, column: node.mark?.column)
+    }
+
+    func error(_ message: String) -> PolicyError {
+        PolicyError(location, field: path.isEmpty ? nil : path, message)
+    }
+
+    /// The members of a mapping, refusing keys outside `allowed`.
+    func mapping(allowed: Set<String>) throws(PolicyError) -> [String: YAMLField] {
+        guard case .mapping(let mapping) = node else { throw error("expected a mapping") }
+        var members: [String: YAMLField] = [:]
+        for (key, value) in mapping {
+            guard case .scalar(let scalar) = key else { throw error("mapping keys must be plain strings") }
+            let name = scalar.string
+            let childPath = path.isEmpty ? name : "\(path).\(name)"
+            guard allowed.contains(name) else {
+                let known = allowed.sorted().joined(separator: ", ")
+                throw YAMLField(node: key, path: childPath, file: file).error("unknown field; expected one of: \(known)")
+            }
+            members[name] = YAMLField(node: value, path: childPath, file: file)
+        }
+        return members
+    }
+
+    var isMapping: Bool {
+        if case .mapping = node { return true }
+        return false
+    }
+
+    var isScalar: Bool {
+        if case .scalar = node { return true }
+        return false
+    }
+
+    /// A mapping of strings to strings, any keys allowed (e.g. the members of a JWK).
+    func stringMap() throws(PolicyError) -> [String: String] {
+        guard case .mapping(let mapping) = node else { throw error("expected a mapping") }
+        var result: [String: String] = [:]
+        for (key, value) in mapping {
+            let name = try YAMLField(node: key, path: path, file: file).string()
+            result[name] = try YAMLField(node: value, path: "\(path).\(name)", file: file).string()
+        }
+        return result
+    }
+
+    func sequence() throws(PolicyError) -> [YAMLField] {
+        guard case .sequence(let sequence) = node else { throw error("expected a list") }
+        return sequence.enumerated().map { index, element in
+            YAMLField(node: element, path: "\(path)[\(index)]", file: file)
+        }
+    }
+
+    /// `~`, `null` or an empty value: treated as absent, never as the string "null".
+    var isNull: Bool {
+        if case .scalar(let scalar) = node { return scalar.tag.rawValue == Tag.Name.null.rawValue }
+        return false
+    }
+
+    func string() throws(PolicyError) -> String {
+        guard case .scalar(let scalar) = node, !isNull else { throw error("expected a string") }
+        return scalar.string
+    }
+
+    func nonEmptyString() throws(PolicyError) -> String {
+        let value = try string()
+        guard !value.isEmpty else { throw error("must not be empty") }
+        return value
+    }
+
+    func bool() throws(PolicyError) -> Bool {
+        guard case .scalar(let scalar) = node, scalar.style == .plain else { throw error("expected true or false") }
+        switch scalar.string.lowercased() {
+        case "true", "yes": return true
+        case "false", "no": return false
+        default: throw error("expected true or false")
+        }
+    }
+
+    /// A list of strings; a single string is accepted as a list of one.
+    func stringList() throws(PolicyError) -> [String] {
+        if isScalar { return [try nonEmptyString()] }
+        var values: [String] = []
+        for element in try sequence() { values.append(try element.nonEmptyString()) }
+        return values
+    }
+
+    /// A duration: an integer number of seconds, or a number with a unit `s`, `m` or `h`
+    /// (`300`, `90s`, `5m`, `1h`).
+    func durationSeconds() throws(PolicyError) -> Int {
+        let text = try string().trimmingCharacters(in: .whitespaces)
+        let units: [(Character, Int)] = [("s", 1), ("m", 60), ("h", 3600)]
+        var multiplier = 1
+        var digits = Substring(text)
+        if let last = text.last, let unit = units.first(where: { $0.0 == last }) {
+            multiplier = unit.1
+            digits = digits.dropLast()
+        }
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let value = Int(digits),
+              value <= Int(Int32.max) / multiplier
+        else {
+            throw error("expected a duration such as 300, 90s, 5m or 1h, got \"\(text)\"")
+        }
+        return value * multiplier
+    }
+}
+
+/// Parses YAML text into its root node, turning syntax errors into `PolicyError`s with positions.
+func parseYAMLDocument(_ text: String, file: String) throws(PolicyError) -> YAMLField? {
+    do {
+        guard let node = try Yams.compose(yaml: text) else { return nil }
+        return YAMLField(node: node, path: "", file: file)
+    } catch let error as YamlError {
+        throw PolicyError(location(of: error, file: file), field: nil, "invalid YAML: \(summary(of: error))")
+    } catch {
+        throw PolicyError(SourceLocation(file: file), field: nil, "invalid YAML: \(error)")
+    }
+}
+
+private func location(of error: YamlError, file: String) -> SourceLocation {
+    switch error {
+    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+        return SourceLocation(file: file, line: mark.line, column: mark.column)
+    case .duplicatedKeysInMapping(_, let context):
+        return SourceLocation(file: file, line: context.mark.line, column: context.mark.column)
+    default:
+        return SourceLocation(file: file)
+    }
+}
+
+private func summary(of error: YamlError) -> String {
+    switch error {
+    case .scanner(let context, let problem, _, _), .parser(let context, let problem, _, _), .composer(let context, let problem, _, _):
+        if let context { return "\(problem) \(context.text)" }
+        return problem
+    case .duplicatedKeysInMapping(let duplicates, _):
+        return "duplicate keys: \(duplicates.joined(separator: ", "))"
+    default:
+        return "\(error)"
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import TesseraCore
+
+/// Everything `tessera serve` needs, resolved from flags, environment and defaults.
+public struct ServerSettings: Sendable {
+    public var host: String
+    public var port: Int
+    public var issuer: IssuerConfiguration
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, issuer: IssuerConfiguration) {
+        self.host = host
+        self.port = port
+        self.issuer = issuer
+    }
+}
+
+/// The composition root: loads the issuer and wires it to HTTP routes. `tessera serve`, the
+/// tests and the benchmark all build the application here.
+public func buildApplication(
+    _ settings: ServerSettings,
+    timeSource: any TimeSource = SystemTimeSource(),
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    let issuer = try Issuer.load(settings.issuer, timeSource: timeSource, logger: logger)
+    warnAboutInsecureIssuer(issuer.urls.issuer, logger: logger)
+    let router = Router(context: TesseraRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    WellKnownController(issuer: issuer).addRoutes(to: router)
+    TokenController(endpoint: issuer.tokenEndpoint).addRoutes(to: router)
+    HealthController(issuer: issuer).addRoutes(to: router)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tessera"),
+        onServerRunning: { channel in
+            logger.notice("listening", metadata: [
+                "tessera.address": .string(channel.localAddress?.ipAddress ?? settings.host),
+                "tessera.port": .stringConvertible(channel.localAddress?.port ?? settings.port),
+                "tessera.issuer": .string(issuer.urls.issuer),
+            ])
+            await onServerRunning(channel)
+        },
+        logger: logger
+    )
+}
+
+/// Builds the application and runs it until SIGTERM or SIGINT, which stop accepting
+/// connections, let requests in flight finish, and return.
+public func runServer(_ settings: ServerSettings, logger: Logger) async throws {
+    let application = try buildApplication(settings, logger: logger)
+    try await application.runService()  // gracefulShutdownSignals defaults to SIGTERM and SIGINT
+}
+
+/// Tokens and discovery over plain HTTP are only safe on loopback.
+func warnAboutInsecureIssuer(_ issuer: String, logger: Logger) {
+    guard let url = URL(string: issuer), url.scheme == "http" else { return }
+    let host = url.host ?? ""
+    let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+    if !loopback {
+        logger.warning("issuer uses http on a non-loopback host; serve it behind TLS in production", metadata: [
+            "tessera.issuer": .string(issuer),
+        ])
+    }
+}

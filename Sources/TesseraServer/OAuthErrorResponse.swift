@@ -1,0 +1,74 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import TesseraCore
+
+/// The one place where errors become HTTP responses: RFC 6749 §5.2 JSON for OAuth errors,
+/// the same shape for routing errors, and a `server_error` without detail for anything else,
+/// so nothing internal leaks.
+extension OAuthError: ResponseGenerator, HTTPResponseError {
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: httpStatus) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        if code == .invalidClient {
+            // RFC 6749 §5.2: a 401 carries a challenge for the scheme the client may use.
+            headers[.wwwAuthenticate] = #"Basic realm="tessera""#
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: jsonBody)))
+    }
+
+    var jsonBody: [UInt8] {
+        var object: [String: String] = ["error": code.rawValue]
+        if !errorDescription.isEmpty { object["error_description"] = errorDescription }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(object)).map(Array.init) ?? Array(#"{"error":"server_error"}"#.utf8)
+    }
+}
+
+/// A request with a method the path does not support: 405 with `Allow` (RFC 9110 §15.5.6).
+struct MethodNotAllowed: HTTPResponseError {
+    let method: HTTPRequest.Method
+    let path: String
+    let allowed: [HTTPRequest.Method]
+
+    var status: HTTPResponse.Status { .methodNotAllowed }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let allow = allowed.map(\.rawValue).joined(separator: ", ")
+        var response = try OAuthError(.invalidRequest, "\(method) is not supported on \(path); allowed: \(allow)", status: 405)
+            .response(from: request, context: context)
+        response.headers[.allow] = allow
+        return response
+    }
+}
+
+/// Turns every error thrown below it into a JSON error response.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = TesseraRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as OAuthError {
+            return try error.response(from: request, context: context)
+        } catch let error as MethodNotAllowed {
+            return try error.response(from: request, context: context)
+        } catch let error as HTTPError where error.status == .notFound {
+            return try OAuthError(.notFound, "no such endpoint: \(request.method) \(request.uri.path)", status: 404)
+                .response(from: request, context: context)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            return try OAuthError(.invalidRequest, "the request body is larger than \(TokenController.maximumBodyBytes) bytes", status: 413)
+                .response(from: request, context: context)
+        } catch let error as HTTPError {
+            return try OAuthError(.invalidRequest, error.body ?? error.status.reasonPhrase, status: error.status.code)
+                .response(from: request, context: context)
+        } catch {
+            context.logger.error("unexpected error", metadata: ["tessera.error": .string(String(describing: type(of: error)))])
+            return try OAuthError(.serverError, "internal error").response(from: request, context: context)
+        }
+    }
+}

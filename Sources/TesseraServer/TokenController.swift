@@ -1,0 +1,70 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import TesseraCore
+
+/// `POST /token`: translates HTTP to a `TokenEndpoint` call and back, nothing more.
+struct TokenController {
+    static let maximumBodyBytes = 64 * 1024
+
+    let endpoint: TokenEndpoint
+
+    func addRoutes(to router: Router<TesseraRequestContext>) {
+        router.post("/token") { request, context in try await token(request, context: context) }
+        rejectOtherMethods("/token", allowed: [.post], router: router)
+    }
+
+    private func token(_ request: Request, context: TesseraRequestContext) async throws -> Response {
+        guard let contentType = request.headers[.contentType],
+              contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == "application/x-www-form-urlencoded"
+        else {
+            throw OAuthError.invalidRequest("the token endpoint takes application/x-www-form-urlencoded bodies only")
+        }
+        let body = try await request.body.collect(upTo: Self.maximumBodyBytes)
+        let form = try FormParameters(urlEncoded: body.readableBytesView)
+        let basic = try request.headers[.authorization].flatMap(Self.basicCredentials)
+        let response = try await endpoint.handle(form: form, basic: basic, logger: context.logger)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let json = try encoder.encode(response)
+        return Response(status: .ok,
+                        headers: [.contentType: "application/json", .cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: json)))
+    }
+
+    /// `Authorization: Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
+    /// Other schemes are not client authentication and are ignored.
+    static func basicCredentials(_ header: String) throws(OAuthError) -> (id: String, secret: String)? {
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "basic" else { return nil }
+        guard let decoded = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+              let colon = decoded.firstIndex(of: UInt8(ascii: ":"))
+        else {
+            throw .invalidClient("malformed Basic credentials")
+        }
+        let id = try FormParameters.decode(decoded[..<colon])
+        let secret = try FormParameters.decode(decoded[decoded.index(after: colon)...])
+        guard !id.isEmpty else { throw .invalidClient("malformed Basic credentials") }
+        return (id, secret)
+    }
+}
+
+/// `GET /healthz` (the process answers) and `GET /readyz` (keys and policies are loaded).
+struct HealthController {
+    let issuer: Issuer
+
+    func addRoutes(to router: Router<TesseraRequestContext>) {
+        router.get("/healthz") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                     body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+        }
+        router.get("/readyz") { _, _ in
+            // The issuer value only exists once keys and policies loaded; readiness reports them.
+            let body = #"{"status":"ready","signing_kid":"\#(issuer.keys.currentKeyID)","published_keys":\#(issuer.keys.published.count),"clients":\#(issuer.clients.count)}"#
+            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                            body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import TesseraCore
+
+/// Discovery (RFC 8414, OpenID Connect Discovery) and the JWKS, all served from bytes
+/// prepared when the issuer loaded, never rebuilt per request.
+struct WellKnownController {
+    /// Verifiers may cache the JWKS this long; key rotation pre-publishes keys for longer.
+    static let jwksMaxAge = 300
+
+    let issuer: Issuer
+
+    func addRoutes(to router: Router<TesseraRequestContext>) {
+        for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
+            router.get(RouterPath(path)) { _, _ in metadata() }
+            rejectOtherMethods(path, allowed: [.get, .head], router: router)
+        }
+        router.get("/.well-known/jwks.json") { request, _ in jwks(request) }
+        rejectOtherMethods("/.well-known/jwks.json", allowed: [.get, .head], router: router)
+    }
+
+    private func metadata() -> Response {
+        Response(status: .ok,
+                 headers: [.contentType: "application/json", .cacheControl: "public, max-age=\(Self.jwksMaxAge)"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: issuer.metadataDocument)))
+    }
+
+    private func jwks(_ request: Request) -> Response {
+        let keys = issuer.keys
+        var headers: HTTPFields = [
+            .cacheControl: "public, max-age=\(Self.jwksMaxAge)",
+            .eTag: keys.jwksETag,
+        ]
+        if let ifNoneMatch = request.headers[.ifNoneMatch], Self.matches(ifNoneMatch, etag: keys.jwksETag) {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = "application/jwk-set+json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: keys.jwksDocument)))
+    }
+
+    /// `If-None-Match` is a list of entity tags or `*` (RFC 9110 §13.1.2), compared weakly.
+    static func matches(_ header: String, etag: String) -> Bool {
+        let strip = { (tag: Substring) -> Substring in tag.hasPrefix("W/") ? tag.dropFirst(2) : tag }
+        return header.split(separator: ",").contains { candidate in
+            let trimmed = candidate.trimmingCharacters(in: .whitespaces)
+            return trimmed == "*" || strip(Substring(trimmed)) == strip(Substring(etag))
+        }
+    }
+}
+
+/// Answers 405 with `Allow` for the methods a path does not support.
+func rejectOtherMethods(_ path: String, allowed: [HTTPRequest.Method], router: Router<TesseraRequestContext>) {
+    for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where !allowed.contains(method) {
+        router.on(RouterPath(path), method: method) { request, _ -> Response in
+            throw MethodNotAllowed(method: request.method, path: path, allowed: allowed)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import TesseraCore
+import TesseraPolicy
+
+struct Clients: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage OAuth clients in policies/clients.yaml.", subcommands: [Create.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a client. A secret client gets a new 256-bit secret, printed once; only its SHA-256 is stored.")
+
+        @Argument(help: "The client id (letters, digits, '-', '_', '.').")
+        var id: String
+
+        @Option(name: .customLong("scope"), help: "A scope the client may request (repeat for several).")
+        var scopes: [String] = []
+
+        @Option(name: .customLong("audience"), help: "An audience (resource server URI) the client's tokens may be for (repeat for several).")
+        var audiences: [String] = []
+
+        @Option(name: .customLong("auth-method"), help: "client_secret_basic (default), client_secret_post or private_key_jwt.")
+        var authMethod: String = ClientAuthMethod.clientSecretBasic.rawValue
+
+        @Option(name: .customLong("jwks-file"), help: "For private_key_jwt: the client's public JWK Set file, relative to the policies folder.")
+        var jwksFile: String?
+
+        @Option(name: .customLong("lifetime"), help: "Token lifetime, e.g. 300, 5m, 1h (default 5m, at most 60m).")
+        var lifetime: String = "5m"
+
+        @Option(help: "A description for people reading clients.yaml.")
+        var description: String?
+
+        @OptionGroup var folders: FolderOptions
+
+        func run() throws {
+            guard var method = ClientAuthMethod(rawValue: authMethod) else {
+                fail("unknown --auth-method \(authMethod); use client_secret_basic, client_secret_post or private_key_jwt")
+            }
+            if jwksFile != nil { method = .privateKeyJWT }
+            guard ClientDefinition.isValidID(id) else { fail("client ids use letters, digits, '-', '_' and '.' only") }
+            guard !audiences.isEmpty else { fail("give at least one --audience (the resource server the tokens are for)") }
+            if let bad = scopes.first(where: { !ClientDefinition.isValidScope($0) }) { fail("\"\(bad)\" is not a valid scope") }
+            guard let seconds = Self.seconds(lifetime), (1...ClientDefinition.maximumTokenLifetime).contains(seconds) else {
+                fail("--lifetime must be between 1s and 60m, such as 300, 90s, 5m or 1h")
+            }
+            var secret: String?
+            var keys: ClientKeySource?
+            var hash: String?
+            if method == .privateKeyJWT {
+                guard let jwksFile else { fail("private_key_jwt needs --jwks-file with the client's public keys") }
+                keys = .file(path: jwksFile, SourceLocation(file: "command line"))
+            } else {
+                let generated = ClientSecret.generate()
+                secret = generated.secret
+                hash = generated.sha256Hex
+            }
+            let client = ClientDefinition(
+                id: id, description: description, authMethod: method, secretSHA256: hash, keys: keys, scopes: scopes,
+                audiences: audiences, tokenLifetimeSeconds: seconds, location: SourceLocation(file: "command line"))
+            do {
+                // A client with a key file must load cleanly before it is written down.
+                if method == .privateKeyJWT {
+                    _ = try ClientRegistry(bundle: PolicyBundle(clients: [client], directory: folders.policies))
+                }
+                let editor = ClientsFileEditor(policiesDirectory: folders.policies)
+                try editor.append(client)
+                print("added client \(id) to \(editor.path)")
+            } catch {
+                fail(error.description)
+            }
+            if let secret {
+                print("client_secret: \(secret)")
+                print("This secret is shown once and stored only as a SHA-256 hash. Restart `tessera serve` to load the client.")
+            }
+        }
+
+        static func seconds(_ text: String) -> Int? {
+            let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
+            if let unit = text.last, let multiplier = units[unit] { return Int(text.dropLast()).map { $0 * multiplier } }
+            return Int(text)
+        }
+    }
+}
+
+struct Policy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the policy bundle.", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate the policy bundle as `tessera serve` would; exits non-zero naming the file, line and field at fault.")
+
+        @OptionGroup var folders: FolderOptions
+
+        func run() throws {
+            do {
+                let bundle = try PolicyBundle.load(directory: folders.policies)
+                let registry = try ClientRegistry(bundle: bundle)
+                print("policy bundle \(folders.policies) is valid: \(registry.count) client(s)")
+            } catch {
+                fail(error.description)
+            }
+        }
+    }
+}

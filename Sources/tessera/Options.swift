@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TesseraCore
+
+/// Options that name Tessera's folders. Each falls back to a `TESSERA_*` environment variable,
+/// then to the default, so flags, environment and defaults resolve the same way everywhere.
+struct FolderOptions: ParsableArguments {
+    @Option(name: .customLong("data"), help: "Data folder (env TESSERA_DATA, default ./.tessera).")
+    var dataFlag: String?
+
+    @Option(name: .customLong("keys"), help: "Signing keys folder (env TESSERA_KEYS, default ./keys).")
+    var keysFlag: String?
+
+    @Option(name: .customLong("policies"), help: "Policy bundle folder (env TESSERA_POLICIES, default ./policies).")
+    var policiesFlag: String?
+
+    var data: String { resolve(dataFlag, "TESSERA_DATA", "./.tessera") }
+    var keys: String { resolve(keysFlag, "TESSERA_KEYS", "./keys") }
+    var policies: String { resolve(policiesFlag, "TESSERA_POLICIES", "./policies") }
+}
+
+struct LogOptions: ParsableArguments {
+    @Option(name: .customLong("log-format"), help: "text or json (env TESSERA_LOG_FORMAT, default text).")
+    var formatFlag: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (env TESSERA_LOG_LEVEL, default info).")
+    var levelFlag: String?
+
+    func validate() throws {
+        guard ["text", "json"].contains(format) else { throw ValidationError("--log-format must be text or json, not \(format)") }
+        guard Logger.Level(rawValue: level) != nil else { throw ValidationError("unknown --log-level \(level)") }
+    }
+
+    var format: String { resolve(formatFlag, "TESSERA_LOG_FORMAT", "text") }
+    var level: String { resolve(levelFlag, "TESSERA_LOG_LEVEL", "info") }
+
+    /// Installs the process-wide log handler and returns the root logger.
+    func bootstrap() -> Logger {
+        let json = format == "json"
+        let level = Logger.Level(rawValue: level) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "tessera")
+    }
+}
+
+func resolve(_ flag: String?, _ variable: String, _ fallback: String) -> String {
+    if let flag { return flag }
+    if let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty { return value }
+    return fallback
+}
+
+/// Prints a message for a person and exits with a failure status: errors at the command line
+/// are answers, not stack traces.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("tessera: \(message)\n".utf8))
+    exit(1)
+}

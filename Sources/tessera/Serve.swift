@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TesseraCore
+import TesseraServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the issuer. Creates an ES256 signing key on first start if keys/ has none.")
+
+    @Option(name: .customLong("listen"), help: "Address to listen on, host:port (env TESSERA_LISTEN, default 127.0.0.1:8080).")
+    var listenFlag: String?
+
+    @Option(name: .customLong("issuer"), help: "Issuer URL put in tokens and discovery (env TESSERA_ISSUER, default http://<listen address>).")
+    var issuerFlag: String?
+
+    @OptionGroup var folders: FolderOptions
+    @OptionGroup var logging: LogOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        let listen = resolve(listenFlag, "TESSERA_LISTEN", "127.0.0.1:8080")
+        guard let (host, port) = ListenAddress.parse(listen) else {
+            fail("--listen must be host:port (for example 127.0.0.1:8080 or [::1]:8080), not \(listen)")
+        }
+        let issuer = resolve(issuerFlag, "TESSERA_ISSUER", ListenAddress.defaultIssuer(host: host, port: port))
+        guard let url = URL(string: issuer), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
+              url.query == nil, url.fragment == nil
+        else {
+            fail("--issuer must be an http(s) URL without query or fragment (RFC 8414 §2), not \(issuer)")
+        }
+        let settings = ServerSettings(host: host, port: port, issuer: IssuerConfiguration(
+            issuer: issuer, keysDirectory: folders.keys, policiesDirectory: folders.policies, dataDirectory: folders.data))
+        do {
+            try await runServer(settings, logger: logger)
+        } catch let error as IssuerStartupError {
+            fail(error.description)
+        }
+    }
+}
+
+enum ListenAddress {
+    /// `host:port`, `[v6]:port`; port 0 picks a free port.
+    static func parse(_ text: String) -> (String, Int)? {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        return (String(host), port)
+    }
+
+    static func defaultIssuer(host: String, port: Int) -> String {
+        let wildcard = host == "0.0.0.0" || host == "::"
+        let shown = wildcard ? "127.0.0.1" : host.contains(":") ? "[\(host)]" : host
+        return "http://\(shown):\(port)"
+    }
+}
