@@ -64,7 +64,9 @@ struct YAMLField {
 
     /// `~`, `null` or an empty value: treated as absent, never as the string "null".
     var isNull: Bool {
-        if case .scalar(let scalar) = node { return scalar.tag.rawValue == Tag.Name.null.rawValue }
+        if case .scalar(let scalar) = node {
+            return scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+        }
         return false
     }
 

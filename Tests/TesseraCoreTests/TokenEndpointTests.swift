@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import Testing
+import TesseraCore
+import TesseraCrypto
+import TesseraJWT
+
+@Suite("Token endpoint pipeline")
+struct TokenEndpointTests {
+    let fixture: ClientFixture
+    let endpoint: TokenEndpoint
+    let keys: SigningKeys
+    let logger = Logger(label: "test")
+
+    init() throws {
+        fixture = try ClientFixture()
+        let directory = KeyDirectory(path: try temporaryDirectory())
+        try directory.generate(algorithm: .es256, now: testNow)
+        keys = try SigningKeys(keys: directory.load())
+        endpoint = TokenEndpoint(grants: [ClientCredentialsGrant()], authenticator: fixture.authenticator(),
+                                 minter: TokenMinter(issuer: testIssuer, keys: keys, timeSource: ManualTimeSource(testNow)))
+    }
+
+    func request(_ pairs: [(String, String)]) async throws -> TokenResponse {
+        try await endpoint.handle(form: FormParameters(pairs), basic: ("basic-client", fixture.basicSecret), logger: logger)
+    }
+
+    func verify(_ token: String, audience: String = "https://api.example") throws -> JWTClaims {
+        let verifier = JWTVerifier(policy: VerificationPolicy(issuer: testIssuer, audiences: [audience], expectedType: "at+jwt"))
+        return try verifier.verify(token, keys: keys.verificationKeys, now: testNow).claims
+    }
+
+    @Test func issuesAnRFC9068AccessToken() async throws {
+        let response = try await request([("grant_type", "client_credentials"), ("scope", "read")])
+        #expect(response.tokenType == "Bearer")
+        #expect(response.expiresIn == 300)
+        #expect(response.scope == "read")
+        let claims = try verify(response.accessToken)
+        #expect(claims.subject == "basic-client")
+        #expect(claims.string("client_id") == "basic-client")
+        #expect(claims.string("scope") == "read")
+        #expect(claims.issuedAt == testNow)
+        #expect(claims.expiresAt == testNow + 300)
+        #expect(claims.audiences == ["https://api.example", "https://other.example"])
+        // 128 random bits, base64url: 22 characters.
+        #expect(claims.jwtID?.count == 22)
+    }
+
+    @Test func everyTokenHasItsOwnJTI() async throws {
+        var seen: Set<String> = []
+        for _ in 0..<20 {
+            let token = try await request([("grant_type", "client_credentials")]).accessToken
+            seen.insert(try verify(token).jwtID ?? "")
+        }
+        #expect(seen.count == 20)
+    }
+
+    @Test func defaultsToEveryAllowedScope() async throws {
+        #expect(try await request([("grant_type", "client_credentials")]).scope == "read write")
+    }
+
+    @Test func narrowsTheAudienceToTheRequestedResource() async throws {
+        let response = try await request([("grant_type", "client_credentials"), ("resource", "https://other.example")])
+        #expect(try verify(response.accessToken, audience: "https://other.example").audiences == ["https://other.example"])
+        let both = try await request([("grant_type", "client_credentials"), ("audience", "https://api.example"), ("resource", "https://other.example")])
+        #expect(try verify(both.accessToken).audiences.sorted() == ["https://api.example", "https://other.example"])
+    }
+
+    @Test("refuses what the client may not have", arguments: [
+        (("scope", "admin"), OAuthError.Code.invalidScope),
+        (("resource", "https://evil.example"), OAuthError.Code.invalidTarget),
+        (("audience", "https://evil.example"), OAuthError.Code.invalidTarget),
+        (("resource", "not a uri"), OAuthError.Code.invalidTarget),
+        (("resource", "https://api.example#frag"), OAuthError.Code.invalidTarget),
+    ])
+    func refusesWhatTheClientMayNotHave(parameter: (String, String), code: OAuthError.Code) async throws {
+        let error = await #expect(throws: OAuthError.self) { try await request([("grant_type", "client_credentials"), parameter]) }
+        #expect(error?.code == code)
+    }
+
+    @Test func refusesMissingAndUnknownGrantTypes() async throws {
+        let missing = await #expect(throws: OAuthError.self) { try await request([("scope", "read")]) }
+        #expect(missing?.code == .invalidRequest)
+        let unknown = await #expect(throws: OAuthError.self) { try await request([("grant_type", "password")]) }
+        #expect(unknown?.code == .unsupportedGrantType)
+    }
+
+    @Test func usesTheClientsConfiguredLifetime() async throws {
+        let response = try await endpoint.handle(
+            form: FormParameters([("grant_type", "client_credentials"), ("client_id", "post-client"), ("client_secret", fixture.postSecret)]),
+            basic: nil, logger: logger)
+        #expect(response.expiresIn == 60)
+        #expect(try verify(response.accessToken).expiresAt == testNow + 60)
+    }
+}
+
+@Suite("Form bodies")
+struct FormParametersTests {
+    @Test func decodesPlusAndPercentEscapes() throws {
+        let form = try FormParameters(urlEncoded: Array("a=b+c&d=%C3%A9%2B&empty=&flag".utf8))
+        #expect(form["a"] == "b c")
+        #expect(form["d"] == "é+")
+        #expect(form["empty"] == nil)
+        #expect(form["flag"] == nil)
+    }
+
+    @Test func refusesRepeatedParametersExceptResourceAndAudience() throws {
+        #expect(throws: OAuthError.self) { try FormParameters(urlEncoded: Array("scope=a&scope=b".utf8)) }
+        let form = try FormParameters(urlEncoded: Array("resource=a&resource=b&audience=c&audience=d".utf8))
+        #expect(form.all("resource") == ["a", "b"])
+        #expect(form.all("audience") == ["c", "d"])
+    }
+
+    @Test func refusesMalformedEncoding() {
+        #expect(throws: OAuthError.self) { try FormParameters(urlEncoded: Array("a=%G1".utf8)) }
+        #expect(throws: OAuthError.self) { try FormParameters(urlEncoded: Array("a=%2".utf8)) }
+        #expect(throws: OAuthError.self) { try FormParameters(urlEncoded: Array("a=%FF%FE".utf8)) }
+    }
+}
+
+@Suite("Client secrets")
+struct ClientSecretTests {
+    @Test func secretsHave256BitsAndAreStoredAsSHA256() {
+        let (secret, hash) = ClientSecret.generate()
+        #expect(Base64URL.decode(secret)?.count == 32)
+        #expect(hash.count == 64)
+        #expect(hash == ClientSecret.hexSHA256(secret))
+        #expect(ClientSecret.generate().secret != secret)
+    }
+}
