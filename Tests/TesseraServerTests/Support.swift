@@ -1,0 +1,140 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+import TesseraCore
+import TesseraCrypto
+import TesseraJWT
+import TesseraServer
+
+let testIssuer = "http://127.0.0.1:8080"
+
+/// A policies folder and keys folder for one test server: a client per authentication method.
+struct ServerFixture {
+    let root: String
+    let basicSecret: String
+    let postSecret: String
+    let assertionKey: PrivateKey
+
+    init(keyAlgorithm: SignatureAlgorithm = .es256) throws {
+        root = NSTemporaryDirectory() + "tessera-server-\(UUID())"
+        try FileManager.default.createDirectory(atPath: root + "/policies", withIntermediateDirectories: true)
+        try KeyDirectory(path: root + "/keys").generate(algorithm: keyAlgorithm, now: Date())
+        let basic = ClientSecret.generate()
+        let post = ClientSecret.generate()
+        basicSecret = basic.secret
+        postSecret = post.secret
+        assertionKey = try PrivateKey.generate(.p256)
+        let jwk = try assertionKey.publicKey().jwk(algorithm: .es256)
+        let jwks = try JSONEncoder().encode(PublicJWKSet(keys: [jwk]))
+        try jwks.write(to: URL(fileURLWithPath: root + "/policies/batch.jwks.json"))
+        let yaml = """
+        clients:
+          - id: demo
+            secret_sha256: "\(basic.sha256Hex)"
+            scopes: [read, write]
+            audiences: [https://api.example.com]
+          - id: poster
+            auth_method: client_secret_post
+            secret_sha256: "\(post.sha256Hex)"
+            scopes: [read]
+            audiences: [https://api.example.com]
+            token_lifetime: 2m
+          - id: batch
+            jwks_file: batch.jwks.json
+            scopes: [read]
+            audiences: [https://api.example.com]
+        """
+        try yaml.write(toFile: root + "/policies/clients.yaml", atomically: true, encoding: .utf8)
+    }
+
+    var settings: ServerSettings {
+        ServerSettings(host: "127.0.0.1", port: 0, issuer: IssuerConfiguration(
+            issuer: testIssuer, keysDirectory: root + "/keys", policiesDirectory: root + "/policies", dataDirectory: root + "/data"))
+    }
+
+    func application() throws -> some ApplicationProtocol {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        return try buildApplication(settings, logger: logger)
+    }
+
+    var basicAuthorization: String {
+        "Basic " + Data("demo:\(basicSecret)".utf8).base64EncodedString()
+    }
+
+    func clientAssertion(audience: String = testIssuer + "/token") throws -> String {
+        let now = Date().timeIntervalSince1970
+        var writer = JSONWriter()
+        writer.value(.object(["iss": "batch", "sub": "batch", "aud": .string(audience), "exp": .number(now + 60),
+                              "iat": .number(now), "jti": .string(UUID().uuidString)]))
+        return try JWSSigner(keyID: assertionKey.publicKey().thumbprint(), signer: Signer(key: assertionKey, algorithm: .es256), type: "JWT")
+            .sign(payload: writer.bytes)
+    }
+}
+
+/// Form body helpers.
+func formBody(_ pairs: [(String, String)]) -> ByteBuffer {
+    var allowed = CharacterSet.alphanumerics
+    allowed.insert(charactersIn: "-._~")
+    let text = pairs.map { name, value in
+        "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: allowed)!)"
+    }.joined(separator: "&")
+    return ByteBuffer(string: text)
+}
+
+let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+
+/// The JSON object of a response body; empty when the body is not a JSON object, which the
+/// assertions on its members then report.
+func json(_ buffer: ByteBuffer) -> [String: Any] {
+    let object = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))
+    return object as? [String: Any] ?? [:]
+}
+
+/// Whether the suite runs in CI, where a missing interop peer is a failure, not a skip.
+var runningInCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+/// Reports a missing test peer: a recorded failure in CI, a printed note elsewhere.
+func peerMissing(_ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    if runningInCI {
+        Issue.record("test peer missing in CI: \(what)", sourceLocation: sourceLocation)
+    } else {
+        print("skipping: \(what) (install it, or run .ci/run, to run this test)")
+    }
+}
+
+struct ProcessResult {
+    let status: Int32
+    let output: String
+    let error: String
+}
+
+/// Runs a program to completion without blocking the cooperative thread pool, killing it after
+/// `timeout` seconds so a hung peer cannot hang the suite.
+func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60) async throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe()
+    let error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
+    let outData = await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+    let errData = await Task.detached { error.fileHandleForReading.readDataToEndOfFile() }.value
+    await Task.detached { process.waitUntilExit() }.value
+    timer.cancel()
+    return ProcessResult(status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
+                         error: String(decoding: errData, as: UTF8.self))
+}
+
+/// The first executable named `name` on PATH.
+func which(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+}
