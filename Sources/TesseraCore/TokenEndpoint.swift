@@ -85,7 +85,7 @@ public struct ClientCredentialsGrant: Grant {
                                                       allowed: definition.audiences)
         // RFC 9068 §2.2: with no resource owner, the subject is the client itself.
         return TokenGrantDecision(subject: definition.id, clientID: definition.id, audiences: audiences, scopes: scopes,
-                                  lifetimeSeconds: definition.tokenLifetimeSeconds)
+                                  lifetimeSeconds: definition.tokenLifetimeSeconds, typeHeader: definition.tokenTypeHeader)
     }
 }
 

@@ -10,15 +10,18 @@ public struct TokenGrantDecision: Sendable {
     public var scopes: [String]
     public var lifetimeSeconds: Int
     public var extensions: [String: JSONValue]
+    /// The token's `typ` header.
+    public var typeHeader: String
 
     public init(subject: String, clientID: String, audiences: [String], scopes: [String], lifetimeSeconds: Int,
-                extensions: [String: JSONValue] = [:]) {
+                extensions: [String: JSONValue] = [:], typeHeader: String = JWSSigner.accessTokenType) {
         self.subject = subject
         self.clientID = clientID
         self.audiences = audiences
         self.scopes = scopes
         self.lifetimeSeconds = lifetimeSeconds
         self.extensions = extensions
+        self.typeHeader = typeHeader
     }
 }
 
@@ -59,7 +62,7 @@ public struct TokenMinter: Sendable {
             scope: decision.scopes.isEmpty ? nil : decision.scopes.joined(separator: " "), extensions: decision.extensions)
         let token: String
         do {
-            token = try keys.signer.sign(claims)
+            token = try keys.signer.sign(claims, type: decision.typeHeader)
         } catch {
             throw OAuthError(.serverError, "the token could not be signed")
         }

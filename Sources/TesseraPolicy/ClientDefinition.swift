@@ -30,11 +30,17 @@ public struct ClientDefinition: Sendable, Hashable {
     public var scopes: [String]
     public var audiences: [String]
     public var tokenLifetimeSeconds: Int
+    /// The `typ` header of this client's tokens: `at+jwt` (RFC 9068, the default) or `JWT` for
+    /// resource servers whose verifier refuses any other type (libjwt 1.x).
+    public var tokenTypeHeader: String
     public var location: SourceLocation
+
+    public static let tokenTypeHeaders = ["at+jwt", "JWT"]
 
     public init(id: String, description: String? = nil, authMethod: ClientAuthMethod, secretSHA256: String? = nil,
                 keys: ClientKeySource? = nil, scopes: [String], audiences: [String],
-                tokenLifetimeSeconds: Int = ClientDefinition.defaultTokenLifetime, location: SourceLocation) {
+                tokenLifetimeSeconds: Int = ClientDefinition.defaultTokenLifetime, tokenTypeHeader: String = "at+jwt",
+                location: SourceLocation) {
         self.id = id
         self.description = description
         self.authMethod = authMethod
@@ -43,6 +49,7 @@ public struct ClientDefinition: Sendable, Hashable {
         self.scopes = scopes
         self.audiences = audiences
         self.tokenLifetimeSeconds = tokenLifetimeSeconds
+        self.tokenTypeHeader = tokenTypeHeader
         self.location = location
     }
 
@@ -66,6 +73,7 @@ public struct ClientDefinition: Sendable, Hashable {
 extension ClientDefinition {
     static let fields: Set<String> = [
         "id", "description", "auth_method", "secret_sha256", "jwks", "jwks_file", "scopes", "audiences", "token_lifetime",
+        "token_type_header",
     ]
 
     init(field: YAMLField) throws(PolicyError) {
@@ -137,8 +145,17 @@ extension ClientDefinition {
             }
         }
 
+        var typeHeader = "at+jwt"
+        if let typeField = members["token_type_header"] {
+            typeHeader = try typeField.string()
+            guard Self.tokenTypeHeaders.contains(typeHeader) else {
+                throw typeField.error("expected at+jwt (RFC 9068, the default) or JWT (for verifiers such as libjwt 1.x)")
+            }
+        }
+
         self.init(id: id, description: try members["description"]?.string(), authMethod: method, secretSHA256: secret,
-                  keys: keys, scopes: scopes, audiences: audiences, tokenLifetimeSeconds: lifetime, location: field.location)
+                  keys: keys, scopes: scopes, audiences: audiences, tokenLifetimeSeconds: lifetime,
+                  tokenTypeHeader: typeHeader, location: field.location)
     }
 
     /// `jwks:` may be a JWK Set (`{keys: [...]}`) or directly a list of JWKs.

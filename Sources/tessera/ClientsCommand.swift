@@ -29,6 +29,9 @@ struct Clients: ParsableCommand {
         @Option(name: .customLong("lifetime"), help: "Token lifetime, e.g. 300, 5m, 1h (default 5m, at most 60m).")
         var lifetime: String = "5m"
 
+        @Option(name: .customLong("token-type-header"), help: "typ of the client's tokens: at+jwt (default, RFC 9068) or JWT (for libjwt 1.x verifiers).")
+        var tokenTypeHeader: String = "at+jwt"
+
         @Option(help: "A description for people reading clients.yaml.")
         var description: String?
 
@@ -45,6 +48,9 @@ struct Clients: ParsableCommand {
             guard let seconds = Self.seconds(lifetime), (1...ClientDefinition.maximumTokenLifetime).contains(seconds) else {
                 fail("--lifetime must be between 1s and 60m, such as 300, 90s, 5m or 1h")
             }
+            guard ClientDefinition.tokenTypeHeaders.contains(tokenTypeHeader) else {
+                fail("--token-type-header must be at+jwt or JWT")
+            }
             var secret: String?
             var keys: ClientKeySource?
             var hash: String?
@@ -58,7 +64,8 @@ struct Clients: ParsableCommand {
             }
             let client = ClientDefinition(
                 id: id, description: description, authMethod: method, secretSHA256: hash, keys: keys, scopes: scopes,
-                audiences: audiences, tokenLifetimeSeconds: seconds, location: SourceLocation(file: "command line"))
+                audiences: audiences, tokenLifetimeSeconds: seconds, tokenTypeHeader: tokenTypeHeader,
+                location: SourceLocation(file: "command line"))
             do {
                 // A client with a key file must load cleanly before it is written down.
                 if method == .privateKeyJWT {

@@ -149,6 +149,22 @@ struct HTTPEndpointTests {
         }
     }
 
+    @Test func typesTokensAsTheClientIsConfigured() async throws {
+        try await fixture.application().test(.router) { client in
+            for (clientID, expectedType) in [("demo", "at+jwt"), ("legacy", "JWT")] {
+                var headers = formHeaders
+                headers[.authorization] = fixture.basicAuthorization(client: clientID)
+                try await client.execute(uri: "/token", method: .post, headers: headers,
+                                         body: formBody([("grant_type", "client_credentials")])) { response in
+                    #expect(response.status == .ok)
+                    let token = try #require(json(response.body)["access_token"] as? String)
+                    let header = try UnverifiedJWS(compact: token, maximumBytes: 16 * 1024).header
+                    #expect(header.type == expectedType)
+                }
+            }
+        }
+    }
+
     @Test func answersUnknownPathsAndMethodsWithJSON() async throws {
         try await fixture.application().test(.router) { client in
             try await client.execute(uri: "/nope", method: .get) { response in
@@ -175,7 +191,7 @@ struct HTTPEndpointTests {
                 #expect(response.status == .ok)
                 let body = json(response.body)
                 #expect(body["status"] as? String == "ready")
-                #expect(body["clients"] as? Int == 3)
+                #expect(body["clients"] as? Int == 4)
             }
         }
     }

@@ -46,6 +46,10 @@ struct ServerFixture {
             jwks_file: batch.jwks.json
             scopes: [read]
             audiences: [https://api.example.com]
+          - id: legacy
+            secret_sha256: "\(basic.sha256Hex)"
+            audiences: [https://legacy.example.com]
+            token_type_header: JWT
         """
         try yaml.write(toFile: root + "/policies/clients.yaml", atomically: true, encoding: .utf8)
     }
@@ -61,8 +65,10 @@ struct ServerFixture {
         return try buildApplication(settings, logger: logger)
     }
 
-    var basicAuthorization: String {
-        "Basic " + Data("demo:\(basicSecret)".utf8).base64EncodedString()
+    var basicAuthorization: String { basicAuthorization(client: "demo") }
+
+    func basicAuthorization(client: String) -> String {
+        "Basic " + Data("\(client):\(basicSecret)".utf8).base64EncodedString()
     }
 
     func clientAssertion(audience: String = testIssuer + "/token") throws -> String {
@@ -112,8 +118,16 @@ struct ProcessResult {
     let error: String
 }
 
-/// Runs a program to completion without blocking the cooperative thread pool, killing it after
-/// `timeout` seconds so a hung peer cannot hang the suite.
+/// Runs blocking work (pipe reads, `waitUntilExit`) on a Dispatch thread. Blocking a thread of
+/// the cooperative pool instead would starve the server under test, whose handlers run there.
+func onBlockingThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+/// Runs a program to completion, killing it after `timeout` seconds so a hung peer cannot hang
+/// the suite.
 func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60) async throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -125,12 +139,13 @@ func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60
     try process.run()
     let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
-    let outData = await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-    let errData = await Task.detached { error.fileHandleForReading.readDataToEndOfFile() }.value
-    await Task.detached { process.waitUntilExit() }.value
-    timer.cancel()
-    return ProcessResult(status: process.terminationStatus, output: String(decoding: outData, as: UTF8.self),
-                         error: String(decoding: errData, as: UTF8.self))
+    defer { timer.cancel() }
+    async let outData = onBlockingThread { output.fileHandleForReading.readDataToEndOfFile() }
+    async let errData = onBlockingThread { error.fileHandleForReading.readDataToEndOfFile() }
+    let (out, err) = try await (outData, errData)
+    try await onBlockingThread { process.waitUntilExit() }
+    return ProcessResult(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
+                         error: String(decoding: err, as: UTF8.self))
 }
 
 /// The first executable named `name` on PATH.

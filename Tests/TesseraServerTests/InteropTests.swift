@@ -1,0 +1,153 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+import TesseraCore
+import TesseraCrypto
+import TesseraServer
+
+/// Tokens from a running server, verified by code nobody here wrote: PyJWT's `PyJWKClient`
+/// fetching the live JWKS over a real socket.
+@Suite("PyJWT interop (live socket)")
+struct PyJWTInteropTests {
+    static let script = #"""
+    import json, sys
+    import jwt
+    jwks_url, token, issuer, audience = sys.argv[1:5]
+    client = jwt.PyJWKClient(jwks_url)
+    key = client.get_signing_key_from_jwt(token)
+    claims = jwt.decode(token, key.key, algorithms=["ES256", "RS256", "PS256", "EdDSA"],
+                        audience=audience, issuer=issuer, options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]})
+    header = jwt.get_unverified_header(token)
+    print(json.dumps({"claims": claims, "header": header, "kid": key.key_id}))
+    """#
+
+    static func pyJWTAvailable() async -> Bool {
+        guard let python = which("python3") else { return false }
+        return (try? await run(python, ["-c", "import jwt, cryptography"]).status) == 0
+    }
+
+    @Test("PyJWT verifies a live token against the live JWKS", arguments: [SignatureAlgorithm.es256, .rs256, .ps256, .edDSA])
+    func pyJWTVerifiesLiveTokens(algorithm: SignatureAlgorithm) async throws {
+        guard await Self.pyJWTAvailable(), let python = which("python3") else {
+            peerMissing("python3 with PyJWT and cryptography (pip install pyjwt cryptography)")
+            return
+        }
+        let fixture = try ServerFixture(keyAlgorithm: algorithm)
+        try await fixture.application().test(.live) { client in
+            var headers = formHeaders
+            headers[.authorization] = fixture.basicAuthorization
+            let token = try await client.execute(uri: "/token", method: .post, headers: headers,
+                                                 body: formBody([("grant_type", "client_credentials")])) { response in
+                #expect(response.status == .ok)
+                return try #require(json(response.body)["access_token"] as? String)
+            }
+            let port = try #require(client.port)
+            let result = try await run(python, ["-c", Self.script, "http://127.0.0.1:\(port)/.well-known/jwks.json", token,
+                                                testIssuer, "https://api.example.com"])
+            #expect(result.status == 0, "PyJWT refused the token: \(result.error)")
+            let verified = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+            let claims = verified?["claims"] as? [String: Any]
+            let header = verified?["header"] as? [String: Any]
+            #expect(claims?["sub"] as? String == "demo")
+            #expect(claims?["client_id"] as? String == "demo")
+            #expect(header?["alg"] as? String == algorithm.jwsName)
+            #expect(header?["typ"] as? String == "at+jwt")
+
+            // The same library refuses a token with a tampered payload.
+            let parts = token.split(separator: ".")
+            let forged = Base64URL.encode(Array(#"{"sub":"mallory"}"#.utf8))
+            let tampered = "\(parts[0]).\(forged).\(parts[2])"
+            let refused = try await run(python, ["-c", Self.script, "http://127.0.0.1:\(port)/.well-known/jwks.json", tampered,
+                                                 testIssuer, "https://api.example.com"])
+            #expect(refused.status != 0)
+        }
+    }
+}
+
+/// The real executable: `tessera clients create`, `tessera serve` on a free port, a token over
+/// HTTP, and a graceful stop on SIGTERM.
+@Suite("tessera command line (end to end)")
+struct CommandLineTests {
+    static var executable: String? {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tessera").path,
+            FileManager.default.currentDirectoryPath + "/.build/debug/tessera",
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    @Test func servesTokensFromAFreshFolderAndStopsOnSIGTERM() async throws {
+        guard let tessera = Self.executable else {
+            peerMissing("the tessera executable (swift build --build-tests builds it)")
+            return
+        }
+        let root = NSTemporaryDirectory() + "tessera-cli-\(UUID())"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let folders = ["--keys", root + "/keys", "--policies", root + "/policies", "--data", root + "/data"]
+
+        let created = try await run(tessera, ["clients", "create", "cli-demo", "--scope", "read", "--audience", "https://api.example.com"] + folders)
+        #expect(created.status == 0, "\(created.error)")
+        let secret = try #require(created.output.split(separator: "\n").first { $0.hasPrefix("client_secret: ") }?
+            .dropFirst("client_secret: ".count))
+
+        let broken = try await run(tessera, ["serve", "--listen", "nonsense"] + folders)
+        #expect(broken.status != 0)
+        #expect(broken.error.contains("--listen"))
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: tessera)
+        server.arguments = ["serve", "--listen", "127.0.0.1:0", "--issuer", "http://127.0.0.1", "--log-format", "json"] + folders
+        let log = Pipe()
+        server.standardError = log
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { server.terminate() } }
+
+        let port = try await Self.waitForListeningPort(log.fileHandleForReading)
+        let keys = try await run(tessera, ["keys", "list", "--keys", root + "/keys"])
+        #expect(keys.output.contains("ES256") && keys.output.contains("current"), "\(keys.output)")
+
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/token")!)
+        request.httpMethod = "POST"
+        request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+        request.setValue("Basic " + Data("cli-demo:\(secret)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+        request.httpBody = Data("grant_type=client_credentials".utf8)
+        let (body, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: body, as: UTF8.self))")
+        let object = try JSONSerialization.jsonObject(with: body) as? [String: Any]
+        #expect((object?["access_token"] as? String)?.split(separator: ".").count == 3)
+
+        server.terminate()  // SIGTERM
+        let exited = try await onBlockingThread { () -> Int32 in
+            server.waitUntilExit()
+            return server.terminationStatus
+        }
+        #expect(exited == 0, "tessera serve did not exit cleanly on SIGTERM")
+    }
+
+    /// Reads JSON log lines until the server says where it listens.
+    static func waitForListeningPort(_ handle: FileHandle) async throws -> Int {
+        try await onBlockingThread {
+            var buffer = Data()
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                buffer.append(chunk)
+                for line in buffer.split(separator: UInt8(ascii: "\n")) {
+                    guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                          object["message"] as? String == "listening",
+                          let port = (object["tessera.port"] as? String).flatMap(Int.init)
+                    else { continue }
+                    return port
+                }
+            }
+            throw CancellationError()
+        }
+    }
+}
