@@ -101,19 +101,28 @@ struct YAMLField {
     /// A duration: an integer number of seconds, or a number with a unit `s`, `m` or `h`
     /// (`300`, `90s`, `5m`, `1h`).
     func durationSeconds() throws(PolicyError) -> Int {
-        let text = try string().trimmingCharacters(in: .whitespaces)
-        let units: [(Character, Int)] = [("s", 1), ("m", 60), ("h", 3600)]
-        var multiplier = 1
-        var digits = Substring(text)
-        if let last = text.last, let unit = units.first(where: { $0.0 == last }) {
-            multiplier = unit.1
-            digits = digits.dropLast()
-        }
-        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let value = Int(digits),
-              value <= Int(Int32.max) / multiplier
-        else {
+        let text = try string()
+        guard let seconds = DurationText.seconds(text) else {
             throw error("expected a duration such as 300, 90s, 5m or 1h, got \"\(text)\"")
         }
+        return seconds
+    }
+}
+
+/// Durations as admins write them: whole seconds, or a number with a unit `s`, `m` or `h`.
+public enum DurationText {
+    public static func seconds(_ text: String) -> Int? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
+        var multiplier = 1
+        var digits = Substring(trimmed)
+        if let last = trimmed.last, let unit = units[last] {
+            multiplier = unit
+            digits = digits.dropLast()
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(digits),
+              value <= Int(Int32.max) / multiplier
+        else { return nil }
         return value * multiplier
     }
 }

@@ -56,11 +56,11 @@ struct HealthController {
     let issuer: Issuer
 
     func addRoutes(to router: Router<TesseraRequestContext>) {
-        router.get("/healthz") { _, _ in
+        addReadOnlyRoute("/healthz", to: router) { _ in
             Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
-        router.get("/readyz") { _, _ in
+        addReadOnlyRoute("/readyz", to: router) { _ in
             // The issuer value only exists once keys and policies loaded; readiness reports them.
             let body = #"{"status":"ready","signing_kid":"\#(issuer.keys.currentKeyID)","published_keys":\#(issuer.keys.published.count),"clients":\#(issuer.clients.count)}"#
             return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],

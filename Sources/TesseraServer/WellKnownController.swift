@@ -14,11 +14,9 @@ struct WellKnownController {
 
     func addRoutes(to router: Router<TesseraRequestContext>) {
         for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
-            router.get(RouterPath(path)) { _, _ in metadata() }
-            rejectOtherMethods(path, allowed: [.get, .head], router: router)
+            addReadOnlyRoute(path, to: router) { _ in metadata() }
         }
-        router.get("/.well-known/jwks.json") { request, _ in jwks(request) }
-        rejectOtherMethods("/.well-known/jwks.json", allowed: [.get, .head], router: router)
+        addReadOnlyRoute("/.well-known/jwks.json", to: router) { request in jwks(request) }
     }
 
     private func metadata() -> Response {
@@ -48,6 +46,14 @@ struct WellKnownController {
             return trimmed == "*" || strip(Substring(trimmed)) == strip(Substring(etag))
         }
     }
+}
+
+/// A GET route that also answers HEAD (the HTTP layer sends headers only) and 405 otherwise.
+func addReadOnlyRoute(_ path: String, to router: Router<TesseraRequestContext>,
+                      _ respond: @escaping @Sendable (Request) -> Response) {
+    router.get(RouterPath(path)) { request, _ in respond(request) }
+    router.head(RouterPath(path)) { request, _ in respond(request) }
+    rejectOtherMethods(path, allowed: [.get, .head], router: router)
 }
 
 /// Answers 405 with `Allow` for the methods a path does not support.

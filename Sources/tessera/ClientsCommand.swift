@@ -45,7 +45,7 @@ struct Clients: ParsableCommand {
             guard ClientDefinition.isValidID(id) else { fail("client ids use letters, digits, '-', '_' and '.' only") }
             guard !audiences.isEmpty else { fail("give at least one --audience (the resource server the tokens are for)") }
             if let bad = scopes.first(where: { !ClientDefinition.isValidScope($0) }) { fail("\"\(bad)\" is not a valid scope") }
-            guard let seconds = Self.seconds(lifetime), (1...ClientDefinition.maximumTokenLifetime).contains(seconds) else {
+            guard let seconds = DurationText.seconds(lifetime), (1...ClientDefinition.maximumTokenLifetime).contains(seconds) else {
                 fail("--lifetime must be between 1s and 60m, such as 300, 90s, 5m or 1h")
             }
             guard ClientDefinition.tokenTypeHeaders.contains(tokenTypeHeader) else {
@@ -81,12 +81,6 @@ struct Clients: ParsableCommand {
                 print("client_secret: \(secret)")
                 print("This secret is shown once and stored only as a SHA-256 hash. Restart `tessera serve` to load the client.")
             }
-        }
-
-        static func seconds(_ text: String) -> Int? {
-            let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
-            if let unit = text.last, let multiplier = units[unit] { return Int(text.dropLast()).map { $0 * multiplier } }
-            return Int(text)
         }
     }
 }

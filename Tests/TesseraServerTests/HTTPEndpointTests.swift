@@ -179,6 +179,14 @@ struct HTTPEndpointTests {
             try await client.execute(uri: "/.well-known/jwks.json", method: .post) { response in
                 #expect(response.status == .methodNotAllowed)
             }
+            try await client.execute(uri: "/.well-known/jwks.json", method: .head) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.eTag] != nil)
+            }
+            try await client.execute(uri: "/healthz", method: .delete) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "GET, HEAD")
+            }
         }
     }
 
