@@ -17,11 +17,17 @@ public struct FormParameters: Sendable {
 
     /// Decodes a form body: `+` is a space, `%XX` a byte, and the result must be UTF-8.
     public init(urlEncoded body: some Collection<UInt8>) throws(OAuthError) {
+        // A generic body from another module would be parsed unspecialised, byte by byte
+        // through witness tables; one copy into an array lets the concrete parser run.
+        try self.init(urlEncodedBytes: body.withContiguousStorageIfAvailable { Array($0) } ?? Array(body))
+    }
+
+    init(urlEncodedBytes body: [UInt8]) throws(OAuthError) {
         var pairs: [(String, String)] = []
         for field in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let parts = field.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            let name = try Self.decode(parts[0])
-            let value = parts.count > 1 ? try Self.decode(parts[1]) : ""
+            let name = try Self.decode(bytes: parts[0])
+            let value = parts.count > 1 ? try Self.decode(bytes: parts[1]) : ""
             pairs.append((name, value))
         }
         try self.init(pairs)
@@ -41,6 +47,10 @@ public struct FormParameters: Sendable {
 
     /// Decodes one `application/x-www-form-urlencoded` component.
     public static func decode(_ encoded: some Collection<UInt8>) throws(OAuthError) -> String {
+        try decode(bytes: encoded.withContiguousStorageIfAvailable { Array($0)[...] } ?? Array(encoded)[...])
+    }
+
+    static func decode(bytes encoded: ArraySlice<UInt8>) throws(OAuthError) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(encoded.count)
         var index = encoded.startIndex
@@ -62,6 +72,7 @@ public struct FormParameters: Sendable {
             }
             index = encoded.index(after: index)
         }
+        if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }  // ASCII: valid UTF-8
         guard let string = String(validating: bytes, as: UTF8.self) else {
             throw .invalidRequest("the form body is not valid UTF-8")
         }

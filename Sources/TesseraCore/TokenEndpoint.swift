@@ -18,6 +18,19 @@ public struct TokenResponse: Codable, Sendable, Hashable {
         case scope
         case issuedTokenType = "issued_token_type"
     }
+
+    /// The response body, written directly: `JSONEncoder` cost ~7% of a token request's CPU.
+    public func jsonBytes() -> [UInt8] {
+        var writer = JSONWriter(capacity: accessToken.utf8.count + 128)
+        writer.beginObject()
+        writer.key("access_token"); writer.string(accessToken)
+        writer.key("token_type"); writer.string(tokenType)
+        writer.key("expires_in"); writer.integer(Int64(expiresIn))
+        if let scope { writer.key("scope"); writer.string(scope) }
+        if let issuedTokenType { writer.key("issued_token_type"); writer.string(issuedTokenType) }
+        writer.endObject()
+        return writer.bytes
+    }
 }
 
 /// One grant type of the token endpoint. Grants decide what to issue; the endpoint does

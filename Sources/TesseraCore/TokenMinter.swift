@@ -42,7 +42,7 @@ public struct TokenMinter: Sendable {
     let timeSource: any TimeSource
     let random: any RandomSource
 
-    public init(issuer: String, keys: SigningKeys, timeSource: any TimeSource, random: any RandomSource = SecureRandom()) {
+    public init(issuer: String, keys: SigningKeys, timeSource: any TimeSource, random: any RandomSource = BufferedSecureRandom()) {
         self.issuer = issuer
         self.keys = keys
         self.timeSource = timeSource

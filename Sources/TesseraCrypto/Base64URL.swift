@@ -1,6 +1,10 @@
 /// Base64url without padding (RFC 4648 §5), as JOSE uses it. Decoding is strict: padding,
 /// whitespace, characters outside the alphabet and non-zero trailing bits are rejected, so each
 /// byte string has exactly one accepted encoding.
+///
+/// The generic entry points hand contiguous bytes to the concrete loops below: a generic,
+/// non-inlinable loop called from another module runs unspecialised (an iterator call through
+/// witness tables per byte), which cost more than the ES256 signature's overhead budget.
 public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
@@ -18,16 +22,34 @@ public enum Base64URL {
 
     /// Appends the encoding to `out`; the token minter builds a JWS in one buffer this way.
     public static func encode<Bytes: Collection>(_ bytes: Bytes, into out: inout [UInt8]) where Bytes.Element == UInt8 {
-        out.reserveCapacity(out.count + (bytes.count * 4 + 2) / 3)
-        var iterator = bytes.makeIterator()
-        while let b0 = iterator.next() {
-            let b1 = iterator.next()
-            let b2 = iterator.next()
-            out.append(alphabet[Int(b0 >> 2)])
-            out.append(alphabet[Int(((b0 & 0x03) << 4) | ((b1 ?? 0) >> 4))])
-            if let b1 {
-                out.append(alphabet[Int(((b1 & 0x0F) << 2) | ((b2 ?? 0) >> 6))])
-                if let b2 { out.append(alphabet[Int(b2 & 0x3F)]) }
+        let done: Void? = bytes.withContiguousStorageIfAvailable { encode(buffer: $0, into: &out) }
+        if done == nil { Array(bytes).withUnsafeBufferPointer { encode(buffer: $0, into: &out) } }
+    }
+
+    private static func encode(buffer input: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        let outputCount = (input.count * 4 + 2) / 3
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: outputCount))
+        alphabet.withUnsafeBufferPointer { table in
+            out.withUnsafeMutableBufferPointer { output in
+                var read = 0
+                var write = start
+                while input.count - read >= 3 {
+                    let chunk = UInt32(input[read]) << 16 | UInt32(input[read + 1]) << 8 | UInt32(input[read + 2])
+                    output[write] = table[Int(chunk >> 18)]
+                    output[write + 1] = table[Int(chunk >> 12 & 0x3F)]
+                    output[write + 2] = table[Int(chunk >> 6 & 0x3F)]
+                    output[write + 3] = table[Int(chunk & 0x3F)]
+                    read += 3
+                    write += 4
+                }
+                let remaining = input.count - read
+                if remaining > 0 {
+                    let chunk = UInt32(input[read]) << 16 | (remaining == 2 ? UInt32(input[read + 1]) << 8 : 0)
+                    output[write] = table[Int(chunk >> 18)]
+                    output[write + 1] = table[Int(chunk >> 12 & 0x3F)]
+                    if remaining == 2 { output[write + 2] = table[Int(chunk >> 6 & 0x3F)] }
+                }
             }
         }
     }
@@ -37,24 +59,30 @@ public enum Base64URL {
     }
 
     public static func decode<Bytes: Collection>(utf8 input: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {
-        let remainder = input.count % 4
-        if remainder == 1 { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(input.count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bitCount = 0
-        for character in input {
-            let value = decodeTable[Int(character)]
-            if value == 0xFF { return nil }
-            accumulator = (accumulator << 6) | UInt32(value)
-            bitCount += 6
-            if bitCount >= 8 {
-                bitCount -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bitCount)))
+        if let decoded = input.withContiguousStorageIfAvailable({ decode(buffer: $0) }) { return decoded }
+        return Array(input).withUnsafeBufferPointer { decode(buffer: $0) }
+    }
+
+    private static func decode(buffer input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        if input.count % 4 == 1 { return nil }
+        return decodeTable.withUnsafeBufferPointer { table -> [UInt8]? in
+            var out = [UInt8]()
+            out.reserveCapacity(input.count * 3 / 4)
+            var accumulator: UInt32 = 0
+            var bitCount = 0
+            for character in input {
+                let value = table[Int(character)]
+                if value == 0xFF { return nil }
+                accumulator = (accumulator << 6) | UInt32(value)
+                bitCount += 6
+                if bitCount >= 8 {
+                    bitCount -= 8
+                    out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bitCount)))
+                }
             }
+            // Leftover bits must be zero: otherwise two strings would decode to the same bytes.
+            if bitCount > 0, accumulator & ((1 << UInt32(bitCount)) - 1) != 0 { return nil }
+            return out
         }
-        // Leftover bits must be zero: otherwise two strings would decode to the same bytes.
-        if bitCount > 0, accumulator & ((1 << UInt32(bitCount)) - 1) != 0 { return nil }
-        return out
     }
 }

@@ -41,7 +41,11 @@ public enum ECDSASignature {
         else {
             throw CryptoError(.invalidSignature, "malformed DER ECDSA signature")
         }
-        return leftPadded(r) + leftPadded(s)
+        // One allocation: each scalar is right-aligned in its 32-byte half.
+        var raw = [UInt8](repeating: 0, count: rawByteCount)
+        raw.replaceSubrange((scalarByteCount - r.count)..<scalarByteCount, with: r)
+        raw.replaceSubrange((rawByteCount - s.count)..<rawByteCount, with: s)
+        return raw
     }
 
     /// `0 < value < n`, comparing big-endian byte strings of equal length.
@@ -59,10 +63,6 @@ public enum ECDSASignature {
         var content = Array(trimmed)
         if content[0] & 0x80 != 0 { content.insert(0, at: 0) }  // keep the integer positive
         return [0x02, UInt8(content.count)] + content
-    }
-
-    private static func leftPadded(_ value: [UInt8]) -> [UInt8] {
-        [UInt8](repeating: 0, count: scalarByteCount - value.count) + value
     }
 }
 
@@ -85,15 +85,16 @@ private struct DERReader {
         return Int(bytes[offset])
     }
 
-    /// A minimal, non-negative INTEGER of at most `maxBytes` significant bytes.
-    mutating func readUnsignedInteger(maxBytes: Int) -> [UInt8]? {
+    /// A minimal, non-negative INTEGER of at most `maxBytes` significant bytes (a view into
+    /// `bytes`, so reading allocates nothing).
+    mutating func readUnsignedInteger(maxBytes: Int) -> ArraySlice<UInt8>? {
         guard read(tag: 0x02), let length = readShortLength(), length > 0, length <= remaining else { return nil }
-        var content = Array(bytes[offset..<offset + length])
+        var content = bytes[offset..<offset + length]
         offset += length
-        if content[0] & 0x80 != 0 { return nil }  // negative
-        if content.count > 1, content[0] == 0 {
-            if content[1] & 0x80 == 0 { return nil }  // not minimal
-            content.removeFirst()
+        if content.first! & 0x80 != 0 { return nil }  // negative
+        if content.count > 1, content.first == 0 {
+            if content[content.startIndex + 1] & 0x80 == 0 { return nil }  // not minimal
+            content = content.dropFirst()
         }
         return content.count <= maxBytes ? content : nil
     }

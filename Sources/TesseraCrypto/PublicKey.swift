@@ -65,11 +65,10 @@ public final class PublicKey: Sendable, Hashable {
 /// Never answers true on an internal error: only an OpenSSL result of exactly 1 counts as a
 /// valid signature, and every error path answers false after draining the error queue.
 ///
-/// `@unchecked Sendable`: the template context is only duplicated after init (see `Signer`).
-public final class SignatureVerifier: @unchecked Sendable {
+public final class SignatureVerifier: Sendable {
     public let algorithm: SignatureAlgorithm
     public let key: PublicKey
-    private let template: OpaquePointer?
+    private let contexts: PrehashContextPool?
 
     init(key: PublicKey, algorithm: SignatureAlgorithm) throws(CryptoError) {
         guard key.supports(algorithm) else {
@@ -77,13 +76,9 @@ public final class SignatureVerifier: @unchecked Sendable {
         }
         self.key = key
         self.algorithm = algorithm
-        self.template = algorithm == .edDSA ? nil : try key.key.withPointer { pointer throws(CryptoError) in
+        self.contexts = algorithm == .edDSA ? nil : PrehashContextPool(template: try key.key.withPointer { pointer throws(CryptoError) in
             try makePrehashContext(key: pointer, algorithm: algorithm, forSigning: false)
-        }
-    }
-
-    deinit {
-        if let template { EVP_PKEY_CTX_free(template) }
+        })
     }
 
     public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
@@ -108,10 +103,15 @@ public final class SignatureVerifier: @unchecked Sendable {
     }
 
     private func verifyPrehashed(signature: [UInt8], message: UnsafeRawBufferPointer) -> Bool {
-        guard let template, let context = EVP_PKEY_CTX_dup(template) else { return false }
-        defer { EVP_PKEY_CTX_free(context) }
+        guard let contexts else { return false }
         let digest = SHA256.hash(buffer: message)
-        return EVP_PKEY_verify(context, signature, signature.count, digest, digest.count) == 1
+        // 1 is a valid signature, 0 an invalid one (the context stays usable); anything else is
+        // an error, and the pool drops the context.
+        let result = contexts.withContext { context -> Int32? in
+            let status = EVP_PKEY_verify(context, signature, signature.count, digest, digest.count)
+            return status == 0 || status == 1 ? status : nil
+        }
+        return result == 1
     }
 
     private func verifyEd25519(signature: [UInt8], message: UnsafeRawBufferPointer) -> Bool {

@@ -3,15 +3,14 @@ internal import COpenSSL
 /// Signs messages with one key and one JWS algorithm, producing signatures in JWS form.
 ///
 /// For ES256, RS256 and PS256 the OpenSSL signing context (algorithm fetch, digest, padding) is
-/// prepared once; each signature duplicates that template, which is much cheaper than a fresh
-/// `EVP_DigestSignInit` under OpenSSL 3. Ed25519 has no pre-hash form and signs in one shot.
-///
-/// `@unchecked Sendable`: the template is only read (duplicated) after init, which OpenSSL
-/// allows from several threads at once; every signature uses its own duplicate.
-public final class Signer: @unchecked Sendable {
+/// prepared once and pooled, which is much cheaper than a fresh `EVP_DigestSignInit` per
+/// signature under OpenSSL 3. Ed25519 has no pre-hash form and signs in one shot.
+public final class Signer: Sendable {
     public let algorithm: SignatureAlgorithm
     private let key: PrivateKey
-    private let template: OpaquePointer?
+    private let contexts: PrehashContextPool?
+    /// `EVP_PKEY_get_size`: an upper bound for any signature of this key.
+    private let maximumSignatureSize: Int
 
     public init(key: PrivateKey, algorithm: SignatureAlgorithm) throws(CryptoError) {
         guard key.supports(algorithm) else {
@@ -19,13 +18,10 @@ public final class Signer: @unchecked Sendable {
         }
         self.key = key
         self.algorithm = algorithm
-        self.template = algorithm == .edDSA ? nil : try key.key.withPointer { pointer throws(CryptoError) in
+        self.maximumSignatureSize = Int(key.key.withPointer { EVP_PKEY_get_size($0) })
+        self.contexts = algorithm == .edDSA ? nil : PrehashContextPool(template: try key.key.withPointer { pointer throws(CryptoError) in
             try makePrehashContext(key: pointer, algorithm: algorithm, forSigning: true)
-        }
-    }
-
-    deinit {
-        if let template { EVP_PKEY_CTX_free(template) }
+        })
     }
 
     public func sign(_ message: [UInt8]) throws(CryptoError) -> [UInt8] {
@@ -33,14 +29,15 @@ public final class Signer: @unchecked Sendable {
     }
 
     public func sign(buffer message: UnsafeRawBufferPointer) throws(CryptoError) -> [UInt8] {
-        guard let template else { return try signEd25519(message) }
+        guard let contexts else { return try signEd25519(message) }
         let digest = SHA256.hash(buffer: message)
-        let context = try checkNotNil(EVP_PKEY_CTX_dup(template), "duplicating the signing context")
-        defer { EVP_PKEY_CTX_free(context) }
-        var length = 0
-        try check(EVP_PKEY_sign(context, nil, &length, digest, digest.count), "sizing a signature")
-        var signature = [UInt8](repeating: 0, count: length)
-        try check(EVP_PKEY_sign(context, &signature, &length, digest, digest.count), "signing")
+        // The key's maximum signature size is known since init: no sizing call per signature.
+        var signature = [UInt8](repeating: 0, count: maximumSignatureSize)
+        var length = signature.count
+        let signed = contexts.withContext { context in
+            EVP_PKEY_sign(context, &signature, &length, digest, digest.count) == 1 ? true : nil
+        }
+        guard signed != nil else { throw CryptoError.openSSL("signing") }
         signature.removeSubrange(length...)
         return algorithm == .es256 ? try ECDSASignature.raw(fromDER: signature) : signature
     }

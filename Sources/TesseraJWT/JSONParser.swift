@@ -192,6 +192,9 @@ public struct JSONParser {
     }
 
     private func validatedUTF8(_ slice: ArraySlice<UInt8>) throws(Failure) -> String {
+        // ASCII is valid UTF-8, and `String(decoding:)` is about twice as fast as
+        // `String(validating:)`; JWT members are nearly always ASCII.
+        if slice.allSatisfy({ $0 < 0x80 }) { return String(decoding: slice, as: UTF8.self) }
         guard let string = String(validating: slice, as: UTF8.self) else { throw failure("invalid UTF-8 in string") }
         return string
     }

@@ -1,0 +1,67 @@
+import Foundation
+import Logging
+import TesseraCore
+
+/// A run that produced no valid measurement.
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Parses the mode and runs the benchmarks it names.
+enum BenchmarkCommand {
+    enum Mode: String, CaseIterable {
+        case crypto, http, all
+
+        var runsCrypto: Bool { self != .http }
+        var runsHTTP: Bool { self != .crypto }
+    }
+
+    static let usage = "usage: tessera-bench [\(Mode.allCases.map(\.rawValue).joined(separator: "|"))]  (default: all)"
+
+    /// The process exit status.
+    static func run(arguments: [String]) async -> Int32 {
+        guard arguments.count <= 1, let mode = arguments.isEmpty ? .all : Mode(rawValue: arguments[0]) else {
+            printError(usage)
+            return 2
+        }
+        // Logs go where `tessera serve` sends them by default (text on standard error), at
+        // warning level, so the server pays its usual logging costs and stdout stays the report.
+        LoggingSystem.bootstrap { label in
+            var handler = TextLogHandler(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        // Find wrk before spending half a minute on the crypto benchmark.
+        var wrk: Wrk?
+        if mode.runsHTTP {
+            wrk = Wrk.locate()
+            if wrk == nil {
+                printError(Wrk.installHint)
+                return 1
+            }
+        }
+        let workspace: Workspace
+        do {
+            workspace = try Workspace()
+        } catch {
+            printError("cannot create a temporary folder: \(error)")
+            return 1
+        }
+        defer { workspace.remove() }
+        do {
+            let crypto = CryptoBenchmark()
+            let rawES256Signing = mode.runsCrypto ? try crypto.run(in: workspace) : try crypto.rawES256SigningRate(in: workspace)
+            if let wrk {
+                try await HTTPBenchmark(wrk: wrk).run(in: workspace, rawES256Signing: rawES256Signing)
+            }
+            return 0
+        } catch {
+            printError("tessera-bench: \(error)")
+            return 1
+        }
+    }
+
+    static func printError(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}
