@@ -46,7 +46,10 @@ public struct JSONWriter {
             separate(); bytes.append(contentsOf: (flag ? "true" : "false").utf8); needsComma = true
         case .number(let number):
             separate()
-            if number == number.rounded(), abs(number) < 9.007_199_254_740_992e15 {
+            if !number.isFinite {
+                // JSON has no NaN or infinity; null is the one faithful "no number" it has.
+                bytes.append(contentsOf: "null".utf8)
+            } else if number == number.rounded(), abs(number) < 9.007_199_254_740_992e15 {
                 bytes.append(contentsOf: String(Int64(number)).utf8)
             } else {
                 bytes.append(contentsOf: "\(number)".utf8)

@@ -46,7 +46,7 @@ public struct JWTClaims: Sendable, Hashable {
     public func verifyIssuer(_ expected: String) throws(JWTError) {
         guard let issuer else { throw JWTError(.missingClaim, "the token has no \"iss\"") }
         // Exact, case-sensitive comparison (RFC 8725 §3.8): no normalisation of any kind.
-        guard issuer == expected else { throw JWTError(.invalidIssuer, "unexpected issuer \"\(issuer)\"") }
+        guard issuer == expected else { throw JWTError(.invalidIssuer, "unexpected issuer \"\(displayed(issuer))\"") }
     }
 
     public func verifyAudience(acceptsAnyOf accepted: Set<String>) throws(JWTError) {

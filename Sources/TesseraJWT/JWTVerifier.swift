@@ -28,10 +28,10 @@ public struct VerificationKeySet: Sendable {
     func candidates(for header: JOSEHeader, algorithm: SignatureAlgorithm) throws(JWTError) -> [VerificationKey] {
         if let kid = header.keyID {
             let matching = keys.filter { $0.keyID == kid }
-            guard !matching.isEmpty else { throw JWTError(.unknownKey, "no trusted key has kid \"\(kid)\"") }
+            guard !matching.isEmpty else { throw JWTError(.unknownKey, "no trusted key has kid \"\(displayed(kid))\"") }
             let usable = matching.filter { $0.algorithm == algorithm }
             guard !usable.isEmpty else {
-                throw JWTError(.algorithmMismatch, "key \"\(kid)\" is not for \(algorithm)")
+                throw JWTError(.algorithmMismatch, "key \"\(displayed(kid))\" is not for \(algorithm)")
             }
             return usable
         }
@@ -147,7 +147,7 @@ public struct JWTVerifier: Sendable {
         let header = jws.header
         let algorithm = try acceptedAlgorithm(header.algorithmName)
         for name in header.critical where !policy.understoodCriticalHeaders.contains(name) {
-            throw JWTError(.unsupportedCritical, "the token marks the header \"\(name)\" critical, which is not understood")
+            throw JWTError(.unsupportedCritical, "the token marks the header \"\(displayed(name))\" critical, which is not understood")
         }
         if let expectedType = policy.expectedType, !header.hasType(expectedType) {
             throw JWTError(.invalidType, "the token type must be \"\(expectedType)\"")
@@ -186,10 +186,10 @@ public struct JWTVerifier: Sendable {
             throw JWTError(.unsupportedAlgorithm, "HMAC algorithms are never accepted")
         }
         guard let algorithm = SignatureAlgorithm(jwsName: name) else {
-            throw JWTError(.unsupportedAlgorithm, "unsupported algorithm \"\(name)\"")
+            throw JWTError(.unsupportedAlgorithm, "unsupported algorithm \"\(displayed(name))\"")
         }
         guard policy.allowedAlgorithms.contains(algorithm) else {
-            throw JWTError(.unsupportedAlgorithm, "algorithm \(name) is not allowed here")
+            throw JWTError(.unsupportedAlgorithm, "algorithm \(displayed(name)) is not allowed here")
         }
         return algorithm
     }

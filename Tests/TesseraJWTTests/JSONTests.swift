@@ -201,3 +201,22 @@ struct JSONWriterTests {
         #expect(written(value) == #"{"a":2,"m":{"b":2,"y":1},"z":1}"#)
     }
 }
+
+@Suite("Hardening")
+struct HardeningTests {
+    @Test func writesNonFiniteNumbersAsNull() throws {
+        var writer = JSONWriter()
+        writer.value(.array([.number(.nan), .number(.infinity), .number(-.infinity), 1]))
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == "[null,null,null,1]")
+        #expect(try JSONParser.parse(writer.bytes) == .array([.null, .null, .null, 1]))
+    }
+
+    @Test func errorMessagesShowAttackerTextBoundedAndEscaped() {
+        let hostile = "evil\n2026-01-01 info forged log line \"" + String(repeating: "x", count: 10_000)
+        let shown = displayed(hostile)
+        #expect(!shown.contains("\n"))
+        #expect(shown.count < 90)
+        #expect(shown.hasSuffix("..."))
+        #expect(displayed("kid-1") == "kid-1")
+    }
+}
