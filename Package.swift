@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
         // The platform's OpenSSL 3 libcrypto; imported by TesseraCrypto only.
@@ -46,6 +47,14 @@ let package = Package(
         ),
         .target(
             name: "TesseraStore",
+            dependencies: [.product(name: "SQLiteNIO", package: "sqlite-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // The behaviour every store backend must have, as plain throwing checks: each backend's
+        // tests run all of them (dex `storage/conformance`).
+        .target(
+            name: "TesseraStoreConformance",
+            dependencies: ["TesseraStore"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -100,7 +109,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraStoreTests",
-            dependencies: ["TesseraStore"],
+            dependencies: ["TesseraStore", "TesseraStoreConformance"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -39,17 +39,23 @@ public struct Issuer: Sendable {
     public let metadata: IssuerMetadata
     /// The metadata document as served, encoded once.
     public let metadataDocument: [UInt8]
+    public let storage: any TesseraStorage
+    public let audit: AuditLog
 
-    public static func load(_ configuration: IssuerConfiguration, timeSource: any TimeSource = SystemTimeSource(),
-                            replayStore: any AssertionReplayStore = InMemoryAssertionReplayStore(),
-                            logger: Logger) throws(IssuerStartupError) -> Issuer {
-        let urls = IssuerURLs(issuer: configuration.issuer)
+    /// Opens the embedded SQLite store in the data folder.
+    public static func openStorage(_ configuration: IssuerConfiguration) async throws(IssuerStartupError) -> any TesseraStorage {
         do {
-            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+            return try await SQLiteStorage.open(directory: configuration.dataDirectory)
         } catch {
-            throw IssuerStartupError(description: "\(configuration.dataDirectory): cannot create the data folder: \(error.localizedDescription)")
+            throw IssuerStartupError(description: "\(configuration.dataDirectory): cannot open the store: \(error)")
         }
-        let keys = try loadKeys(configuration, timeSource: timeSource, logger: logger)
+    }
+
+    public static func load(_ configuration: IssuerConfiguration, storage: any TesseraStorage,
+                            timeSource: any TimeSource = SystemTimeSource(), logger: Logger) async throws(IssuerStartupError) -> Issuer {
+        let urls = IssuerURLs(issuer: configuration.issuer)
+        let audit = AuditLog(store: storage, timeSource: timeSource)
+        let (keys, generated) = try loadKeys(configuration, timeSource: timeSource, logger: logger)
         let bundle: PolicyBundle
         let clients: ClientRegistry
         do {
@@ -62,23 +68,37 @@ public struct Issuer: Sendable {
             "tessera.policies": .string(configuration.policiesDirectory),
             "tessera.clients": .stringConvertible(clients.count),
         ])
+        do {
+            if let generated {
+                try await audit.record(AuditEvent("key.generated", outcome: .success, target: [
+                    "kid": .string(generated.kid), "alg": .string(generated.alg.jwsName), "state": .string(generated.state.rawValue),
+                ]))
+            }
+            try await audit.record(AuditEvent("policy.loaded", outcome: .success, target: [
+                "directory": .string(configuration.policiesDirectory), "clients": .number(Double(clients.count)),
+            ]))
+        } catch {
+            throw IssuerStartupError(description: "cannot write the audit log: \(error)")
+        }
         let authenticator = ClientAuthenticator(registry: clients, issuer: urls.issuer, tokenEndpoint: urls.tokenEndpoint,
-                                                replayStore: replayStore, timeSource: timeSource)
+                                                replayStore: storage, timeSource: timeSource)
         let minter = TokenMinter(issuer: urls.issuer, keys: keys, timeSource: timeSource)
-        let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant()], authenticator: authenticator, minter: minter)
+        let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant()], authenticator: authenticator, minter: minter, audit: audit)
         let metadata = IssuerMetadata(urls: urls, grantTypes: endpoint.supportedGrantTypes, scopes: clients.scopes)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let document = (try? encoder.encode(metadata)).map(Array.init) ?? []
         return Issuer(urls: urls, keys: keys, clients: clients, tokenEndpoint: endpoint, metadata: metadata,
-                      metadataDocument: document)
+                      metadataDocument: document, storage: storage, audit: audit)
     }
 
+    /// The signing keys, and the manifest entry of a key generated because there was none.
     private static func loadKeys(_ configuration: IssuerConfiguration, timeSource: any TimeSource,
-                                 logger: Logger) throws(IssuerStartupError) -> SigningKeys {
+                                 logger: Logger) throws(IssuerStartupError) -> (SigningKeys, KeyManifestEntry?) {
         let directory = KeyDirectory(path: configuration.keysDirectory)
         do {
             var stored = try directory.load()
+            var generatedEntry: KeyManifestEntry?
             if stored.isEmpty, configuration.generateKeyIfMissing {
                 let generated = try directory.generate(algorithm: .es256, now: timeSource.now())
                 logger.notice("generated a new signing key", metadata: [
@@ -87,6 +107,7 @@ public struct Issuer: Sendable {
                     "tessera.keys": .string(configuration.keysDirectory),
                 ])
                 stored = [generated]
+                generatedEntry = generated.entry
             }
             let keys = try SigningKeys(keys: stored)
             logger.info("signing keys loaded", metadata: [
@@ -94,7 +115,7 @@ public struct Issuer: Sendable {
                 "tessera.alg": .string(keys.signer.algorithm.jwsName),
                 "tessera.published": .stringConvertible(keys.published.count),
             ])
-            return keys
+            return (keys, generatedEntry)
         } catch {
             throw IssuerStartupError(description: error.description)
         }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TesseraJWT
 import TesseraPolicy
+import TesseraStore
 
 /// The successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1).
 public struct TokenResponse: Codable, Sendable, Hashable {
@@ -46,32 +47,57 @@ public struct TokenEndpoint: Sendable {
     let grants: [String: any Grant]
     let authenticator: ClientAuthenticator
     let minter: TokenMinter
+    let audit: AuditLog
 
-    public init(grants: [any Grant], authenticator: ClientAuthenticator, minter: TokenMinter) {
+    public init(grants: [any Grant], authenticator: ClientAuthenticator, minter: TokenMinter, audit: AuditLog) {
         self.grants = Dictionary(grants.map { ($0.grantType, $0) }, uniquingKeysWith: { first, _ in first })
         self.authenticator = authenticator
         self.minter = minter
+        self.audit = audit
     }
 
     public var supportedGrantTypes: [String] { grants.keys.sorted() }
 
-    public func handle(form: FormParameters, basic: (id: String, secret: String)?, logger: Logger) async throws(OAuthError) -> TokenResponse {
+    /// Runs the pipeline. `origin` says where the request came from (address, user agent), for
+    /// the audit log. The token is returned only after its audit entry is durable.
+    public func handle(form: FormParameters, basic: (id: String, secret: String)?, origin: AuditActor = AuditActor(),
+                       logger: Logger) async throws(OAuthError) -> TokenResponse {
         guard let grantType = form["grant_type"] else { throw .invalidRequest("grant_type is required") }
         guard let grant = grants[grantType] else {
             throw OAuthError(.unsupportedGrantType, "grant_type \"\(grantType)\" is not supported; supported: \(supportedGrantTypes.joined(separator: ", "))")
         }
+        var actor = origin
+        actor.clientID = basic?.id ?? form["client_id"]
         let client: RegisteredClient
         do {
             client = try await authenticator.authenticate(ClientCredentialPresentation(basic: basic, form: form))
         } catch {
             logger.notice("client authentication failed", metadata: [
-                "tessera.client": .string(basic?.id ?? form["client_id"] ?? "-"),
+                "tessera.client": .string(actor.clientID ?? "-"),
                 "tessera.error": .string(error.errorDescription),
             ])
+            await recordFailure(.clientAuthenticationFailed(error, actor: actor), logger: logger)
             throw error
         }
-        let decision = try await grant.decide(form, client: client)
+        actor.clientID = client.id
+        let decision: TokenGrantDecision
+        do {
+            decision = try await grant.decide(form, client: client)
+        } catch {
+            await recordFailure(.tokenDenied(error, grantType: grantType, actor: actor), logger: logger)
+            throw error
+        }
         let minted = try minter.mint(decision)
+        actor.subject = decision.subject
+        let record = IssuedTokenRecord(jwtID: minted.jwtID, subject: decision.subject, clientID: decision.clientID,
+                                       audiences: decision.audiences, scope: minted.claims.scope, keyID: minted.keyID,
+                                       issuedAt: minted.issuedAt, expiresAt: minted.expiresAt)
+        do {
+            try await audit.record(.tokenIssued(minted, decision: decision, grantType: grantType, actor: actor), issuedToken: record)
+        } catch {
+            logger.error("audit log unavailable; token withheld", metadata: ["tessera.error": .string("\(error)")])
+            throw OAuthError(.serverError, "the token could not be recorded in the audit log, so it was not issued; try again")
+        }
         logger.info("token issued", metadata: [
             "tessera.client": .string(client.id),
             "tessera.subject": .string(decision.subject),
@@ -82,6 +108,16 @@ public struct TokenEndpoint: Sendable {
         ])
         return TokenResponse(accessToken: minted.token, tokenType: "Bearer", expiresIn: decision.lifetimeSeconds,
                              scope: minted.claims.scope, issuedTokenType: nil)
+    }
+
+    /// Refusals are audited too, but a failing audit store must not turn a refusal into a
+    /// different answer: it is logged instead.
+    private func recordFailure(_ event: AuditEvent, logger: Logger) async {
+        do {
+            try await audit.record(event)
+        } catch {
+            logger.error("audit log unavailable", metadata: ["tessera.error": .string("\(error)"), "tessera.event": .string(event.event)])
+        }
     }
 }
 

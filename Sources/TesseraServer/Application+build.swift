@@ -2,7 +2,9 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import TesseraCore
+import TesseraStore
 
 /// Everything `tessera serve` needs, resolved from flags, environment and defaults.
 public struct ServerSettings: Sendable {
@@ -24,8 +26,15 @@ public func buildApplication(
     timeSource: any TimeSource = SystemTimeSource(),
     logger: Logger,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-) throws -> some ApplicationProtocol {
-    let issuer = try Issuer.load(settings.issuer, timeSource: timeSource, logger: logger)
+) async throws -> some ApplicationProtocol {
+    let storage = try await Issuer.openStorage(settings.issuer)
+    let issuer: Issuer
+    do {
+        issuer = try await Issuer.load(settings.issuer, storage: storage, timeSource: timeSource, logger: logger)
+    } catch {
+        try? await storage.close()
+        throw error
+    }
     warnAboutInsecureIssuer(issuer.urls.issuer, logger: logger)
     let router = Router(context: TesseraRequestContext.self)
     router.add(middleware: ErrorMiddleware())
@@ -35,6 +44,7 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tessera"),
+        services: [StorageService(storage: storage)],
         onServerRunning: { channel in
             logger.notice("listening", metadata: [
                 "tessera.address": .string(channel.localAddress?.ipAddress ?? settings.host),
@@ -50,7 +60,7 @@ public func buildApplication(
 /// Builds the application and runs it until SIGTERM or SIGINT, which stop accepting
 /// connections, let requests in flight finish, and return.
 public func runServer(_ settings: ServerSettings, logger: Logger) async throws {
-    let application = try buildApplication(settings, logger: logger)
+    let application = try await buildApplication(settings, logger: logger)
     try await application.runService()  // gracefulShutdownSignals defaults to SIGTERM and SIGINT
 }
 
@@ -63,5 +73,16 @@ func warnAboutInsecureIssuer(_ issuer: String, logger: Logger) {
         logger.warning("issuer uses http on a non-loopback host; serve it behind TLS in production", metadata: [
             "tessera.issuer": .string(issuer),
         ])
+    }
+}
+
+/// Closes the store once the server has shut down, so the last transaction is on disk and the
+/// SQLite write-ahead log is checkpointed.
+struct StorageService: Service {
+    let storage: any TesseraStorage
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await storage.close()
     }
 }

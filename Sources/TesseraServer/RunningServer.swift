@@ -20,7 +20,7 @@ public struct RunningServer: Sendable {
     /// Builds the application as `tessera serve` does and returns once it listens.
     public static func start(_ settings: ServerSettings, logger: Logger) async throws -> RunningServer {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = try buildApplication(settings, logger: logger, onServerRunning: { channel in
+        let application = try await buildApplication(settings, logger: logger, onServerRunning: { channel in
             continuation.yield(channel.localAddress?.port ?? 0)
         })
         // No signal handlers: the owner, not SIGINT, decides when to stop.

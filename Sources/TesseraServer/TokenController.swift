@@ -25,7 +25,8 @@ struct TokenController {
         let body = try await request.body.collect(upTo: Self.maximumBodyBytes)
         let form = try FormParameters(urlEncoded: body.readableBytesView)
         let basic = try request.headers[.authorization].flatMap(Self.basicCredentials)
-        let response = try await endpoint.handle(form: form, basic: basic, logger: context.logger)
+        let origin = AuditActor(remoteAddress: context.remoteAddress?.ipAddress, userAgent: request.headers[.userAgent])
+        let response = try await endpoint.handle(form: form, basic: basic, origin: origin, logger: context.logger)
         let json = response.jsonBytes()
         return Response(status: .ok,
                         headers: [.contentType: "application/json", .cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"],

@@ -4,12 +4,14 @@ import Testing
 import TesseraCore
 import TesseraCrypto
 import TesseraJWT
+import TesseraStore
 
 @Suite("Token endpoint pipeline")
 struct TokenEndpointTests {
     let fixture: ClientFixture
     let endpoint: TokenEndpoint
     let keys: SigningKeys
+    let storage = InMemoryStorage()
     let logger = Logger(label: "test")
 
     init() throws {
@@ -18,7 +20,8 @@ struct TokenEndpointTests {
         try directory.generate(algorithm: .es256, now: testNow)
         keys = try SigningKeys(keys: directory.load())
         endpoint = TokenEndpoint(grants: [ClientCredentialsGrant()], authenticator: fixture.authenticator(),
-                                 minter: TokenMinter(issuer: testIssuer, keys: keys, timeSource: ManualTimeSource(testNow)))
+                                 minter: TokenMinter(issuer: testIssuer, keys: keys, timeSource: ManualTimeSource(testNow)),
+                                 audit: AuditLog(store: storage, timeSource: ManualTimeSource(testNow)))
     }
 
     func request(_ pairs: [(String, String)]) async throws -> TokenResponse {

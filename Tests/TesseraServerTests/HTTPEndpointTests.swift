@@ -204,16 +204,16 @@ struct HTTPEndpointTests {
         }
     }
 
-    @Test func refusesToStartWithABrokenPolicyFile() throws {
+    @Test func refusesToStartWithABrokenPolicyFile() async throws {
         try "clients:\n  - id: x\n    bogus: 1\n".write(toFile: fixture.root + "/policies/clients.yaml", atomically: true, encoding: .utf8)
-        let error = #expect(throws: IssuerStartupError.self) { try fixture.application() }
+        let error = await #expect(throws: IssuerStartupError.self) { try await fixture.application() }
         #expect(error?.description.contains("clients.yaml:3:5: clients[0].bogus") == true, "\(String(describing: error))")
     }
 
-    @Test func refusesToStartWithABrokenClientKeyFile() throws {
+    @Test func refusesToStartWithABrokenClientKeyFile() async throws {
         try "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\",\"y\":\"AA\"}]}".write(
             toFile: fixture.root + "/policies/batch.jwks.json", atomically: true, encoding: .utf8)
-        let error = #expect(throws: IssuerStartupError.self) { try fixture.application() }
+        let error = await #expect(throws: IssuerStartupError.self) { try await fixture.application() }
         #expect(error?.description.contains("batch") == true)
     }
 }

@@ -37,7 +37,7 @@ struct LoggingTests {
         let fixture = try ServerFixture()
         let records = LogRecords()
         let logger = Logger(label: "test") { _ in RecordingLogHandler(records: records) }
-        let app = try buildApplication(fixture.settings, logger: logger)
+        let app = try await buildApplication(fixture.settings, logger: logger)
         let assertion = try fixture.clientAssertion()
         let issued = try await app.test(.router) { client -> [String] in
             var issued: [String] = []

@@ -59,10 +59,10 @@ struct ServerFixture {
             issuer: testIssuer, keysDirectory: root + "/keys", policiesDirectory: root + "/policies", dataDirectory: root + "/data"))
     }
 
-    func application() throws -> some ApplicationProtocol {
+    func application() async throws -> some ApplicationProtocol {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        return try buildApplication(settings, logger: logger)
+        return try await buildApplication(settings, logger: logger)
     }
 
     var basicAuthorization: String { basicAuthorization(client: "demo") }

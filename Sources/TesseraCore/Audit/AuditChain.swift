@@ -1,0 +1,101 @@
+import Foundation
+import TesseraCrypto
+import TesseraJWT
+import TesseraStore
+
+/// The hash chain of the audit log: each entry's hash is `SHA-256(previous hash || canonical
+/// JSON of the entry)`, the first entry building on 32 zero bytes. Editing, deleting or
+/// reordering any entry changes every hash after it.
+public enum AuditChain {
+    public static let genesisHash = String(repeating: "0", count: 64)
+
+    /// Seals `events` after `head`, all at `time`.
+    public static func seal(_ events: [AuditEvent], after head: AuditChainHead?, time: Date) -> [SealedAuditEntry] {
+        var sequence = head?.sequence ?? 0
+        var previous = head?.hash ?? genesisHash
+        let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
+        let stamped = Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000)
+        return events.map { event in
+            sequence += 1
+            let body = canonicalJSON(event, sequence: sequence, time: stamped)
+            let hash = chainHash(previous: previous, body: body)
+            previous = hash
+            return SealedAuditEntry(sequence: sequence, time: stamped, event: event.event, subject: event.actor.subject,
+                                    clientID: event.actor.clientID, outcome: event.outcome.rawValue, body: body, hash: hash)
+        }
+    }
+
+    static func chainHash(previous: String, body: String) -> String {
+        let previousBytes = hexBytes(previous) ?? []
+        return hex(SHA256.hash(previousBytes + Array(body.utf8)))
+    }
+
+    /// Sorted keys, no whitespace, integers without fractions: one byte string per entry.
+    static func canonicalJSON(_ event: AuditEvent, sequence: Int64, time: Date) -> String {
+        var actor: [String: JSONValue] = [:]
+        actor["subject"] = event.actor.subject.map(JSONValue.string)
+        actor["client_id"] = event.actor.clientID.map(JSONValue.string)
+        actor["remote_address"] = event.actor.remoteAddress.map(JSONValue.string)
+        actor["user_agent"] = event.actor.userAgent.map(JSONValue.string)
+        let entry: JSONValue = .object([
+            "sequence": .number(Double(sequence)),
+            "time": .string(time.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))),
+            "event": .string(event.event),
+            "outcome": .string(event.outcome.rawValue),
+            "actor": .object(actor),
+            "target": .object(event.target),
+            "reasons": .array(event.reasons.map(JSONValue.string)),
+        ])
+        var writer = JSONWriter(capacity: 512)
+        writer.value(entry)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// Where a chain stops being valid.
+    public struct Break: Error, Sendable, Hashable, CustomStringConvertible {
+        public let sequence: Int64
+        public let reason: String
+        public var description: String { "entry \(sequence): \(reason)" }
+    }
+
+    /// Checks entries that continue after `head` (nil: from the start of the log) and returns the
+    /// new head, or the first break.
+    public static func verify(_ entries: [SealedAuditEntry], after head: AuditChainHead?) -> Result<AuditChainHead?, Break> {
+        var expectedSequence = (head?.sequence ?? 0) + 1
+        var previous = head?.hash ?? genesisHash
+        var last = head
+        for entry in entries {
+            guard entry.sequence == expectedSequence else {
+                return .failure(Break(sequence: expectedSequence, reason: entry.sequence > expectedSequence
+                    ? "missing (the next entry present is \(entry.sequence))" : "out of order (found \(entry.sequence))"))
+            }
+            guard let object = try? JSONParser.parseObject(Array(entry.body.utf8)),
+                  object["sequence"]?.numberValue == Double(entry.sequence)
+            else {
+                return .failure(Break(sequence: entry.sequence, reason: "the entry's content does not carry its sequence number"))
+            }
+            guard chainHash(previous: previous, body: entry.body) == entry.hash else {
+                return .failure(Break(sequence: entry.sequence, reason: "hash mismatch: the entry or one before it was changed"))
+            }
+            previous = entry.hash
+            last = entry.head
+            expectedSequence += 1
+        }
+        return .success(last)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        ClientRegistry.bytes(fromHex: text)
+    }
+}

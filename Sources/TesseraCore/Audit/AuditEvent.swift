@@ -1,0 +1,68 @@
+import Foundation
+import TesseraJWT
+
+/// Who caused an audit event, as far as Tessera knows.
+public struct AuditActor: Sendable, Hashable {
+    public var subject: String?
+    public var clientID: String?
+    public var remoteAddress: String?
+    public var userAgent: String?
+
+    public init(subject: String? = nil, clientID: String? = nil, remoteAddress: String? = nil, userAgent: String? = nil) {
+        self.subject = subject
+        self.clientID = clientID
+        self.remoteAddress = remoteAddress
+        self.userAgent = userAgent
+    }
+}
+
+/// One thing that happened, before it is sealed into the chain. Never contains a token, a
+/// secret or an assertion: only their identifiers (`jti`, `kid`, client id).
+public struct AuditEvent: Sendable, Hashable {
+    public enum Outcome: String, Sendable {
+        case success
+        case failure
+    }
+
+    public var event: String
+    public var outcome: Outcome
+    public var actor: AuditActor
+    public var target: [String: JSONValue]
+    public var reasons: [String]
+
+    public init(_ event: String, outcome: Outcome, actor: AuditActor = AuditActor(), target: [String: JSONValue] = [:],
+                reasons: [String] = []) {
+        self.event = event
+        self.outcome = outcome
+        self.actor = actor
+        self.target = target
+        self.reasons = reasons
+    }
+}
+
+extension AuditEvent {
+    public static func tokenIssued(_ minted: MintedToken, decision: TokenGrantDecision, grantType: String,
+                                   actor: AuditActor) -> AuditEvent {
+        AuditEvent("token.issued", outcome: .success, actor: actor, target: [
+            "jti": .string(minted.jwtID),
+            "kid": .string(minted.keyID),
+            "subject": .string(decision.subject),
+            "client_id": .string(decision.clientID),
+            "audiences": .array(decision.audiences.map(JSONValue.string)),
+            "scopes": .array(decision.scopes.map(JSONValue.string)),
+            "lifetime_seconds": .number(Double(decision.lifetimeSeconds)),
+            "grant_type": .string(grantType),
+        ])
+    }
+
+    public static func tokenDenied(_ error: OAuthError, grantType: String?, actor: AuditActor) -> AuditEvent {
+        AuditEvent("token.denied", outcome: .failure, actor: actor,
+                   target: grantType.map { ["grant_type": .string($0)] } ?? [:],
+                   reasons: ["\(error.code): \(error.errorDescription)"])
+    }
+
+    public static func clientAuthenticationFailed(_ error: OAuthError, actor: AuditActor) -> AuditEvent {
+        AuditEvent("client.authentication_failed", outcome: .failure, actor: actor,
+                   reasons: ["\(error.code): \(error.errorDescription)"])
+    }
+}

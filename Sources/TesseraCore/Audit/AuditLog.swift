@@ -1,0 +1,68 @@
+import Foundation
+import TesseraStore
+
+/// Appends audit events durably, in groups: while one transaction commits, new events queue,
+/// and the next transaction takes them all (one fsync for many entries). `record` returns only
+/// once its entry is committed, so a caller can make "no token without a durable audit
+/// record" hold by awaiting it before answering.
+public actor AuditLog {
+    private struct Pending {
+        let event: AuditEvent
+        let issuedToken: IssuedTokenRecord?
+        let continuation: CheckedContinuation<SealedAuditEntry, any Error>
+    }
+
+    private let store: any AuditStore
+    private let timeSource: any TimeSource
+    private var pending: [Pending] = []
+    private var flushing = false
+
+    public init(store: any AuditStore, timeSource: any TimeSource) {
+        self.store = store
+        self.timeSource = timeSource
+    }
+
+    /// Records `event` (and, in the same transaction, the token it issued) and returns the
+    /// sealed entry once it is durable.
+    @discardableResult
+    public func record(_ event: AuditEvent, issuedToken: IssuedTokenRecord? = nil) async throws -> SealedAuditEntry {
+        try await withCheckedThrowingContinuation { continuation in
+            pending.append(Pending(event: event, issuedToken: issuedToken, continuation: continuation))
+            if !flushing {
+                flushing = true
+                Task { await self.flush() }
+            }
+        }
+    }
+
+    private func flush() async {
+        while !pending.isEmpty {
+            let batch = pending
+            pending.removeAll(keepingCapacity: true)
+            let events = batch.map(\.event)
+            let time = timeSource.now()
+            do {
+                let sealed = try await store.appendAudit(issuedTokens: batch.compactMap(\.issuedToken)) { head in
+                    AuditChain.seal(events, after: head, time: time)
+                }
+                for (waiter, entry) in zip(batch, sealed) { waiter.continuation.resume(returning: entry) }
+            } catch {
+                for waiter in batch { waiter.continuation.resume(throwing: error) }
+            }
+        }
+        flushing = false
+    }
+
+    /// Recomputes the whole chain from the store, page by page.
+    public static func verify(_ store: any AuditStore, pageSize: Int = 1000) async throws -> Result<AuditChainHead?, AuditChain.Break> {
+        var head: AuditChainHead?
+        while true {
+            let page = try await store.auditEntries(after: head?.sequence ?? 0, limit: pageSize)
+            if page.isEmpty { return .success(head) }
+            switch AuditChain.verify(page, after: head) {
+            case .success(let next): head = next
+            case .failure(let broken): return .failure(broken)
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// A store that keeps everything in memory: for tests, and for tools that need no durability.
+/// It runs the same conformance suite as the persistent backends.
+public actor InMemoryStorage: TesseraStorage {
+    private var entries: [SealedAuditEntry] = []
+    private var tokens: [String: IssuedTokenRecord] = [:]
+    private let replay = InMemoryAssertionReplayStore()
+
+    public init() {}
+
+    public func appendAudit(issuedTokens: [IssuedTokenRecord],
+                            seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) throws -> [SealedAuditEntry] {
+        // No suspension point between reading the head and appending: the actor makes it atomic.
+        let sealed = try seal(entries.last?.head)
+        entries.append(contentsOf: sealed)
+        for token in issuedTokens { tokens[token.jwtID] = token }
+        return sealed
+    }
+
+    public func auditEntries(after sequence: Int64, limit: Int) -> [SealedAuditEntry] {
+        Array(entries.lazy.filter { $0.sequence > sequence }.prefix(limit))
+    }
+
+    public func auditHead() -> AuditChainHead? { entries.last?.head }
+
+    public func issuedToken(jwtID: String) -> IssuedTokenRecord? { tokens[jwtID] }
+
+    public func recordFirstUse(jti: String, clientID: String, expiresAt: Date, now: Date) async throws -> Bool {
+        try await replay.recordFirstUse(jti: jti, clientID: clientID, expiresAt: expiresAt, now: now)
+    }
+
+    public func close() {}
+
+    /// Replaces an entry's stored body, to test that verification catches tampering.
+    public func tamper(sequence: Int64, body: String) {
+        guard let index = entries.firstIndex(where: { $0.sequence == sequence }) else { return }
+        let old = entries[index]
+        entries[index] = SealedAuditEntry(sequence: old.sequence, time: old.time, event: old.event, subject: old.subject,
+                                          clientID: old.clientID, outcome: old.outcome, body: body, hash: old.hash)
+    }
+
+    /// Removes an entry, to test that verification catches deletion.
+    public func delete(sequence: Int64) {
+        entries.removeAll { $0.sequence == sequence }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import TesseraStore
+
+/// The behaviour every `TesseraStorage` backend must have. Each check throws a
+/// `ConformanceFailure` saying what went wrong; each backend's test target runs them all
+/// against a fresh store (see dex's `storage/conformance`).
+public enum StoreConformance {
+    public struct Check: Sendable, CustomStringConvertible {
+        public let name: String
+        public let run: @Sendable (any TesseraStorage) async throws -> Void
+        public var description: String { name }
+    }
+
+    public struct ConformanceFailure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static let checks: [Check] = [
+        Check(name: "an empty log has no head", run: emptyLogHasNoHead),
+        Check(name: "appends are read back in order", run: appendsAreReadBackInOrder),
+        Check(name: "a failed seal writes nothing", run: failedSealWritesNothing),
+        Check(name: "concurrent appends form one chain", run: concurrentAppendsFormOneChain),
+        Check(name: "issued tokens are recorded with their audit entry", run: issuedTokensAreRecorded),
+        Check(name: "assertion jtis are accepted once until they expire", run: assertionJTIsAreAcceptedOnce),
+    ]
+
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    /// A stand-in for the real chain: each entry's "hash" names its predecessor, so a broken
+    /// head hand-over shows up as a mismatch.
+    static func entries(_ count: Int, after head: AuditChainHead?, tag: String = "e") -> [SealedAuditEntry] {
+        var sequence = head?.sequence ?? 0
+        var previous = head?.hash ?? "genesis"
+        return (0..<count).map { index in
+            sequence += 1
+            let hash = "\(previous)>\(sequence)"
+            defer { previous = hash }
+            return SealedAuditEntry(sequence: sequence, time: now.addingTimeInterval(TimeInterval(index)), event: "test.\(tag)",
+                                    subject: "alice", clientID: "cli", outcome: "success",
+                                    body: #"{"sequence":\#(sequence),"tag":"\#(tag)"}"#, hash: hash)
+        }
+    }
+
+    static func expect(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+        if !condition { throw ConformanceFailure(description: message()) }
+    }
+
+    static func emptyLogHasNoHead(_ store: any TesseraStorage) async throws {
+        try expect(try await store.auditHead() == nil, "a new store has a chain head")
+        try expect(try await store.auditEntries(after: 0, limit: 10).isEmpty, "a new store has entries")
+    }
+
+    static func appendsAreReadBackInOrder(_ store: any TesseraStorage) async throws {
+        let first = try await store.appendAudit(issuedTokens: []) { head in entries(3, after: head) }
+        let second = try await store.appendAudit(issuedTokens: []) { head in entries(2, after: head) }
+        let all = try await store.auditEntries(after: 0, limit: 100)
+        try expect(all == first + second, "entries read back differ from those appended: \(all.map(\.sequence))")
+        try expect(all.map(\.sequence) == [1, 2, 3, 4, 5], "sequences are \(all.map(\.sequence))")
+        try expect(try await store.auditHead() == second.last?.head, "the head is not the last entry")
+        let page = try await store.auditEntries(after: 2, limit: 2)
+        try expect(page.map(\.sequence) == [3, 4], "paging after 2 with limit 2 gave \(page.map(\.sequence))")
+        try expect(all[0].time == now, "the time did not round-trip: \(all[0].time)")
+    }
+
+    static func failedSealWritesNothing(_ store: any TesseraStorage) async throws {
+        _ = try await store.appendAudit(issuedTokens: []) { head in entries(1, after: head) }
+        struct Refused: Error {}
+        let token = IssuedTokenRecord(jwtID: "rolled-back", subject: "s", clientID: "c", audiences: ["a"], scope: nil, keyID: "k",
+                                      issuedAt: now, expiresAt: now + 60)
+        do {
+            _ = try await store.appendAudit(issuedTokens: [token]) { _ in throw Refused() }
+            throw ConformanceFailure(description: "a throwing seal did not fail the append")
+        } catch is Refused {}
+        try expect(try await store.auditEntries(after: 0, limit: 10).count == 1, "a failed append left entries behind")
+        try expect(try await store.issuedToken(jwtID: "rolled-back") == nil, "a failed append left its token behind")
+    }
+
+    static func concurrentAppendsFormOneChain(_ store: any TesseraStorage) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<16 {
+                group.addTask {
+                    for _ in 0..<5 {
+                        _ = try await store.appendAudit(issuedTokens: []) { head in entries(2, after: head, tag: "w\(writer)") }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let all = try await store.auditEntries(after: 0, limit: 1000)
+        try expect(all.map(\.sequence) == Array(1...160), "concurrent appends gave sequences \(all.map(\.sequence).prefix(20))...")
+        var previous = "genesis"
+        for entry in all {
+            try expect(entry.hash == "\(previous)>\(entry.sequence)", "entry \(entry.sequence) was sealed on a stale head")
+            previous = entry.hash
+        }
+    }
+
+    static func issuedTokensAreRecorded(_ store: any TesseraStorage) async throws {
+        let token = IssuedTokenRecord(jwtID: "jti-1", subject: "alice", clientID: "cli", audiences: ["https://a", "https://b"],
+                                      scope: "read write", keyID: "kid-1", issuedAt: now, expiresAt: now + 300)
+        _ = try await store.appendAudit(issuedTokens: [token]) { head in entries(1, after: head) }
+        try expect(try await store.issuedToken(jwtID: "jti-1") == token, "the issued token did not round-trip")
+        try expect(try await store.issuedToken(jwtID: "unknown") == nil, "an unknown jti was found")
+    }
+
+    static func assertionJTIsAreAcceptedOnce(_ store: any TesseraStorage) async throws {
+        try expect(try await store.recordFirstUse(jti: "a", clientID: "c", expiresAt: now + 60, now: now), "a first use was refused")
+        try expect(!(try await store.recordFirstUse(jti: "a", clientID: "c", expiresAt: now + 60, now: now + 30)), "a replay was accepted")
+        try expect(try await store.recordFirstUse(jti: "a", clientID: "other", expiresAt: now + 60, now: now), "jtis are not per client")
+        try expect(try await store.recordFirstUse(jti: "a", clientID: "c", expiresAt: now + 600, now: now + 61),
+                   "an expired jti was not forgotten")
+        let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await store.recordFirstUse(jti: "race", clientID: "c", expiresAt: now + 60, now: now) }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        try expect(admitted == 1, "\(admitted) concurrent uses of one jti were admitted")
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+import TesseraStore
+import TesseraStoreConformance
+
+@Suite("Store conformance")
+struct StorageConformanceTests {
+    @Test("SQLite", arguments: StoreConformance.checks)
+    func sqlite(_ check: StoreConformance.Check) async throws {
+        let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
+        let store = try await SQLiteStorage.open(directory: directory)
+        do {
+            try await check.run(store)
+            try await store.close()
+        } catch {
+            try? await store.close()
+            throw error
+        }
+    }
+
+    @Test("in memory", arguments: StoreConformance.checks)
+    func inMemory(_ check: StoreConformance.Check) async throws {
+        try await check.run(InMemoryStorage())
+    }
+}
+
+@Suite("SQLite store")
+struct SQLiteStorageTests {
+    @Test func keepsEverythingAcrossReopening() async throws {
+        let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
+        let first = try await SQLiteStorage.open(directory: directory)
+        let token = IssuedTokenRecord(jwtID: "j", subject: "s", clientID: "c", audiences: ["a"], scope: nil, keyID: "k",
+                                      issuedAt: Date(timeIntervalSince1970: 1_800_000_000), expiresAt: Date(timeIntervalSince1970: 1_800_000_300))
+        let written = try await first.appendAudit(issuedTokens: [token]) { _ in
+            [SealedAuditEntry(sequence: 1, time: Date(timeIntervalSince1970: 1_800_000_000), event: "e", subject: nil, clientID: nil,
+                              outcome: "success", body: #"{"sequence":1}"#, hash: "h")]
+        }
+        try await first.close()
+        // Opening again finds the schema applied and the data there.
+        let second = try await SQLiteStorage.open(directory: directory)
+        #expect(try await second.auditEntries(after: 0, limit: 10) == written)
+        #expect(try await second.issuedToken(jwtID: "j") == token)
+        try await second.close()
+    }
+
+    @Test func twoProcessesOpeningAtOnceMigrateOnce() async throws {
+        let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
+        async let a = SQLiteStorage.open(directory: directory)
+        async let b = SQLiteStorage.open(directory: directory)
+        let (first, second) = try await (a, b)
+        _ = try await first.appendAudit(issuedTokens: []) { _ in [] }
+        try await first.close()
+        try await second.close()
+    }
+}
