@@ -65,3 +65,16 @@ struct ClientFixture {
                             replayStore: replayStore, timeSource: ManualTimeSource(testNow))
     }
 }
+
+/// An audit store whose every write fails, as a full disk or a lost database would.
+struct FailingAuditStore: AuditStore {
+    struct Down: Error {}
+
+    func appendAudit(issuedTokens: [IssuedTokenRecord],
+                     seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) async throws -> [SealedAuditEntry] {
+        throw Down()
+    }
+
+    func auditEntries(after sequence: Int64, limit: Int) async throws -> [SealedAuditEntry] { [] }
+    func auditHead() async throws -> AuditChainHead? { nil }
+}

@@ -49,6 +49,39 @@ struct TokenEndpointTests {
         #expect(claims.jwtID?.count == 22)
     }
 
+    @Test func recordsTheTokenAndItsAuditEntryBeforeAnswering() async throws {
+        let response = try await request([("grant_type", "client_credentials"), ("scope", "read")])
+        let jti = try #require(try verify(response.accessToken).jwtID)
+        let record = try #require(try await storage.issuedToken(jwtID: jti))
+        #expect(record.clientID == "basic-client")
+        #expect(record.expiresAt == testNow + 300)
+        let entries = try await storage.auditEntries(after: 0, limit: 10)
+        #expect(entries.map(\.event) == ["token.issued"])
+        #expect(entries[0].body.contains(jti))
+        #expect(!entries[0].body.contains(response.accessToken))
+    }
+
+    @Test func auditsRefusals() async throws {
+        _ = try? await request([("grant_type", "client_credentials"), ("scope", "admin")])
+        _ = try? await endpoint.handle(form: FormParameters([("grant_type", "client_credentials")]), basic: ("basic-client", "wrong"),
+                                       logger: logger)
+        let entries = try await storage.auditEntries(after: 0, limit: 10)
+        #expect(entries.map(\.event) == ["token.denied", "client.authentication_failed"])
+        #expect(entries.allSatisfy { $0.outcome == "failure" && $0.clientID == "basic-client" })
+        #expect(!entries[1].body.contains("wrong"))
+    }
+
+    @Test func withholdsTheTokenWhenTheAuditLogCannotBeWritten() async throws {
+        let withoutAudit = TokenEndpoint(grants: [ClientCredentialsGrant()], authenticator: fixture.authenticator(),
+                                         minter: TokenMinter(issuer: testIssuer, keys: keys, timeSource: ManualTimeSource(testNow)),
+                                         audit: AuditLog(store: FailingAuditStore(), timeSource: ManualTimeSource(testNow)))
+        let error = await #expect(throws: OAuthError.self) {
+            try await withoutAudit.handle(form: FormParameters([("grant_type", "client_credentials")]),
+                                          basic: ("basic-client", fixture.basicSecret), logger: logger)
+        }
+        #expect(error?.code == .serverError)
+    }
+
     @Test func everyTokenHasItsOwnJTI() async throws {
         var seen: Set<String> = []
         for _ in 0..<20 {

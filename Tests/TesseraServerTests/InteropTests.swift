@@ -128,6 +128,28 @@ struct CommandLineTests {
             return server.terminationStatus
         }
         #expect(exited == 0, "tessera serve did not exit cleanly on SIGTERM")
+
+        // The audit log holds the startup events and the token, and verifies.
+        let data = ["--data", root + "/data"]
+        let tail = try await run(tessera, ["audit", "tail", "-n", "10"] + data)
+        #expect(tail.output.contains(#""event":"token.issued""#), "\(tail.output)")
+        #expect(tail.output.contains(#""event":"key.generated""#), "\(tail.output)")
+        let verified = try await run(tessera, ["audit", "verify"] + data)
+        #expect(verified.status == 0, "\(verified.error)")
+        #expect(verified.output.contains("audit log verified: 3 entries"), "\(verified.output)")
+
+        // Editing one entry in the database is caught, and the entry named.
+        guard let python = which("python3") else {
+            peerMissing("python3 (its sqlite3 module edits the database)")
+            return
+        }
+        let edit = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            + "c.execute(\"UPDATE audit_log SET body = replace(body, 'cli-demo', 'mallory') WHERE event = 'token.issued'\"); c.commit()"
+        let tampered = try await run(python, ["-c", edit, root + "/data/tessera.sqlite"])
+        #expect(tampered.status == 0, "\(tampered.error)")
+        let caught = try await run(tessera, ["audit", "verify"] + data)
+        #expect(caught.status != 0)
+        #expect(caught.error.contains("audit log broken at entry 3: hash mismatch"), "\(caught.error)")
     }
 
     /// Reads JSON log lines until the server says where it listens.

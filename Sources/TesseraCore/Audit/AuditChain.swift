@@ -39,7 +39,7 @@ public enum AuditChain {
         actor["user_agent"] = event.actor.userAgent.map(JSONValue.string)
         let entry: JSONValue = .object([
             "sequence": .number(Double(sequence)),
-            "time": .string(time.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))),
+            "time": .string(time.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))),
             "event": .string(event.event),
             "outcome": .string(event.outcome.rawValue),
             "actor": .object(actor),

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import TesseraCore
+import TesseraJWT
+import TesseraStore
+
+@Suite("Audit log")
+struct AuditLogTests {
+    func event(_ index: Int) -> AuditEvent {
+        AuditEvent("test.event", outcome: .success, actor: AuditActor(subject: "alice", clientID: "cli"),
+                   target: ["index": .number(Double(index))])
+    }
+
+    @Test func chainsEntriesFromTheGenesisHash() async throws {
+        let store = InMemoryStorage()
+        let log = AuditLog(store: store, timeSource: ManualTimeSource(testNow))
+        let first = try await log.record(event(1))
+        let second = try await log.record(event(2))
+        #expect(first.sequence == 1)
+        #expect(second.sequence == 2)
+        #expect(first.hash.count == 64)
+        #expect(first.hash != second.hash)
+        let body = try JSONParser.parseObject(Array(first.body.utf8))
+        #expect(body["event"] == "test.event")
+        #expect(body["time"] == "2027-01-15T08:00:00.000Z")
+        #expect(body["actor"]?.objectValue?["subject"] == "alice")
+        #expect(try await AuditLog.verify(store) == .success(second.head))
+    }
+
+    @Test func sealsTheSameEntryToTheSameBytes() {
+        let one = AuditChain.seal([event(1)], after: nil, time: testNow)
+        let two = AuditChain.seal([event(1)], after: nil, time: testNow)
+        #expect(one == two)
+        #expect(one[0].body.hasPrefix(#"{"actor":{"client_id":"cli","subject":"alice"},"event":"test.event""#))
+    }
+
+    @Test func concurrentRecordsAreGroupedIntoOneValidChain() async throws {
+        let store = InMemoryStorage()
+        let log = AuditLog(store: store, timeSource: ManualTimeSource(testNow))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask { try await log.record(event(index)) }
+            }
+            try await group.waitForAll()
+        }
+        guard case .success(let head?) = try await AuditLog.verify(store, pageSize: 7) else {
+            Issue.record("the chain does not verify")
+            return
+        }
+        #expect(head.sequence == 200)
+    }
+
+    @Test func verificationPinpointsAnEditedEntry() async throws {
+        let store = InMemoryStorage()
+        let log = AuditLog(store: store, timeSource: ManualTimeSource(testNow))
+        for index in 1...5 { try await log.record(event(index)) }
+        let original = try await store.auditEntries(after: 2, limit: 1)[0]
+        await store.tamper(sequence: 3, body: original.body.replacingOccurrences(of: "alice", with: "mallory"))
+        guard case .failure(let broken) = try await AuditLog.verify(store) else {
+            Issue.record("an edited entry went unnoticed")
+            return
+        }
+        #expect(broken.sequence == 3)
+        #expect(broken.reason.contains("hash mismatch"))
+    }
+
+    @Test func verificationPinpointsADeletedEntry() async throws {
+        let store = InMemoryStorage()
+        let log = AuditLog(store: store, timeSource: ManualTimeSource(testNow))
+        for index in 1...5 { try await log.record(event(index)) }
+        await store.delete(sequence: 2)
+        guard case .failure(let broken) = try await AuditLog.verify(store) else {
+            Issue.record("a deleted entry went unnoticed")
+            return
+        }
+        #expect(broken.sequence == 2)
+        #expect(broken.reason.contains("missing"))
+    }
+
+    @Test func aFailingStoreFailsTheRecord() async throws {
+        let log = AuditLog(store: FailingAuditStore(), timeSource: ManualTimeSource(testNow))
+        await #expect(throws: FailingAuditStore.Down.self) { try await log.record(event(1)) }
+    }
+}
