@@ -109,18 +109,26 @@ public final class SQLiteStorage: TesseraStorage {
         try await transaction { connection in
             let head = try await Self.head(connection)
             let entries = try seal(head)
-            for entry in entries {
+            // One multi-row INSERT per table and group: a statement per row costs a thread-pool
+            // round trip each, which dominated issuance under load.
+            for chunk in Self.chunks(entries) {
                 _ = try await connection.query(
-                    "INSERT INTO audit_log (sequence, time_ms, event, subject, client_id, outcome, body, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [Self.integer(entry.sequence), Self.integer(Self.milliseconds(entry.time)), .text(entry.event), Self.text(entry.subject),
-                     Self.text(entry.clientID), .text(entry.outcome), .text(entry.body), .text(entry.hash)])
+                    "INSERT INTO audit_log (sequence, time_ms, event, subject, client_id, outcome, body, hash) VALUES "
+                        + Self.placeholders(rows: chunk.count, columns: 8),
+                    chunk.flatMap { entry in
+                        [Self.integer(entry.sequence), Self.integer(Self.milliseconds(entry.time)), .text(entry.event),
+                         Self.text(entry.subject), Self.text(entry.clientID), .text(entry.outcome), .text(entry.body), .text(entry.hash)]
+                    })
             }
-            for token in issuedTokens {
+            for chunk in Self.chunks(issuedTokens) {
                 _ = try await connection.query(
-                    "INSERT INTO issued_tokens (jti, subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [.text(token.jwtID), .text(token.subject), .text(token.clientID), .text(token.audiences.joined(separator: " ")),
-                     Self.text(token.scope), .text(token.keyID), Self.integer(Self.milliseconds(token.issuedAt)),
-                     Self.integer(Self.milliseconds(token.expiresAt))])
+                    "INSERT INTO issued_tokens (jti, subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms) VALUES "
+                        + Self.placeholders(rows: chunk.count, columns: 8),
+                    chunk.flatMap { token in
+                        [.text(token.jwtID), .text(token.subject), .text(token.clientID), .text(token.audiences.joined(separator: " ")),
+                         Self.text(token.scope), .text(token.keyID), Self.integer(Self.milliseconds(token.issuedAt)),
+                         Self.integer(Self.milliseconds(token.expiresAt))]
+                    })
             }
             return entries
         }
@@ -212,6 +220,19 @@ public final class SQLiteStorage: TesseraStorage {
                 throw error
             }
         }
+    }
+
+    /// Rows per INSERT, well under SQLite's limit of 32,766 bound parameters.
+    static let rowsPerStatement = 500
+
+    static func chunks<T>(_ rows: [T]) -> [ArraySlice<T>] {
+        stride(from: 0, to: rows.count, by: rowsPerStatement).map { rows[$0..<min($0 + rowsPerStatement, rows.count)] }
+    }
+
+    /// `(?, ?, ...), (?, ?, ...)` for `rows` rows of `columns` values.
+    static func placeholders(rows: Int, columns: Int) -> String {
+        let row = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+        return Array(repeating: row, count: rows).joined(separator: ", ")
     }
 
     static func milliseconds(_ date: Date) -> Int64 {

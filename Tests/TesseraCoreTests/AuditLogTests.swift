@@ -21,17 +21,18 @@ struct AuditLogTests {
         #expect(first.hash.count == 64)
         #expect(first.hash != second.hash)
         let body = try JSONParser.parseObject(Array(first.body.utf8))
-        #expect(body["event"] == "test.event")
+        #expect(body["entry"]?.objectValue?["event"] == "test.event")
         #expect(body["time"] == "2027-01-15T08:00:00.000Z")
-        #expect(body["actor"]?.objectValue?["subject"] == "alice")
+        #expect(body["entry"]?.objectValue?["actor"]?.objectValue?["subject"] == "alice")
         #expect(try await AuditLog.verify(store) == .success(second.head))
     }
 
     @Test func sealsTheSameEntryToTheSameBytes() {
-        let one = AuditChain.seal([event(1)], after: nil, time: testNow)
-        let two = AuditChain.seal([event(1)], after: nil, time: testNow)
+        let one = AuditChain.seal([AuditChain.Prepared(event(1))], after: nil, time: testNow)
+        let two = AuditChain.seal([AuditChain.Prepared(event(1))], after: nil, time: testNow)
         #expect(one == two)
-        #expect(one[0].body.hasPrefix(#"{"actor":{"client_id":"cli","subject":"alice"},"event":"test.event""#))
+        #expect(one[0].body == #"{"entry":{"actor":{"client_id":"cli","subject":"alice"},"event":"test.event","outcome":"success","#
+            + #""reasons":[],"target":{"index":1}},"sequence":1,"time":"2027-01-15T08:00:00.000Z"}"#)
     }
 
     @Test func concurrentRecordsAreGroupedIntoOneValidChain() async throws {

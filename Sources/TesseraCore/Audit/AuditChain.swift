@@ -9,17 +9,36 @@ import TesseraStore
 public enum AuditChain {
     public static let genesisHash = String(repeating: "0", count: 64)
 
-    /// Seals `events` after `head`, all at `time`.
-    public static func seal(_ events: [AuditEvent], after head: AuditChainHead?, time: Date) -> [SealedAuditEntry] {
+    /// An event with its content already in canonical form. Preparing it is the expensive part
+    /// (JSON, sorting); it happens in the caller's task, in parallel, so the one serial step,
+    /// sealing, only numbers, concatenates and hashes.
+    public struct Prepared: Sendable {
+        public let event: AuditEvent
+        /// Canonical JSON of the event's content (everything but sequence and time).
+        public let content: String
+
+        public init(_ event: AuditEvent) {
+            self.event = event
+            self.content = AuditChain.canonicalContent(event)
+        }
+    }
+
+    /// Seals `events` after `head`, all at `time`. The body of an entry is
+    /// `{"entry":<content>,"sequence":N,"time":"<RFC 3339, milliseconds>"}`: canonical JSON
+    /// (sorted keys, no whitespace), so one entry has exactly one byte string.
+    public static func seal(_ events: [Prepared], after head: AuditChainHead?, time: Date) -> [SealedAuditEntry] {
         var sequence = head?.sequence ?? 0
         var previous = head?.hash ?? genesisHash
         let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
         let stamped = Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000)
-        return events.map { event in
+        // One timestamp for the whole group, formatted once: formatting costs microseconds.
+        let timeText = stamped.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        return events.map { prepared in
             sequence += 1
-            let body = canonicalJSON(event, sequence: sequence, time: stamped)
+            let body = #"{"entry":\#(prepared.content),"sequence":\#(sequence),"time":"\#(timeText)"}"#
             let hash = chainHash(previous: previous, body: body)
             previous = hash
+            let event = prepared.event
             return SealedAuditEntry(sequence: sequence, time: stamped, event: event.event, subject: event.actor.subject,
                                     clientID: event.actor.clientID, outcome: event.outcome.rawValue, body: body, hash: hash)
         }
@@ -30,16 +49,15 @@ public enum AuditChain {
         return hex(SHA256.hash(previousBytes + Array(body.utf8)))
     }
 
-    /// Sorted keys, no whitespace, integers without fractions: one byte string per entry.
-    static func canonicalJSON(_ event: AuditEvent, sequence: Int64, time: Date) -> String {
+    /// The event's content as canonical JSON: sorted keys, no whitespace, integers without
+    /// fractions.
+    static func canonicalContent(_ event: AuditEvent) -> String {
         var actor: [String: JSONValue] = [:]
         actor["subject"] = event.actor.subject.map(JSONValue.string)
         actor["client_id"] = event.actor.clientID.map(JSONValue.string)
         actor["remote_address"] = event.actor.remoteAddress.map(JSONValue.string)
         actor["user_agent"] = event.actor.userAgent.map(JSONValue.string)
         let entry: JSONValue = .object([
-            "sequence": .number(Double(sequence)),
-            "time": .string(time.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))),
             "event": .string(event.event),
             "outcome": .string(event.outcome.rawValue),
             "actor": .object(actor),

@@ -7,7 +7,7 @@ import TesseraStore
 /// record" hold by awaiting it before answering.
 public actor AuditLog {
     private struct Pending {
-        let event: AuditEvent
+        let event: AuditChain.Prepared
         let issuedToken: IssuedTokenRecord?
         let continuation: CheckedContinuation<SealedAuditEntry, any Error>
     }
@@ -25,7 +25,12 @@ public actor AuditLog {
     /// Records `event` (and, in the same transaction, the token it issued) and returns the
     /// sealed entry once it is durable.
     @discardableResult
-    public func record(_ event: AuditEvent, issuedToken: IssuedTokenRecord? = nil) async throws -> SealedAuditEntry {
+    public nonisolated func record(_ event: AuditEvent, issuedToken: IssuedTokenRecord? = nil) async throws -> SealedAuditEntry {
+        // Prepared here, in the caller's task, so concurrent callers do it in parallel.
+        try await enqueue(AuditChain.Prepared(event), issuedToken: issuedToken)
+    }
+
+    private func enqueue(_ event: AuditChain.Prepared, issuedToken: IssuedTokenRecord?) async throws -> SealedAuditEntry {
         try await withCheckedThrowingContinuation { continuation in
             pending.append(Pending(event: event, issuedToken: issuedToken, continuation: continuation))
             if !flushing {
