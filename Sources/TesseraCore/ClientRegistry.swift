@@ -42,8 +42,8 @@ public struct ClientRegistry: Sendable {
         let jwks: [PublicJWK]
         let location: SourceLocation
         switch source {
-        case .inline(let members, let where_):
-            location = where_
+        case .inline(let members, let declared):
+            location = declared
             jwks = members.map { member in
                 PublicJWK(kty: member["kty"] ?? "", crv: member["crv"], x: member["x"], y: member["y"], n: member["n"], e: member["e"],
                           kid: member["kid"], alg: member["alg"], use: member["use"])
@@ -51,8 +51,8 @@ public struct ClientRegistry: Sendable {
             if let leaked = members.flatMap(\.keys).first(where: { ["d", "p", "q", "dp", "dq", "qi", "k"].contains($0) }) {
                 throw PolicyError(location, field: "jwks", "client \"\(clientID)\": a JWK contains the private member \"\(leaked)\"; publish only public keys")
             }
-        case .file(let path, let where_):
-            location = where_
+        case .file(let path, let declared):
+            location = declared
             let resolved = path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
             do {
                 let data = try Data(contentsOf: URL(fileURLWithPath: resolved))

@@ -27,7 +27,7 @@ enum BenchmarkCommand {
         // Logs go where `tessera serve` sends them by default (text on standard error), at
         // warning level, so the server pays its usual logging costs and stdout stays the report.
         LoggingSystem.bootstrap { label in
-            var handler = TextLogHandler(label: label)
+            var handler = StandardErrorLogHandler(label: label, format: .text)
             handler.logLevel = .warning
             return handler
         }

@@ -40,7 +40,7 @@ struct LogOptions: ParsableArguments {
         let json = format == "json"
         let level = Logger.Level(rawValue: level) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : TextLogHandler(label: label)
+            var handler = StandardErrorLogHandler(label: label, format: json ? .json : .text)
             handler.logLevel = level
             return handler
         }
