@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "TesseraServerTests",
             dependencies: [
-                "TesseraServer", "TesseraCore", "TesseraCrypto", "TesseraJWT",
+                "TesseraServer", "TesseraCore", "TesseraCrypto", "TesseraJWT", "TesseraStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

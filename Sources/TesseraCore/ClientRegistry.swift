@@ -33,6 +33,11 @@ public struct ClientRegistry: Sendable {
 
     public var count: Int { clients.count }
 
+    /// Every audience some client may receive tokens for.
+    public var audiences: Set<String> {
+        Set(clients.values.flatMap(\.definition.audiences))
+    }
+
     /// Every scope some client may request, for `scopes_supported`.
     public var scopes: [String] {
         Array(Set(clients.values.flatMap(\.definition.scopes))).sorted()

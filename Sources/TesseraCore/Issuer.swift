@@ -41,6 +41,7 @@ public struct Issuer: Sendable {
     public let metadataDocument: [UInt8]
     public let storage: any TesseraStorage
     public let audit: AuditLog
+    public let inspection: TokenInspection
 
     /// Opens the embedded SQLite store in the data folder.
     public static func openStorage(_ configuration: IssuerConfiguration) async throws(IssuerStartupError) -> any TesseraStorage {
@@ -84,12 +85,14 @@ public struct Issuer: Sendable {
                                                 replayStore: storage, timeSource: timeSource)
         let minter = TokenMinter(issuer: urls.issuer, keys: keys, timeSource: timeSource)
         let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant()], authenticator: authenticator, minter: minter, audit: audit)
+        let inspection = TokenInspection(authenticator: authenticator, issuer: urls.issuer, keys: keys, audiences: clients.audiences,
+                                         store: storage, audit: audit, timeSource: timeSource)
         let metadata = IssuerMetadata(urls: urls, grantTypes: endpoint.supportedGrantTypes, scopes: clients.scopes)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let document = (try? encoder.encode(metadata)).map(Array.init) ?? []
         return Issuer(urls: urls, keys: keys, clients: clients, tokenEndpoint: endpoint, metadata: metadata,
-                      metadataDocument: document, storage: storage, audit: audit)
+                      metadataDocument: document, storage: storage, audit: audit, inspection: inspection)
     }
 
     /// The signing keys, and the manifest entry of a key generated because there was none.

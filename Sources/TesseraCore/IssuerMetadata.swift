@@ -13,6 +13,8 @@ public struct IssuerURLs: Sendable, Hashable {
     }
 
     public var tokenEndpoint: String { issuer + "/token" }
+    public var introspectionEndpoint: String { issuer + "/introspect" }
+    public var revocationEndpoint: String { issuer + "/revoke" }
     public var jwksURI: String { issuer + "/.well-known/jwks.json" }
 }
 
@@ -27,6 +29,10 @@ public struct IssuerMetadata: Codable, Sendable, Hashable {
     public let tokenEndpointAuthMethodsSupported: [String]
     public let tokenEndpointAuthSigningAlgValuesSupported: [String]
     public let scopesSupported: [String]
+    public let introspectionEndpoint: String
+    public let introspectionEndpointAuthMethodsSupported: [String]
+    public let revocationEndpoint: String
+    public let revocationEndpointAuthMethodsSupported: [String]
 
     enum CodingKeys: String, CodingKey {
         case issuer
@@ -36,6 +42,10 @@ public struct IssuerMetadata: Codable, Sendable, Hashable {
         case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
         case tokenEndpointAuthSigningAlgValuesSupported = "token_endpoint_auth_signing_alg_values_supported"
         case scopesSupported = "scopes_supported"
+        case introspectionEndpoint = "introspection_endpoint"
+        case introspectionEndpointAuthMethodsSupported = "introspection_endpoint_auth_methods_supported"
+        case revocationEndpoint = "revocation_endpoint"
+        case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
     }
 
     public init(urls: IssuerURLs, grantTypes: [String], scopes: [String]) {
@@ -43,8 +53,13 @@ public struct IssuerMetadata: Codable, Sendable, Hashable {
         jwksURI = urls.jwksURI
         tokenEndpoint = urls.tokenEndpoint
         grantTypesSupported = grantTypes
-        tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+        let clientAuthentication = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+        tokenEndpointAuthMethodsSupported = clientAuthentication
         tokenEndpointAuthSigningAlgValuesSupported = SignatureAlgorithm.allCases.map(\.jwsName)
         scopesSupported = scopes
+        introspectionEndpoint = urls.introspectionEndpoint
+        introspectionEndpointAuthMethodsSupported = clientAuthentication
+        revocationEndpoint = urls.revocationEndpoint
+        revocationEndpointAuthMethodsSupported = clientAuthentication
     }
 }

@@ -33,6 +33,8 @@ public struct ClientDefinition: Sendable, Hashable {
     /// The `typ` header of this client's tokens: `at+jwt` (RFC 9068, the default) or `JWT` for
     /// resource servers whose verifier refuses any other type (libjwt 1.x).
     public var tokenTypeHeader: String
+    /// Whether the client may call the introspection endpoint (RFC 7662), as a resource server does.
+    public var canIntrospect: Bool
     public var location: SourceLocation
 
     public static let tokenTypeHeaders = ["at+jwt", "JWT"]
@@ -40,7 +42,7 @@ public struct ClientDefinition: Sendable, Hashable {
     public init(id: String, description: String? = nil, authMethod: ClientAuthMethod, secretSHA256: String? = nil,
                 keys: ClientKeySource? = nil, scopes: [String], audiences: [String],
                 tokenLifetimeSeconds: Int = ClientDefinition.defaultTokenLifetime, tokenTypeHeader: String = "at+jwt",
-                location: SourceLocation) {
+                canIntrospect: Bool = false, location: SourceLocation) {
         self.id = id
         self.description = description
         self.authMethod = authMethod
@@ -50,6 +52,7 @@ public struct ClientDefinition: Sendable, Hashable {
         self.audiences = audiences
         self.tokenLifetimeSeconds = tokenLifetimeSeconds
         self.tokenTypeHeader = tokenTypeHeader
+        self.canIntrospect = canIntrospect
         self.location = location
     }
 
@@ -73,7 +76,7 @@ public struct ClientDefinition: Sendable, Hashable {
 extension ClientDefinition {
     static let fields: Set<String> = [
         "id", "description", "auth_method", "secret_sha256", "jwks", "jwks_file", "scopes", "audiences", "token_lifetime",
-        "token_type_header",
+        "token_type_header", "can_introspect",
     ]
 
     init(field: YAMLField) throws(PolicyError) {
@@ -155,7 +158,8 @@ extension ClientDefinition {
 
         self.init(id: id, description: try members["description"]?.string(), authMethod: method, secretSHA256: secret,
                   keys: keys, scopes: scopes, audiences: audiences, tokenLifetimeSeconds: lifetime,
-                  tokenTypeHeader: typeHeader, location: field.location)
+                  tokenTypeHeader: typeHeader, canIntrospect: try members["can_introspect"]?.bool() ?? false,
+                  location: field.location)
     }
 
     /// `jwks:` may be a JWK Set (`{keys: [...]}`) or directly a list of JWKs.

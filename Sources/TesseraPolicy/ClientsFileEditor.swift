@@ -82,6 +82,7 @@ public struct ClientsFileEditor {
         lines.append("    scopes: [\(client.scopes.map(quoted).joined(separator: ", "))]")
         lines.append("    audiences: [\(client.audiences.map(quoted).joined(separator: ", "))]")
         lines.append("    token_lifetime: \(client.tokenLifetimeSeconds)s")
+        if client.canIntrospect { lines.append("    can_introspect: true") }
         if client.tokenTypeHeader != "at+jwt" { lines.append("    token_type_header: \(quoted(client.tokenTypeHeader))") }
         return lines.joined(separator: "\n")
     }

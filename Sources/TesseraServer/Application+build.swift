@@ -40,6 +40,7 @@ public func buildApplication(
     router.add(middleware: ErrorMiddleware())
     WellKnownController(issuer: issuer).addRoutes(to: router)
     TokenController(endpoint: issuer.tokenEndpoint).addRoutes(to: router)
+    InspectionController(inspection: issuer.inspection).addRoutes(to: router)
     HealthController(issuer: issuer).addRoutes(to: router)
     return Application(
         router: router,

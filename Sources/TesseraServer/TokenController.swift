@@ -17,20 +17,29 @@ struct TokenController {
     }
 
     private func token(_ request: Request, context: TesseraRequestContext) async throws -> Response {
-        guard let contentType = request.headers[.contentType],
-              contentType.split(separator: ";").first.map(Self.trimmingOWS)?.lowercased() == "application/x-www-form-urlencoded"
-        else {
-            throw OAuthError.invalidRequest("the token endpoint takes application/x-www-form-urlencoded bodies only")
-        }
-        let body = try await request.body.collect(upTo: Self.maximumBodyBytes)
-        let form = try FormParameters(urlEncoded: body.readableBytesView)
-        let basic = try request.headers[.authorization].flatMap(Self.basicCredentials)
-        let origin = AuditActor(remoteAddress: context.remoteAddress?.ipAddress, userAgent: request.headers[.userAgent])
+        let (form, basic, origin) = try await Self.readForm(request, context: context)
         let response = try await endpoint.handle(form: form, basic: basic, origin: origin, logger: context.logger)
         let json = response.jsonBytes()
         return Response(status: .ok,
                         headers: [.contentType: "application/json", .cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"],
                         body: .init(byteBuffer: ByteBuffer(bytes: json)))
+    }
+
+    /// What every OAuth endpoint reads from a request: the form body (form-encoded only, at most
+    /// `maximumBodyBytes`), Basic client credentials if present, and where the request came from.
+    static func readForm(_ request: Request, context: TesseraRequestContext) async throws
+        -> (FormParameters, (id: String, secret: String)?, AuditActor)
+    {
+        guard let contentType = request.headers[.contentType],
+              contentType.split(separator: ";").first.map(Self.trimmingOWS)?.lowercased() == "application/x-www-form-urlencoded"
+        else {
+            throw OAuthError.invalidRequest("\(request.uri.path) takes application/x-www-form-urlencoded bodies only")
+        }
+        let body = try await request.body.collect(upTo: Self.maximumBodyBytes)
+        let form = try FormParameters(urlEncoded: body.readableBytesView)
+        let basic = try request.headers[.authorization].flatMap(Self.basicCredentials)
+        let origin = AuditActor(remoteAddress: context.remoteAddress?.ipAddress, userAgent: request.headers[.userAgent])
+        return (form, basic, origin)
     }
 
     /// Drops RFC 9110 optional whitespace (spaces and tabs) at both ends. Foundation's

@@ -26,6 +26,15 @@ public actor InMemoryStorage: TesseraStorage {
 
     public func issuedToken(jwtID: String) -> IssuedTokenRecord? { tokens[jwtID] }
 
+    public func revokeToken(jwtID: String, clientID: String, at time: Date) -> RevocationOutcome {
+        guard var token = tokens[jwtID] else { return .unknown }
+        guard token.clientID == clientID else { return .notOwner }
+        guard token.revokedAt == nil else { return .alreadyRevoked }
+        token.revokedAt = time
+        tokens[jwtID] = token
+        return .revoked
+    }
+
     public func recordFirstUse(jti: String, clientID: String, expiresAt: Date, now: Date) async throws -> Bool {
         try await replay.recordFirstUse(jti: jti, clientID: clientID, expiresAt: expiresAt, now: now)
     }

@@ -83,6 +83,7 @@ public final class SQLiteStorage: TesseraStorage {
             )
             """,
         ]),
+        (2, ["ALTER TABLE issued_tokens ADD COLUMN revoked_at_ms INTEGER"]),
     ]
 
     public static var schemaVersion: Int { migrations.last?.version ?? 0 }
@@ -173,7 +174,7 @@ public final class SQLiteStorage: TesseraStorage {
     public func issuedToken(jwtID: String) async throws -> IssuedTokenRecord? {
         try await gate.run {
             let rows = try await self.connection.query(
-                "SELECT jti, subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms FROM issued_tokens WHERE jti = ?",
+                "SELECT jti, subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms, revoked_at_ms FROM issued_tokens WHERE jti = ?",
                 [.text(jwtID)])
             guard let row = rows.first else { return nil }
             guard let subject = row.column("subject")?.string, let client = row.column("client_id")?.string,
@@ -184,7 +185,20 @@ public final class SQLiteStorage: TesseraStorage {
             }
             return IssuedTokenRecord(jwtID: jwtID, subject: subject, clientID: client,
                                      audiences: audiences.split(separator: " ").map(String.init), scope: row.column("scope")?.string,
-                                     keyID: kid, issuedAt: Self.date(Int64(issued)), expiresAt: Self.date(Int64(expires)))
+                                     keyID: kid, issuedAt: Self.date(Int64(issued)), expiresAt: Self.date(Int64(expires)),
+                                     revokedAt: row.column("revoked_at_ms")?.integer.map { Self.date(Int64($0)) })
+        }
+    }
+
+    public func revokeToken(jwtID: String, clientID: String, at time: Date) async throws -> RevocationOutcome {
+        try await transaction { connection in
+            let rows = try await connection.query("SELECT client_id, revoked_at_ms FROM issued_tokens WHERE jti = ?", [.text(jwtID)])
+            guard let row = rows.first else { return .unknown }
+            guard row.column("client_id")?.string == clientID else { return .notOwner }
+            guard row.column("revoked_at_ms")?.integer == nil else { return .alreadyRevoked }
+            _ = try await connection.query("UPDATE issued_tokens SET revoked_at_ms = ? WHERE jti = ?",
+                                           [Self.integer(Self.milliseconds(time)), .text(jwtID)])
+            return .revoked
         }
     }
 

@@ -19,6 +19,10 @@ public protocol AuditStore: Sendable {
 /// Tokens issued, for introspection and revocation.
 public protocol IssuedTokenStore: Sendable {
     func issuedToken(jwtID: String) async throws -> IssuedTokenRecord?
+
+    /// Marks the token revoked if `clientID` owns it, atomically: of two concurrent
+    /// revocations exactly one answers `.revoked`.
+    func revokeToken(jwtID: String, clientID: String, at time: Date) async throws -> RevocationOutcome
 }
 
 /// Everything Tessera persists, behind one value: the SQLite file of a single node, or (with

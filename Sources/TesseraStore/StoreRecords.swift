@@ -10,9 +10,11 @@ public struct IssuedTokenRecord: Sendable, Hashable {
     public var keyID: String
     public var issuedAt: Date
     public var expiresAt: Date
+    /// When the token was revoked (RFC 7009), nil while it is not.
+    public var revokedAt: Date?
 
     public init(jwtID: String, subject: String, clientID: String, audiences: [String], scope: String?, keyID: String,
-                issuedAt: Date, expiresAt: Date) {
+                issuedAt: Date, expiresAt: Date, revokedAt: Date? = nil) {
         self.jwtID = jwtID
         self.subject = subject
         self.clientID = clientID
@@ -21,7 +23,20 @@ public struct IssuedTokenRecord: Sendable, Hashable {
         self.keyID = keyID
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
     }
+}
+
+/// What a revocation request found.
+public enum RevocationOutcome: Sendable, Hashable {
+    /// Revoked now.
+    case revoked
+    /// Revoked before; revoking is idempotent.
+    case alreadyRevoked
+    /// No token with this `jti` was issued (or it has been pruned).
+    case unknown
+    /// The token was issued to another client, which alone may revoke it.
+    case notOwner
 }
 
 /// The last entry of the audit chain, which the next entry's hash builds on.

@@ -22,6 +22,7 @@ public enum StoreConformance {
         Check(name: "concurrent appends form one chain", run: concurrentAppendsFormOneChain),
         Check(name: "issued tokens are recorded with their audit entry", run: issuedTokensAreRecorded),
         Check(name: "assertion jtis are accepted once until they expire", run: assertionJTIsAreAcceptedOnce),
+        Check(name: "tokens are revoked once, by their client only", run: tokensAreRevokedOnceByTheirClient),
     ]
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
@@ -116,5 +117,24 @@ public enum StoreConformance {
             return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
         try expect(admitted == 1, "\(admitted) concurrent uses of one jti were admitted")
+    }
+
+    static func tokensAreRevokedOnceByTheirClient(_ store: any TesseraStorage) async throws {
+        let token = IssuedTokenRecord(jwtID: "to-revoke", subject: "alice", clientID: "cli", audiences: ["https://a"],
+                                      scope: nil, keyID: "kid", issuedAt: now, expiresAt: now + 300)
+        _ = try await store.appendAudit(issuedTokens: [token]) { head in entries(1, after: head) }
+        try expect(try await store.revokeToken(jwtID: "to-revoke", clientID: "other", at: now) == .notOwner,
+                   "another client revoked the token")
+        try expect(try await store.issuedToken(jwtID: "to-revoke")?.revokedAt == nil, "a refused revocation took effect")
+        try expect(try await store.revokeToken(jwtID: "nope", clientID: "cli", at: now) == .unknown, "an unknown jti was revoked")
+        let outcomes = try await withThrowingTaskGroup(of: RevocationOutcome.self) { group in
+            for _ in 0..<10 {
+                group.addTask { try await store.revokeToken(jwtID: "to-revoke", clientID: "cli", at: now + 1) }
+            }
+            return try await group.reduce(into: [RevocationOutcome]()) { $0.append($1) }
+        }
+        try expect(outcomes.filter { $0 == .revoked }.count == 1, "concurrent revocations: \(outcomes)")
+        try expect(outcomes.filter { $0 == .alreadyRevoked }.count == 9, "concurrent revocations: \(outcomes)")
+        try expect(try await store.issuedToken(jwtID: "to-revoke")?.revokedAt == now + 1, "the revocation time did not round-trip")
     }
 }

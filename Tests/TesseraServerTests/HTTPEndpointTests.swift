@@ -32,7 +32,8 @@ struct HTTPEndpointTests {
                     #expect(metadata["scopes_supported"] as? [String] == ["read", "write"])
                     // Nothing is advertised that does not exist.
                     #expect(metadata["authorization_endpoint"] == nil)
-                    #expect(metadata["introspection_endpoint"] == nil)
+                    #expect(metadata["introspection_endpoint"] as? String == testIssuer + "/introspect")
+                    #expect(metadata["revocation_endpoint"] as? String == testIssuer + "/revoke")
                 }
             }
         }
@@ -199,7 +200,7 @@ struct HTTPEndpointTests {
                 #expect(response.status == .ok)
                 let body = json(response.body)
                 #expect(body["status"] as? String == "ready")
-                #expect(body["clients"] as? Int == 4)
+                #expect(body["clients"] as? Int == 5)
             }
         }
     }

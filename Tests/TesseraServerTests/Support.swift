@@ -8,6 +8,7 @@ import TesseraCore
 import TesseraCrypto
 import TesseraJWT
 import TesseraServer
+import TesseraStore
 
 let testIssuer = "http://127.0.0.1:8080"
 
@@ -50,6 +51,10 @@ struct ServerFixture {
             secret_sha256: "\(basic.sha256Hex)"
             audiences: [https://legacy.example.com]
             token_type_header: JWT
+          - id: resource-server
+            secret_sha256: "\(basic.sha256Hex)"
+            audiences: [https://api.example.com]
+            can_introspect: true
         """
         try yaml.write(toFile: root + "/policies/clients.yaml", atomically: true, encoding: .utf8)
     }
@@ -63,6 +68,14 @@ struct ServerFixture {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         return try await buildApplication(settings, logger: logger)
+    }
+
+    /// The event names in the fixture's audit log, read from its SQLite store.
+    func auditEvents() async throws -> [String] {
+        let store = try await SQLiteStorage.open(directory: root + "/data")
+        let entries = try await store.auditEntries(after: 0, limit: 1000)
+        try await store.close()
+        return entries.map(\.event)
     }
 
     var basicAuthorization: String { basicAuthorization(client: "demo") }

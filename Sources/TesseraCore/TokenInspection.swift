@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+import TesseraJWT
+import TesseraPolicy
+import TesseraStore
+
+/// Introspection (RFC 7662) and revocation (RFC 7009) of the tokens this issuer signed.
+/// A token is active when its signature verifies with a published key, it has not expired,
+/// it was recorded when issued, and it has not been revoked.
+public struct TokenInspection: Sendable {
+    /// An expired token needs no revocation, but one that expired within the usual clock skew
+    /// may still be accepted by a resource server, so it is revoked too.
+    static let revocationLeeway: TimeInterval = 60
+
+    let authenticator: ClientAuthenticator
+    let issuer: String
+    let keys: SigningKeys
+    let audiences: Set<String>
+    let store: any IssuedTokenStore
+    let audit: AuditLog
+    let timeSource: any TimeSource
+
+    public init(authenticator: ClientAuthenticator, issuer: String, keys: SigningKeys, audiences: Set<String>,
+                store: any IssuedTokenStore, audit: AuditLog, timeSource: any TimeSource) {
+        self.authenticator = authenticator
+        self.issuer = issuer
+        self.keys = keys
+        self.audiences = audiences
+        self.store = store
+        self.audit = audit
+        self.timeSource = timeSource
+    }
+
+    /// The introspection answer as JSON: the token's claims with `active: true`, or only
+    /// `{"active":false}` for a token that is expired, revoked, unknown or not Tessera's.
+    public func introspect(form: FormParameters, basic: (id: String, secret: String)?, origin: AuditActor) async throws(OAuthError) -> [UInt8] {
+        let client = try await authenticator.authenticate(ClientCredentialPresentation(basic: basic, form: form))
+        guard client.definition.canIntrospect else {
+            throw OAuthError(.unauthorizedClient, "client \(client.id) may not introspect tokens (set can_introspect: true in clients.yaml)",
+                             status: 403)
+        }
+        guard let token = form["token"] else { throw .invalidRequest("token is required") }
+        guard let verified = try? verify(token, leeway: 0), let jwtID = verified.claims.jwtID,
+              let record = try await lookUp(jwtID), record.revokedAt == nil
+        else {
+            return Array(#"{"active":false}"#.utf8)
+        }
+        var members = verified.claims.members
+        members["active"] = true
+        members["token_type"] = "Bearer"
+        members["client_id"] = .string(record.clientID)
+        var writer = JSONWriter(capacity: 512)
+        writer.value(.object(members))
+        return writer.bytes
+    }
+
+    /// Revokes a token the requesting client was issued. Idempotent; tokens that are not
+    /// Tessera's, or already expired, need no revocation and succeed too (RFC 7009 §2.2).
+    public func revoke(form: FormParameters, basic: (id: String, secret: String)?, origin: AuditActor,
+                       logger: Logger) async throws(OAuthError) {
+        let client = try await authenticator.authenticate(ClientCredentialPresentation(basic: basic, form: form))
+        guard let token = form["token"] else { throw .invalidRequest("token is required") }
+        guard let verified = try? verify(token, leeway: Self.revocationLeeway), let jwtID = verified.claims.jwtID else { return }
+        let outcome: RevocationOutcome
+        do {
+            outcome = try await store.revokeToken(jwtID: jwtID, clientID: client.id, at: timeSource.now())
+        } catch {
+            logger.error("revocation store unavailable", metadata: ["tessera.error": .string("\(error)")])
+            throw OAuthError(.serverError, "the revocation could not be recorded; the token is still active, try again")
+        }
+        switch outcome {
+        case .notOwner:
+            throw OAuthError(.unauthorizedClient, "this token was issued to another client, which alone may revoke it")
+        case .revoked:
+            var actor = origin
+            actor.clientID = client.id
+            actor.subject = verified.claims.subject
+            do {
+                try await audit.record(AuditEvent("token.revoked", outcome: .success, actor: actor, target: ["jti": .string(jwtID)]))
+            } catch {
+                logger.error("audit log unavailable", metadata: ["tessera.error": .string("\(error)"), "tessera.event": "token.revoked"])
+            }
+        case .alreadyRevoked, .unknown:
+            break
+        }
+    }
+
+    private func verify(_ token: String, leeway: TimeInterval) throws -> VerifiedJWT {
+        let verifier = JWTVerifier(policy: VerificationPolicy(issuer: issuer, audiences: audiences, leeway: leeway,
+                                                              expectedType: nil))
+        return try verifier.verify(token, keys: keys.verificationKeys, now: timeSource.now())
+    }
+
+    private func lookUp(_ jwtID: String) async throws(OAuthError) -> IssuedTokenRecord? {
+        do {
+            return try await store.issuedToken(jwtID: jwtID)
+        } catch {
+            // Unknown is not the same as inactive: a store failure must not be answered as either.
+            throw OAuthError(.serverError, "the token store is unavailable; try again")
+        }
+    }
+}
