@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraServer", "TesseraCore", "TesseraStore",
+                "TesseraServer", "TesseraCore", "TesseraStore", "TesseraJWT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -144,6 +144,25 @@ public struct JWTVerifier: Sendable {
     }
 
     public func verify(_ jws: UnverifiedJWS, keys: VerificationKeySet, now: Date) throws(JWTError) -> VerifiedJWT {
+        let (key, claims) = try verifySignature(jws, keys: keys)
+        let header = jws.header
+        let algorithm = key.algorithm
+        try claims.verifyRegisteredClaimTypes()
+        try claims.verifyIssuer(policy.issuer)
+        try claims.verifyAudience(acceptsAnyOf: policy.audiences)
+        try claims.verifyNotExpired(currentDate: now, leeway: policy.leeway)
+        try claims.verifyNotBefore(currentDate: now, leeway: policy.leeway)
+        try claims.verifyIssuedInPast(currentDate: now, leeway: policy.leeway, required: policy.requireIssuedAt)
+        if let maximumLifetime = policy.maximumLifetime {
+            try claims.verifyLifetime(atMost: maximumLifetime, currentDate: now, leeway: policy.leeway)
+        }
+        return VerifiedJWT(header: header, claims: claims, keyID: key.keyID, algorithm: algorithm)
+    }
+
+    /// Checks the header rules and the signature only, and returns the key that verified it with
+    /// the payload parsed as claims. For signed documents that are not access tokens (audit
+    /// checkpoints); tokens go through `verify`, which adds the claim checks.
+    public func verifySignature(_ jws: UnverifiedJWS, keys: VerificationKeySet) throws(JWTError) -> (VerificationKey, JWTClaims) {
         let header = jws.header
         let algorithm = try acceptedAlgorithm(header.algorithmName)
         for name in header.critical where !policy.understoodCriticalHeaders.contains(name) {
@@ -159,22 +178,11 @@ public struct JWTVerifier: Sendable {
         guard let key = verifiedBy else { throw JWTError(.invalidSignature, "the token signature is invalid") }
 
         // Only now is the payload trusted enough to parse.
-        let claims: JWTClaims
         do {
-            claims = JWTClaims(members: try JSONParser.parseObject(jws.payload))
+            return (key, JWTClaims(members: try JSONParser.parseObject(jws.payload)))
         } catch {
             throw JWTError(.malformed, "the token payload is not a JSON object: \(error)")
         }
-        try claims.verifyRegisteredClaimTypes()
-        try claims.verifyIssuer(policy.issuer)
-        try claims.verifyAudience(acceptsAnyOf: policy.audiences)
-        try claims.verifyNotExpired(currentDate: now, leeway: policy.leeway)
-        try claims.verifyNotBefore(currentDate: now, leeway: policy.leeway)
-        try claims.verifyIssuedInPast(currentDate: now, leeway: policy.leeway, required: policy.requireIssuedAt)
-        if let maximumLifetime = policy.maximumLifetime {
-            try claims.verifyLifetime(atMost: maximumLifetime, currentDate: now, leeway: policy.leeway)
-        }
-        return VerifiedJWT(header: header, claims: claims, keyID: key.keyID, algorithm: algorithm)
     }
 
     /// The header's algorithm, if it is one this verifier accepts at all.

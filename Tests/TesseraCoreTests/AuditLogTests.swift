@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TesseraCore
+import TesseraCrypto
 import TesseraJWT
 import TesseraStore
 
@@ -81,5 +82,73 @@ struct AuditLogTests {
     @Test func aFailingStoreFailsTheRecord() async throws {
         let log = AuditLog(store: FailingAuditStore(), timeSource: ManualTimeSource(testNow))
         await #expect(throws: FailingAuditStore.Down.self) { try await log.record(event(1)) }
+    }
+}
+
+@Suite("Audit checkpoints")
+struct AuditCheckpointTests {
+    func log(_ subjects: [String]) async throws -> InMemoryStorage {
+        let store = InMemoryStorage()
+        let log = AuditLog(store: store, timeSource: ManualTimeSource(testNow))
+        for subject in subjects {
+            try await log.record(AuditEvent("test.event", outcome: .success, actor: AuditActor(subject: subject)))
+        }
+        return store
+    }
+
+    func keys() throws -> SigningKeys {
+        let directory = KeyDirectory(path: try temporaryDirectory())
+        try directory.generate(algorithm: .es256, now: testNow)
+        return try SigningKeys(keys: directory.load())
+    }
+
+    @Test func aCheckpointConfirmsTheLogItWasTakenFrom() async throws {
+        let store = try await log(["a", "b", "c"])
+        let keys = try keys()
+        let head = try #require(try await store.auditHead())
+        let signed = try AuditCheckpoint(issuer: testIssuer, head: head, time: testNow).signed(with: keys)
+        let checkpoint = try AuditCheckpoint.verified(signed, issuer: testIssuer, keys: keys)
+        #expect(checkpoint.head == head)
+        #expect(try await checkpoint.confirm(in: store).isConfirmed)
+        // Entries appended later do not matter.
+        try await AuditLog(store: store, timeSource: ManualTimeSource(testNow)).record(AuditEvent("later", outcome: .success))
+        #expect(try await checkpoint.confirm(in: store).isConfirmed)
+    }
+
+    @Test func aConsistentlyRewrittenLogFailsTheCheckpoint() async throws {
+        let original = try await log(["a", "b", "c"])
+        let checkpoint = AuditCheckpoint(issuer: testIssuer, head: try #require(try await original.auditHead()), time: testNow)
+        // Every hash recomputed: the chain itself verifies, only the checkpoint can tell.
+        let rewritten = try await log(["a", "mallory", "c"])
+        guard case .success = try await AuditLog.verify(rewritten) else {
+            Issue.record("the rewritten chain should verify on its own")
+            return
+        }
+        guard case .failure(let broken) = try await checkpoint.confirm(in: rewritten) else {
+            Issue.record("a rewritten log passed the checkpoint")
+            return
+        }
+        #expect(broken.reason.contains("rewritten"))
+    }
+
+    @Test func refusesCheckpointsSignedByOthersOrForgedTokens() throws {
+        let keys = try keys()
+        let head = AuditChainHead(sequence: 3, hash: String(repeating: "a", count: 64))
+        let foreign = try AuditCheckpoint(issuer: testIssuer, head: head, time: testNow).signed(with: self.keys())
+        #expect(throws: AuditCheckpoint.Invalid.self) { try AuditCheckpoint.verified(foreign, issuer: testIssuer, keys: keys) }
+        let otherIssuer = try AuditCheckpoint(issuer: "https://elsewhere", head: head, time: testNow).signed(with: keys)
+        #expect(throws: AuditCheckpoint.Invalid.self) { try AuditCheckpoint.verified(otherIssuer, issuer: testIssuer, keys: keys) }
+        // An access token signed by the same key is not a checkpoint (typ differs).
+        var writer = JSONWriter()
+        writer.value(.object(["iss": .string(testIssuer), "sequence": 3, "hash": .string(head.hash), "iat": 1]))
+        let token = try keys.signer.sign(payload: writer.bytes)
+        #expect(throws: AuditCheckpoint.Invalid.self) { try AuditCheckpoint.verified(token, issuer: testIssuer, keys: keys) }
+    }
+}
+
+extension Result where Success == Void {
+    var isConfirmed: Bool {
+        if case .success = self { return true }
+        return false
     }
 }

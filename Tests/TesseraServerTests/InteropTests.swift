@@ -138,6 +138,18 @@ struct CommandLineTests {
         #expect(verified.status == 0, "\(verified.error)")
         #expect(verified.output.contains("audit log verified: 3 entries"), "\(verified.output)")
 
+        // A checkpoint signed now proves later that the log was not rewritten or cut short.
+        let checkpoint = try await run(tessera, ["audit", "checkpoint", "--issuer", "http://127.0.0.1"] + folders)
+        #expect(checkpoint.status == 0, "\(checkpoint.error)")
+        let checkpointFile = root + "/checkpoint.jws"
+        try checkpoint.output.write(toFile: checkpointFile, atomically: true, encoding: .utf8)
+        let fromCheckpoint = ["audit", "verify", "--from-checkpoint", checkpointFile, "--issuer", "http://127.0.0.1"] + folders
+        let confirmed = try await run(tessera, fromCheckpoint)
+        #expect(confirmed.status == 0, "\(confirmed.error)")
+        #expect(confirmed.output.contains("checkpoint confirmed: entry 3 unchanged"), "\(confirmed.output)")
+        let otherIssuer = try await run(tessera, ["audit", "verify", "--from-checkpoint", checkpointFile, "--issuer", "https://elsewhere"] + folders)
+        #expect(otherIssuer.status != 0)
+
         // Editing one entry in the database is caught, and the entry named.
         guard let python = which("python3") else {
             peerMissing("python3 (its sqlite3 module edits the database)")
@@ -150,6 +162,14 @@ struct CommandLineTests {
         let caught = try await run(tessera, ["audit", "verify"] + data)
         #expect(caught.status != 0)
         #expect(caught.error.contains("audit log broken at entry 3: hash mismatch"), "\(caught.error)")
+
+        // Cutting off the end leaves a valid shorter chain; only the checkpoint reveals it.
+        let truncate = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('DELETE FROM audit_log WHERE sequence >= 3'); c.commit()"
+        #expect(try await run(python, ["-c", truncate, root + "/data/tessera.sqlite"]).status == 0)
+        #expect(try await run(tessera, ["audit", "verify"] + data).status == 0)
+        let truncated = try await run(tessera, fromCheckpoint)
+        #expect(truncated.status != 0)
+        #expect(truncated.error.contains("the log ends before the checkpointed entry 3"), "\(truncated.error)")
     }
 
     /// Reads JSON log lines until the server says where it listens.
