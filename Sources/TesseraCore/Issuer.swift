@@ -57,6 +57,12 @@ public struct Issuer: Sendable {
         let urls = IssuerURLs(issuer: configuration.issuer)
         let audit = AuditLog(store: storage, timeSource: timeSource)
         let (keys, generated) = try loadKeys(configuration, timeSource: timeSource, logger: logger)
+        if let generated {
+            // Recorded before anything else can fail, so a new key never goes unaudited.
+            try await record(AuditEvent("key.generated", outcome: .success, target: [
+                "kid": .string(generated.kid), "alg": .string(generated.alg.jwsName), "state": .string(generated.state.rawValue),
+            ]), in: audit)
+        }
         let bundle: PolicyBundle
         let clients: ClientRegistry
         do {
@@ -69,18 +75,9 @@ public struct Issuer: Sendable {
             "tessera.policies": .string(configuration.policiesDirectory),
             "tessera.clients": .stringConvertible(clients.count),
         ])
-        do {
-            if let generated {
-                try await audit.record(AuditEvent("key.generated", outcome: .success, target: [
-                    "kid": .string(generated.kid), "alg": .string(generated.alg.jwsName), "state": .string(generated.state.rawValue),
-                ]))
-            }
-            try await audit.record(AuditEvent("policy.loaded", outcome: .success, target: [
-                "directory": .string(configuration.policiesDirectory), "clients": .number(Double(clients.count)),
-            ]))
-        } catch {
-            throw IssuerStartupError(description: "cannot write the audit log: \(error)")
-        }
+        try await record(AuditEvent("policy.loaded", outcome: .success, target: [
+            "directory": .string(configuration.policiesDirectory), "clients": .number(Double(clients.count)),
+        ]), in: audit)
         let authenticator = ClientAuthenticator(registry: clients, issuer: urls.issuer, tokenEndpoint: urls.tokenEndpoint,
                                                 replayStore: storage, timeSource: timeSource)
         let minter = TokenMinter(issuer: urls.issuer, keys: keys, timeSource: timeSource)
@@ -93,6 +90,14 @@ public struct Issuer: Sendable {
         let document = (try? encoder.encode(metadata)).map(Array.init) ?? []
         return Issuer(urls: urls, keys: keys, clients: clients, tokenEndpoint: endpoint, metadata: metadata,
                       metadataDocument: document, storage: storage, audit: audit, inspection: inspection)
+    }
+
+    private static func record(_ event: AuditEvent, in audit: AuditLog) async throws(IssuerStartupError) {
+        do {
+            try await audit.record(event)
+        } catch {
+            throw IssuerStartupError(description: "cannot write the audit log: \(error)")
+        }
     }
 
     /// The signing keys, and the manifest entry of a key generated because there was none.
