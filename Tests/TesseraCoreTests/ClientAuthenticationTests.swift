@@ -116,3 +116,82 @@ struct ClientAuthenticationTests {
         #expect(error?.code == .invalidClient)
     }
 }
+
+/// The client-assertion path applies every RFC 8725 rule of the JWT layer: each hostile
+/// assertion below names `jwt-client` and is otherwise valid, and each is refused.
+@Suite("Hostile client assertions")
+struct HostileAssertionTests {
+    let fixture: ClientFixture
+
+    init() throws {
+        fixture = try ClientFixture()
+    }
+
+    static func segment(_ json: String) -> String { Base64URL.encode(Array(json.utf8)) }
+
+    var claims: String {
+        #"{"iss":"jwt-client","sub":"jwt-client","aud":"\#(testIssuer)/token","exp":\#(Int(testNow.timeIntervalSince1970) + 60),"jti":"\#(UUID().uuidString)"}"#
+    }
+
+    /// A compact JWS with any header, signed with `key` (or carrying `signature` as given).
+    func token(header: String, claims: String? = nil, key: PrivateKey? = nil, signature: [UInt8]? = nil) throws -> String {
+        let input = Self.segment(header) + "." + Self.segment(claims ?? self.claims)
+        let bytes = try signature ?? Signer(key: key ?? fixture.assertionKey, algorithm: .es256).sign(Array(input.utf8))
+        return input + "." + Base64URL.encode(bytes)
+    }
+
+    func refuses(_ assertion: String, because reason: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let presentation = ClientCredentialPresentation(form: try FormParameters([
+            ("grant_type", "client_credentials"), ("client_assertion_type", ClientAuthenticator.jwtBearerAssertionType),
+            ("client_assertion", assertion),
+        ]))
+        let error = await #expect(throws: OAuthError.self, sourceLocation: sourceLocation) {
+            try await fixture.authenticator().authenticate(presentation)
+        }
+        #expect(error?.code == .invalidClient, sourceLocation: sourceLocation)
+        #expect(error?.errorDescription.contains(reason) == true, "\(String(describing: error))", sourceLocation: sourceLocation)
+    }
+
+    @Test func acceptsTheWellFormedBaseline() async throws {
+        let assertion = try token(header: #"{"alg":"ES256","kid":"assertion-key"}"#)
+        let presentation = ClientCredentialPresentation(form: try FormParameters([
+            ("client_assertion_type", ClientAuthenticator.jwtBearerAssertionType), ("client_assertion", assertion),
+        ]))
+        #expect(try await fixture.authenticator().authenticate(presentation).id == "jwt-client")
+    }
+
+    @Test func refusesUnsignedAssertions() async throws {
+        try await refuses(Self.segment(#"{"alg":"none"}"#) + "." + Self.segment(claims) + ".", because: "unsigned")
+        try await refuses(try token(header: #"{"alg":"none","kid":"assertion-key"}"#), because: "alg \"none\"")
+    }
+
+    @Test func refusesHMACKeyedWithThePublicKey() async throws {
+        let publicKey = Array(try fixture.assertionKey.publicKey().pem().utf8)
+        let input = Self.segment(#"{"alg":"HS256","kid":"assertion-key"}"#) + "." + Self.segment(claims)
+        // Whatever the MAC, an HMAC algorithm is refused before any key is consulted.
+        try await refuses(try token(header: #"{"alg":"HS256","kid":"assertion-key"}"#, signature: SHA256.hash(publicKey + Array(input.utf8))),
+                          because: "HMAC")
+    }
+
+    @Test func ignoresKeysOfferedByTheAssertionItself() async throws {
+        let attacker = try PrivateKey.generate(.p256)
+        let attackerJWK = try attacker.publicKey().jwk(algorithm: .es256)
+        let embedded = #"{"kty":"EC","crv":"P-256","x":"\#(attackerJWK.x!)","y":"\#(attackerJWK.y!)"}"#
+        try await refuses(try token(header: #"{"alg":"ES256","kid":"assertion-key","jwk":\#(embedded)}"#, key: attacker), because: "signature")
+        try await refuses(try token(header: #"{"alg":"ES256","kid":"assertion-key","jku":"https://evil.example/jwks"}"#, key: attacker),
+                          because: "signature")
+        try await refuses(try token(header: #"{"alg":"ES256","kid":"attacker"}"#, key: attacker), because: "no trusted key")
+    }
+
+    @Test func refusesUnknownCriticalHeadersAndOversizedAssertions() async throws {
+        try await refuses(try token(header: #"{"alg":"ES256","kid":"assertion-key","crit":["exp"],"exp":1}"#), because: "critical")
+        let padding = String(repeating: "a", count: 9000)
+        try await refuses(try token(header: #"{"alg":"ES256","kid":"assertion-key"}"#,
+                                    claims: #"{"iss":"jwt-client","sub":"jwt-client","pad":"\#(padding)"}"#), because: "larger than")
+    }
+
+    @Test func refusesAnRSAKeyUsedAsTheWrongAlgorithm() async throws {
+        // The header says RS256 for an EC key id: the algorithm comes from the key, not the header.
+        try await refuses(try token(header: #"{"alg":"RS256","kid":"assertion-key"}"#), because: "not for RS256")
+    }
+}

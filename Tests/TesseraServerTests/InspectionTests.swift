@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
+import TesseraCrypto
 import TesseraServer
 
 /// `/introspect` (RFC 7662) and `/revoke` (RFC 7009) against tokens the same server issued.
@@ -32,6 +33,14 @@ struct InspectionTests {
                 try #require(json(response.body)["access_token"] as? String)
             }
 
+            // The same claims unsigned (alg none) or re-typed as HMAC are never active.
+            let payload = token.split(separator: ".")[1]
+            for header in [#"{"alg":"none"}"#, #"{"alg":"HS256","typ":"at+jwt"}"#] {
+                let forged = Base64URL.encode(Array(header.utf8)) + "." + payload + "." + (header.contains("HS256") ? "c2ln" : "")
+                try await post(client, "/introspect", as: "resource-server", [("token", forged)]) { response in
+                    #expect(String(buffer: response.body) == #"{"active":false}"#)
+                }
+            }
             try await post(client, "/introspect", as: "resource-server", [("token", token)]) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.cacheControl] == "no-store")
