@@ -9,12 +9,15 @@ public actor InMemoryStorage: TesseraStorage {
 
     public init() {}
 
-    public func appendAudit(issuedTokens: [IssuedTokenRecord],
-                            seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) throws -> [SealedAuditEntry] {
+    public func appendAudit(seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) throws -> [SealedAuditEntry] {
         // No suspension point between reading the head and appending: the actor makes it atomic.
         let sealed = try seal(entries.last?.head)
+        let jtis = sealed.compactMap(\.issuedToken?.jwtID)
+        if let repeated = jtis.first(where: { tokens[$0] != nil }) ?? (Set(jtis).count < jtis.count ? jtis.first : nil) {
+            throw StoreError("token \(repeated) was already recorded")
+        }
         entries.append(contentsOf: sealed)
-        for token in issuedTokens { tokens[token.jwtID] = token }
+        for token in sealed.compactMap(\.issuedToken) { tokens[token.jwtID] = token }
         return sealed
     }
 
@@ -46,7 +49,8 @@ public actor InMemoryStorage: TesseraStorage {
         guard let index = entries.firstIndex(where: { $0.sequence == sequence }) else { return }
         let old = entries[index]
         entries[index] = SealedAuditEntry(sequence: old.sequence, time: old.time, event: old.event, subject: old.subject,
-                                          clientID: old.clientID, outcome: old.outcome, body: body, hash: old.hash)
+                                          clientID: old.clientID, outcome: old.outcome, body: body, hash: old.hash,
+                                          issuedToken: old.issuedToken)
     }
 
     /// Removes an entry, to test that verification catches deletion.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SQLiteNIO
+import Synchronization
 
 /// The embedded store of a single node: one SQLite file in the data folder, in WAL mode with
 /// `synchronous=FULL`, so a committed transaction survives a crash or power loss.
@@ -12,6 +13,8 @@ public final class SQLiteStorage: TesseraStorage {
 
     private let connection: SQLiteConnection
     private let gate = SerialGate()
+    /// The audit chain head as this process last wrote or read it; nil until first needed.
+    private let headCache = Mutex<AuditChainHead??>(nil)
     public let path: String
 
     private init(connection: SQLiteConnection, path: String) {
@@ -84,6 +87,25 @@ public final class SQLiteStorage: TesseraStorage {
             """,
         ]),
         (2, ["ALTER TABLE issued_tokens ADD COLUMN revoked_at_ms INTEGER"]),
+        // Tokens travel with their audit entry, so one INSERT writes both (see `appendAudit`).
+        (3, [
+            "ALTER TABLE audit_log ADD COLUMN token_jti TEXT",
+            "ALTER TABLE audit_log ADD COLUMN token_subject TEXT",
+            "ALTER TABLE audit_log ADD COLUMN token_client_id TEXT",
+            "ALTER TABLE audit_log ADD COLUMN token_audiences TEXT",
+            "ALTER TABLE audit_log ADD COLUMN token_scope TEXT",
+            "ALTER TABLE audit_log ADD COLUMN token_kid TEXT",
+            "ALTER TABLE audit_log ADD COLUMN token_issued_ms INTEGER",
+            "ALTER TABLE audit_log ADD COLUMN token_expires_ms INTEGER",
+            """
+            CREATE TRIGGER audit_log_records_issued_token AFTER INSERT ON audit_log WHEN NEW.token_jti IS NOT NULL
+            BEGIN
+                INSERT INTO issued_tokens (jti, subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms)
+                VALUES (NEW.token_jti, NEW.token_subject, NEW.token_client_id, NEW.token_audiences, NEW.token_scope,
+                        NEW.token_kid, NEW.token_issued_ms, NEW.token_expires_ms);
+            END
+            """,
+        ]),
     ]
 
     public static var schemaVersion: Int { migrations.last?.version ?? 0 }
@@ -105,40 +127,80 @@ public final class SQLiteStorage: TesseraStorage {
 
     // MARK: AuditStore
 
-    public func appendAudit(issuedTokens: [IssuedTokenRecord],
-                            seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) async throws -> [SealedAuditEntry] {
-        try await transaction { connection in
-            let head = try await Self.head(connection)
-            let entries = try seal(head)
-            // One multi-row INSERT per table and group: a statement per row costs a thread-pool
-            // round trip each, which dominated issuance under load.
-            for chunk in Self.chunks(entries) {
-                _ = try await connection.query(
-                    "INSERT INTO audit_log (sequence, time_ms, event, subject, client_id, outcome, body, hash) VALUES "
-                        + Self.placeholders(rows: chunk.count, columns: 8),
-                    chunk.flatMap { entry in
-                        [Self.integer(entry.sequence), Self.integer(Self.milliseconds(entry.time)), .text(entry.event),
-                         Self.text(entry.subject), Self.text(entry.clientID), .text(entry.outcome), .text(entry.body), .text(entry.hash)]
-                    })
+    /// One INSERT per group: a single statement is its own atomic, durable transaction, and a
+    /// trigger records the tokens the entries carry in the same write. Each statement costs a
+    /// thread-pool round trip, which under load dominated issuance when a group took five.
+    ///
+    /// The chain head is kept in memory. Another process appending to the same file makes the
+    /// INSERT fail on the sequence primary key (the compare-and-swap); the head is then reread
+    /// and the group sealed again.
+    public func appendAudit(seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) async throws -> [SealedAuditEntry] {
+        try await gate.run {
+            var attempts = 0
+            while true {
+                let head = try await self.cachedHead()
+                let entries = try seal(head)
+                guard let last = entries.last else { return [] }
+                do {
+                    try await self.insert(entries)
+                    self.headCache.withLock { $0 = .some(last.head) }
+                    return entries
+                } catch let error as SQLiteError where Self.isConstraintViolation(error) && attempts < 3 {
+                    attempts += 1
+                    let current = try await Self.head(self.connection)
+                    self.headCache.withLock { $0 = .some(current) }
+                    // The head did not move: the conflict is not a race (a duplicate jti); report it.
+                    guard current != head else { throw error }
+                }
             }
-            for chunk in Self.chunks(issuedTokens) {
-                _ = try await connection.query(
-                    "INSERT INTO issued_tokens (jti, subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms) VALUES "
-                        + Self.placeholders(rows: chunk.count, columns: 8),
-                    chunk.flatMap { token in
-                        [.text(token.jwtID), .text(token.subject), .text(token.clientID), .text(token.audiences.joined(separator: " ")),
-                         Self.text(token.scope), .text(token.keyID), Self.integer(Self.milliseconds(token.issuedAt)),
-                         Self.integer(Self.milliseconds(token.expiresAt))]
-                    })
+        }
+    }
+
+    private func cachedHead() async throws -> AuditChainHead? {
+        if let cached = headCache.withLock({ $0 }) { return cached }
+        let head = try await Self.head(connection)
+        headCache.withLock { $0 = .some(head) }
+        return head
+    }
+
+    private func insert(_ entries: [SealedAuditEntry]) async throws {
+        let columns = "sequence, time_ms, event, subject, client_id, outcome, body, hash, token_jti, token_subject, token_client_id, "
+            + "token_audiences, token_scope, token_kid, token_issued_ms, token_expires_ms"
+        let binds: @Sendable (SealedAuditEntry) -> [SQLiteData] = { entry in
+            let token = entry.issuedToken
+            return [Self.integer(entry.sequence), Self.integer(Self.milliseconds(entry.time)), .text(entry.event),
+                    Self.text(entry.subject), Self.text(entry.clientID), .text(entry.outcome), .text(entry.body), .text(entry.hash),
+                    Self.text(token?.jwtID), Self.text(token?.subject), Self.text(token?.clientID),
+                    Self.text(token?.audiences.joined(separator: " ")), Self.text(token?.scope), Self.text(token?.keyID),
+                    token.map { Self.integer(Self.milliseconds($0.issuedAt)) } ?? .null,
+                    token.map { Self.integer(Self.milliseconds($0.expiresAt)) } ?? .null]
+        }
+        let chunks = Self.chunks(entries)
+        if chunks.count == 1 {
+            _ = try await connection.query("INSERT INTO audit_log (\(columns)) VALUES " + Self.placeholders(rows: entries.count, columns: 16),
+                                           entries.flatMap(binds))
+            return
+        }
+        // Larger groups than one statement takes: several statements in one transaction.
+        try await ungatedTransaction { connection in
+            for chunk in chunks {
+                _ = try await connection.query("INSERT INTO audit_log (\(columns)) VALUES " + Self.placeholders(rows: chunk.count, columns: 16),
+                                               chunk.flatMap(binds))
             }
-            return entries
+        }
+    }
+
+    private static func isConstraintViolation(_ error: SQLiteError) -> Bool {
+        switch error.reason {
+        case .constraint, .constraintPrimaryKeyFailed, .constraintUniqueRowIDFailed, .constraintUniqueFailed: true
+        default: false
         }
     }
 
     public func auditEntries(after sequence: Int64, limit: Int) async throws -> [SealedAuditEntry] {
         try await gate.run {
             let rows = try await self.connection.query(
-                "SELECT sequence, time_ms, event, subject, client_id, outcome, body, hash FROM audit_log WHERE sequence > ? ORDER BY sequence LIMIT ?",
+                "SELECT * FROM audit_log WHERE sequence > ? ORDER BY sequence LIMIT ?",
                 [Self.integer(sequence), Self.integer(Int64(limit))])
             return try rows.map(Self.auditEntry)
         }
@@ -164,9 +226,18 @@ public final class SQLiteStorage: TesseraStorage {
         else {
             throw StoreError("audit_log: unreadable row")
         }
+        var token: IssuedTokenRecord?
+        if let jti = row.column("token_jti")?.string, let subject = row.column("token_subject")?.string,
+           let client = row.column("token_client_id")?.string, let audiences = row.column("token_audiences")?.string,
+           let kid = row.column("token_kid")?.string, let issued = row.column("token_issued_ms")?.integer,
+           let expires = row.column("token_expires_ms")?.integer {
+            token = IssuedTokenRecord(jwtID: jti, subject: subject, clientID: client, audiences: audiences.split(separator: " ").map(String.init),
+                                      scope: row.column("token_scope")?.string, keyID: kid, issuedAt: date(Int64(issued)),
+                                      expiresAt: date(Int64(expires)))
+        }
         return SealedAuditEntry(sequence: Int64(sequence), time: date(Int64(time)), event: event,
                                 subject: row.column("subject")?.string, clientID: row.column("client_id")?.string,
-                                outcome: outcome, body: body, hash: hash)
+                                outcome: outcome, body: body, hash: hash, issuedToken: token)
     }
 
     // MARK: IssuedTokenStore
@@ -223,16 +294,19 @@ public final class SQLiteStorage: TesseraStorage {
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so
     /// the transaction cannot fail half-way for a lock), committing on success.
     private func transaction<T: Sendable>(_ body: @Sendable @escaping (SQLiteConnection) async throws -> T) async throws -> T {
-        try await gate.run {
-            _ = try await self.connection.query("BEGIN IMMEDIATE")
-            do {
-                let result = try await body(self.connection)
-                _ = try await self.connection.query("COMMIT")
-                return result
-            } catch {
-                _ = try? await self.connection.query("ROLLBACK")
-                throw error
-            }
+        try await gate.run { try await self.ungatedTransaction(body) }
+    }
+
+    /// The transaction itself, for callers already inside the gate.
+    private func ungatedTransaction<T: Sendable>(_ body: @Sendable @escaping (SQLiteConnection) async throws -> T) async throws -> T {
+        _ = try await connection.query("BEGIN IMMEDIATE")
+        do {
+            let result = try await body(connection)
+            _ = try await connection.query("COMMIT")
+            return result
+        } catch {
+            _ = try? await connection.query("ROLLBACK")
+            throw error
         }
     }
 

@@ -2,12 +2,11 @@ import Foundation
 
 /// The audit log's storage: an append-only chain of sealed entries.
 public protocol AuditStore: Sendable {
-    /// Appends entries in one transaction. `seal` is called inside the transaction with the
-    /// current chain head (nil for an empty log) and returns the entries to write, so that two
-    /// writers can never build on the same head. `issuedTokens` are recorded in the same
-    /// transaction: a token is durable exactly when its audit entry is.
-    func appendAudit(issuedTokens: [IssuedTokenRecord],
-                     seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) async throws -> [SealedAuditEntry]
+    /// Appends entries atomically. `seal` gets the current chain head (nil for an empty log) and
+    /// returns the entries to write; if another writer moved the head meanwhile, the store calls
+    /// `seal` again on the new head, so two writers never build on the same one. The tokens the
+    /// entries carry (`issuedToken`) are recorded in the same write.
+    func appendAudit(seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) async throws -> [SealedAuditEntry]
 
     /// Entries with a sequence greater than `sequence`, in order, at most `limit`.
     func auditEntries(after sequence: Int64, limit: Int) async throws -> [SealedAuditEntry]

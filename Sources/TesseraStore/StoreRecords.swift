@@ -64,9 +64,12 @@ public struct SealedAuditEntry: Sendable, Hashable {
     public let body: String
     /// `SHA-256(previous hash || body)`, lowercase hex.
     public let hash: String
+    /// The token this entry records the issuing of: stored in the same write, so a token is
+    /// durable exactly when its audit entry is.
+    public let issuedToken: IssuedTokenRecord?
 
     public init(sequence: Int64, time: Date, event: String, subject: String?, clientID: String?, outcome: String,
-                body: String, hash: String) {
+                body: String, hash: String, issuedToken: IssuedTokenRecord? = nil) {
         self.sequence = sequence
         self.time = time
         self.event = event
@@ -75,6 +78,7 @@ public struct SealedAuditEntry: Sendable, Hashable {
         self.outcome = outcome
         self.body = body
         self.hash = hash
+        self.issuedToken = issuedToken
     }
 
     public var head: AuditChainHead { AuditChainHead(sequence: sequence, hash: hash) }

@@ -19,6 +19,7 @@ public enum StoreConformance {
         Check(name: "an empty log has no head", run: emptyLogHasNoHead),
         Check(name: "appends are read back in order", run: appendsAreReadBackInOrder),
         Check(name: "a failed seal writes nothing", run: failedSealWritesNothing),
+        Check(name: "a group that cannot be written entirely is not written at all", run: groupsAreAtomic),
         Check(name: "concurrent appends form one chain", run: concurrentAppendsFormOneChain),
         Check(name: "issued tokens are recorded with their audit entry", run: issuedTokensAreRecorded),
         Check(name: "assertion jtis are accepted once until they expire", run: assertionJTIsAreAcceptedOnce),
@@ -29,7 +30,7 @@ public enum StoreConformance {
 
     /// A stand-in for the real chain: each entry's "hash" names its predecessor, so a broken
     /// head hand-over shows up as a mismatch.
-    static func entries(_ count: Int, after head: AuditChainHead?, tag: String = "e") -> [SealedAuditEntry] {
+    static func entries(_ count: Int, after head: AuditChainHead?, tag: String = "e", token: IssuedTokenRecord? = nil) -> [SealedAuditEntry] {
         var sequence = head?.sequence ?? 0
         var previous = head?.hash ?? "genesis"
         return (0..<count).map { index in
@@ -38,7 +39,8 @@ public enum StoreConformance {
             defer { previous = hash }
             return SealedAuditEntry(sequence: sequence, time: now.addingTimeInterval(TimeInterval(index)), event: "test.\(tag)",
                                     subject: "alice", clientID: "cli", outcome: "success",
-                                    body: #"{"sequence":\#(sequence),"tag":"\#(tag)"}"#, hash: hash)
+                                    body: #"{"sequence":\#(sequence),"tag":"\#(tag)"}"#, hash: hash,
+                                    issuedToken: index == 0 ? token : nil)
         }
     }
 
@@ -52,8 +54,8 @@ public enum StoreConformance {
     }
 
     static func appendsAreReadBackInOrder(_ store: any TesseraStorage) async throws {
-        let first = try await store.appendAudit(issuedTokens: []) { head in entries(3, after: head) }
-        let second = try await store.appendAudit(issuedTokens: []) { head in entries(2, after: head) }
+        let first = try await store.appendAudit { head in entries(3, after: head) }
+        let second = try await store.appendAudit { head in entries(2, after: head) }
         let all = try await store.auditEntries(after: 0, limit: 100)
         try expect(all == first + second, "entries read back differ from those appended: \(all.map(\.sequence))")
         try expect(all.map(\.sequence) == [1, 2, 3, 4, 5], "sequences are \(all.map(\.sequence))")
@@ -64,16 +66,35 @@ public enum StoreConformance {
     }
 
     static func failedSealWritesNothing(_ store: any TesseraStorage) async throws {
-        _ = try await store.appendAudit(issuedTokens: []) { head in entries(1, after: head) }
+        _ = try await store.appendAudit { head in entries(1, after: head) }
         struct Refused: Error {}
-        let token = IssuedTokenRecord(jwtID: "rolled-back", subject: "s", clientID: "c", audiences: ["a"], scope: nil, keyID: "k",
-                                      issuedAt: now, expiresAt: now + 60)
         do {
-            _ = try await store.appendAudit(issuedTokens: [token]) { _ in throw Refused() }
+            _ = try await store.appendAudit { _ in throw Refused() }
             throw ConformanceFailure(description: "a throwing seal did not fail the append")
         } catch is Refused {}
         try expect(try await store.auditEntries(after: 0, limit: 10).count == 1, "a failed append left entries behind")
-        try expect(try await store.issuedToken(jwtID: "rolled-back") == nil, "a failed append left its token behind")
+    }
+
+    static func groupsAreAtomic(_ store: any TesseraStorage) async throws {
+        let first = IssuedTokenRecord(jwtID: "taken", subject: "s", clientID: "c", audiences: ["a"], scope: nil, keyID: "k",
+                                      issuedAt: now, expiresAt: now + 60)
+        _ = try await store.appendAudit { head in entries(1, after: head, token: first) }
+        // The group's second entry repeats a jti: the store must refuse the whole group.
+        let fresh = IssuedTokenRecord(jwtID: "fresh", subject: "s", clientID: "c", audiences: ["a"], scope: nil, keyID: "k",
+                                      issuedAt: now, expiresAt: now + 60)
+        do {
+            _ = try await store.appendAudit { head in
+                entries(1, after: head, token: fresh) + entries(1, after: AuditChainHead(sequence: (head?.sequence ?? 0) + 1, hash: "x"), token: first)
+            }
+            throw ConformanceFailure(description: "a group repeating an issued jti was written")
+        } catch is ConformanceFailure {
+            throw ConformanceFailure(description: "a group repeating an issued jti was written")
+        } catch {}
+        try expect(try await store.auditEntries(after: 0, limit: 10).count == 1, "half of a refused group was written")
+        try expect(try await store.issuedToken(jwtID: "fresh") == nil, "a refused group's token was recorded")
+        // The log goes on from where it was.
+        let next = try await store.appendAudit { head in entries(1, after: head) }
+        try expect(next.first?.sequence == 2, "after a refused group the next entry is \(String(describing: next.first?.sequence))")
     }
 
     static func concurrentAppendsFormOneChain(_ store: any TesseraStorage) async throws {
@@ -81,7 +102,7 @@ public enum StoreConformance {
             for writer in 0..<16 {
                 group.addTask {
                     for _ in 0..<5 {
-                        _ = try await store.appendAudit(issuedTokens: []) { head in entries(2, after: head, tag: "w\(writer)") }
+                        _ = try await store.appendAudit { head in entries(2, after: head, tag: "w\(writer)") }
                     }
                 }
             }
@@ -99,7 +120,7 @@ public enum StoreConformance {
     static func issuedTokensAreRecorded(_ store: any TesseraStorage) async throws {
         let token = IssuedTokenRecord(jwtID: "jti-1", subject: "alice", clientID: "cli", audiences: ["https://a", "https://b"],
                                       scope: "read write", keyID: "kid-1", issuedAt: now, expiresAt: now + 300)
-        _ = try await store.appendAudit(issuedTokens: [token]) { head in entries(1, after: head) }
+        _ = try await store.appendAudit { head in entries(1, after: head, token: token) }
         try expect(try await store.issuedToken(jwtID: "jti-1") == token, "the issued token did not round-trip")
         try expect(try await store.issuedToken(jwtID: "unknown") == nil, "an unknown jti was found")
     }
@@ -122,7 +143,7 @@ public enum StoreConformance {
     static func tokensAreRevokedOnceByTheirClient(_ store: any TesseraStorage) async throws {
         let token = IssuedTokenRecord(jwtID: "to-revoke", subject: "alice", clientID: "cli", audiences: ["https://a"],
                                       scope: nil, keyID: "kid", issuedAt: now, expiresAt: now + 300)
-        _ = try await store.appendAudit(issuedTokens: [token]) { head in entries(1, after: head) }
+        _ = try await store.appendAudit { head in entries(1, after: head, token: token) }
         try expect(try await store.revokeToken(jwtID: "to-revoke", clientID: "other", at: now) == .notOwner,
                    "another client revoked the token")
         try expect(try await store.issuedToken(jwtID: "to-revoke")?.revokedAt == nil, "a refused revocation took effect")

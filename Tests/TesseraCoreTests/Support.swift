@@ -70,8 +70,7 @@ struct ClientFixture {
 struct FailingAuditStore: AuditStore {
     struct Down: Error {}
 
-    func appendAudit(issuedTokens: [IssuedTokenRecord],
-                     seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) async throws -> [SealedAuditEntry] {
+    func appendAudit(seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) async throws -> [SealedAuditEntry] {
         throw Down()
     }
 

@@ -31,9 +31,9 @@ struct SQLiteStorageTests {
         let first = try await SQLiteStorage.open(directory: directory)
         let token = IssuedTokenRecord(jwtID: "j", subject: "s", clientID: "c", audiences: ["a"], scope: nil, keyID: "k",
                                       issuedAt: Date(timeIntervalSince1970: 1_800_000_000), expiresAt: Date(timeIntervalSince1970: 1_800_000_300))
-        let written = try await first.appendAudit(issuedTokens: [token]) { _ in
+        let written = try await first.appendAudit { _ in
             [SealedAuditEntry(sequence: 1, time: Date(timeIntervalSince1970: 1_800_000_000), event: "e", subject: nil, clientID: nil,
-                              outcome: "success", body: #"{"sequence":1}"#, hash: "h")]
+                              outcome: "success", body: #"{"sequence":1}"#, hash: "h", issuedToken: token)]
         }
         try await first.close()
         // Opening again finds the schema applied and the data there.
@@ -43,12 +43,40 @@ struct SQLiteStorageTests {
         try await second.close()
     }
 
+    /// Two stores on one file stand for two processes: each keeps the chain head in memory, so
+    /// each append after the other's finds its head stale, fails on the sequence key, rereads
+    /// the head and seals again. The result is one chain.
+    @Test func twoWritersOnOneFileKeepOneChain() async throws {
+        let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
+        let first = try await SQLiteStorage.open(directory: directory)
+        let second = try await SQLiteStorage.open(directory: directory)
+        for round in 0..<5 {
+            for store in [first, second] {
+                _ = try await store.appendAudit { head in
+                    let sequence = (head?.sequence ?? 0) + 1
+                    return [SealedAuditEntry(sequence: sequence, time: Date(), event: "round \(round)", subject: nil, clientID: nil,
+                                             outcome: "success", body: #"{"sequence":\#(sequence)}"#,
+                                             hash: "\(head?.hash ?? "genesis")>\(sequence)")]
+                }
+            }
+        }
+        let all = try await first.auditEntries(after: 0, limit: 100)
+        #expect(all.map(\.sequence) == Array(1...10))
+        var previous = "genesis"
+        for entry in all {
+            #expect(entry.hash == "\(previous)>\(entry.sequence)")
+            previous = entry.hash
+        }
+        try await first.close()
+        try await second.close()
+    }
+
     @Test func twoProcessesOpeningAtOnceMigrateOnce() async throws {
         let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
         async let a = SQLiteStorage.open(directory: directory)
         async let b = SQLiteStorage.open(directory: directory)
         let (first, second) = try await (a, b)
-        _ = try await first.appendAudit(issuedTokens: []) { _ in [] }
+        _ = try await first.appendAudit { _ in [] }
         try await first.close()
         try await second.close()
     }

@@ -16,10 +16,13 @@ public enum AuditChain {
         public let event: AuditEvent
         /// Canonical JSON of the event's content (everything but sequence and time).
         public let content: String
+        /// The token whose issuing the event records, stored in the same write.
+        public let issuedToken: IssuedTokenRecord?
 
-        public init(_ event: AuditEvent) {
+        public init(_ event: AuditEvent, issuedToken: IssuedTokenRecord? = nil) {
             self.event = event
             self.content = AuditChain.canonicalContent(event)
+            self.issuedToken = issuedToken
         }
     }
 
@@ -40,7 +43,8 @@ public enum AuditChain {
             previous = hash
             let event = prepared.event
             return SealedAuditEntry(sequence: sequence, time: stamped, event: event.event, subject: event.actor.subject,
-                                    clientID: event.actor.clientID, outcome: event.outcome.rawValue, body: body, hash: hash)
+                                    clientID: event.actor.clientID, outcome: event.outcome.rawValue, body: body, hash: hash,
+                                    issuedToken: prepared.issuedToken)
         }
     }
 

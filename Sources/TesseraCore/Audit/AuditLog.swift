@@ -8,7 +8,6 @@ import TesseraStore
 public actor AuditLog {
     private struct Pending {
         let event: AuditChain.Prepared
-        let issuedToken: IssuedTokenRecord?
         let continuation: CheckedContinuation<SealedAuditEntry, any Error>
     }
 
@@ -27,12 +26,12 @@ public actor AuditLog {
     @discardableResult
     public nonisolated func record(_ event: AuditEvent, issuedToken: IssuedTokenRecord? = nil) async throws -> SealedAuditEntry {
         // Prepared here, in the caller's task, so concurrent callers do it in parallel.
-        try await enqueue(AuditChain.Prepared(event), issuedToken: issuedToken)
+        try await enqueue(AuditChain.Prepared(event, issuedToken: issuedToken))
     }
 
-    private func enqueue(_ event: AuditChain.Prepared, issuedToken: IssuedTokenRecord?) async throws -> SealedAuditEntry {
+    private func enqueue(_ event: AuditChain.Prepared) async throws -> SealedAuditEntry {
         try await withCheckedThrowingContinuation { continuation in
-            pending.append(Pending(event: event, issuedToken: issuedToken, continuation: continuation))
+            pending.append(Pending(event: event, continuation: continuation))
             if !flushing {
                 flushing = true
                 Task { await self.flush() }
@@ -47,7 +46,7 @@ public actor AuditLog {
             let events = batch.map(\.event)
             let time = timeSource.now()
             do {
-                let sealed = try await store.appendAudit(issuedTokens: batch.compactMap(\.issuedToken)) { head in
+                let sealed = try await store.appendAudit { head in
                     AuditChain.seal(events, after: head, time: time)
                 }
                 for (waiter, entry) in zip(batch, sealed) { waiter.continuation.resume(returning: entry) }
