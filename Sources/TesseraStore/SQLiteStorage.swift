@@ -13,6 +13,10 @@ public final class SQLiteStorage: TesseraStorage {
 
     private let connection: SQLiteConnection
     private let gate = SerialGate()
+    /// When expired assertion jtis are next deleted.
+    private let nextAssertionPrune = Mutex(Date.distantPast)
+    static let assertionPruneInterval: TimeInterval = 60
+
     /// The audit chain head as this process last wrote or read it; nil until first needed.
     private let headCache = Mutex<AuditChainHead??>(nil)
     public let path: String
@@ -276,7 +280,17 @@ public final class SQLiteStorage: TesseraStorage {
     // MARK: AssertionReplayStore
 
     public func recordFirstUse(jti: String, clientID: String, expiresAt: Date, now: Date) async throws -> Bool {
-        try await transaction { connection in
+        let prune = nextAssertionPrune.withLock { next in
+            guard now >= next else { return false }
+            next = now.addingTimeInterval(Self.assertionPruneInterval)
+            return true
+        }
+        return try await transaction { connection in
+            if prune {
+                // Expired jtis can never be replayed (their assertions fail the exp check), so
+                // they go; without this the table would grow with every assertion ever seen.
+                _ = try await connection.query("DELETE FROM assertion_jtis WHERE expires_at_ms <= ?", [Self.integer(Self.milliseconds(now))])
+            }
             let existing = try await connection.query(
                 "SELECT expires_at_ms FROM assertion_jtis WHERE client_id = ? AND jti = ?", [.text(clientID), .text(jti)])
             if let expiry = existing.first?.column("expires_at_ms")?.integer, Int64(expiry) > Self.milliseconds(now) {
@@ -286,6 +300,14 @@ public final class SQLiteStorage: TesseraStorage {
                 "INSERT OR REPLACE INTO assertion_jtis (client_id, jti, expires_at_ms) VALUES (?, ?, ?)",
                 [.text(clientID), .text(jti), Self.integer(Self.milliseconds(expiresAt))])
             return true
+        }
+    }
+
+    /// How many assertion jtis are remembered (for tests of pruning).
+    func assertionJTICount() async throws -> Int {
+        try await gate.run {
+            let rows = try await self.connection.query("SELECT COUNT(*) AS n FROM assertion_jtis")
+            return rows.first?.column("n")?.integer.map { Int($0) } ?? 0
         }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TesseraStore
+@testable import TesseraStore
 import TesseraStoreConformance
 
 @Suite("Store conformance")
@@ -69,6 +69,21 @@ struct SQLiteStorageTests {
         }
         try await first.close()
         try await second.close()
+    }
+
+    @Test func forgetsExpiredAssertionJTIs() async throws {
+        let store = try await SQLiteStorage.open(directory: NSTemporaryDirectory() + "tessera-sqlite-\(UUID())")
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        for index in 0..<5 {
+            #expect(try await store.recordFirstUse(jti: "old-\(index)", clientID: "c", expiresAt: now + 60, now: now))
+        }
+        #expect(try await store.assertionJTICount() == 5)
+        // Past their expiry and the prune interval, the next use removes them.
+        let later = now + 60 + SQLiteStorage.assertionPruneInterval
+        #expect(try await store.recordFirstUse(jti: "new", clientID: "c", expiresAt: later + 60, now: later))
+        #expect(try await store.assertionJTICount() == 1)
+        #expect(try await !store.recordFirstUse(jti: "new", clientID: "c", expiresAt: later + 60, now: later + 1))
+        try await store.close()
     }
 
     @Test func twoProcessesOpeningAtOnceMigrateOnce() async throws {
