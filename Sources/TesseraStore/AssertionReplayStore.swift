@@ -39,7 +39,15 @@ public actor InMemoryAssertionReplayStore: AssertionReplayStore {
 
     private func pruneIfDue(now: Date) {
         guard now >= nextPrune else { return }
+        prune(now: now)
+    }
+
+    /// Forgets the jtis expired at `now`; returns how many.
+    @discardableResult
+    public func prune(now: Date) -> Int {
+        let before = expiries.count
         expiries = expiries.filter { $0.value > now }
         nextPrune = now.addingTimeInterval(pruneInterval)
+        return before - expiries.count
     }
 }

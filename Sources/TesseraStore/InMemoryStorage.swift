@@ -21,8 +21,8 @@ public actor InMemoryStorage: TesseraStorage {
         return sealed
     }
 
-    public func auditEntries(after sequence: Int64, limit: Int) -> [SealedAuditEntry] {
-        Array(entries.lazy.filter { $0.sequence > sequence }.prefix(limit))
+    public func auditEntries(matching query: AuditQuery) -> [SealedAuditEntry] {
+        Array(entries.lazy.filter { $0.sequence > query.afterSequence && query.matches($0) }.prefix(query.limit))
     }
 
     public func auditHead() -> AuditChainHead? { entries.last?.head }
@@ -42,6 +42,12 @@ public actor InMemoryStorage: TesseraStorage {
         try await replay.recordFirstUse(jti: jti, clientID: clientID, expiresAt: expiresAt, now: now)
     }
 
+    public func pruneExpired(now: Date) async throws -> PrunedRecords {
+        let expired = tokens.values.filter { $0.expiresAt <= now }.map(\.jwtID)
+        for jti in expired { tokens[jti] = nil }
+        return PrunedRecords(issuedTokens: expired.count, assertionJTIs: await replay.prune(now: now))
+    }
+
     public func close() {}
 
     /// Replaces an entry's stored body, to test that verification catches tampering.
@@ -49,7 +55,7 @@ public actor InMemoryStorage: TesseraStorage {
         guard let index = entries.firstIndex(where: { $0.sequence == sequence }) else { return }
         let old = entries[index]
         entries[index] = SealedAuditEntry(sequence: old.sequence, time: old.time, event: old.event, subject: old.subject,
-                                          clientID: old.clientID, outcome: old.outcome, body: body, hash: old.hash,
+                                          clientID: old.clientID, role: old.role, outcome: old.outcome, body: body, hash: old.hash,
                                           issuedToken: old.issuedToken)
     }
 

@@ -110,6 +110,11 @@ public final class SQLiteStorage: TesseraStorage {
             END
             """,
         ]),
+        // Filters of the admin API and `audit export`.
+        (4, [
+            "ALTER TABLE audit_log ADD COLUMN role TEXT",
+            "CREATE INDEX audit_log_subject ON audit_log (subject, sequence)",
+        ]),
     ]
 
     public static var schemaVersion: Int { migrations.last?.version ?? 0 }
@@ -168,12 +173,13 @@ public final class SQLiteStorage: TesseraStorage {
     }
 
     private func insert(_ entries: [SealedAuditEntry]) async throws {
-        let columns = "sequence, time_ms, event, subject, client_id, outcome, body, hash, token_jti, token_subject, token_client_id, "
+        let columns = "sequence, time_ms, event, subject, client_id, role, outcome, body, hash, token_jti, token_subject, token_client_id, "
             + "token_audiences, token_scope, token_kid, token_issued_ms, token_expires_ms"
         let binds: @Sendable (SealedAuditEntry) -> [SQLiteData] = { entry in
             let token = entry.issuedToken
             return [Self.integer(entry.sequence), Self.integer(Self.milliseconds(entry.time)), .text(entry.event),
-                    Self.text(entry.subject), Self.text(entry.clientID), .text(entry.outcome), .text(entry.body), .text(entry.hash),
+                    Self.text(entry.subject), Self.text(entry.clientID), Self.text(entry.role), .text(entry.outcome), .text(entry.body),
+                    .text(entry.hash),
                     Self.text(token?.jwtID), Self.text(token?.subject), Self.text(token?.clientID),
                     Self.text(token?.audiences.joined(separator: " ")), Self.text(token?.scope), Self.text(token?.keyID),
                     token.map { Self.integer(Self.milliseconds($0.issuedAt)) } ?? .null,
@@ -181,14 +187,14 @@ public final class SQLiteStorage: TesseraStorage {
         }
         let chunks = Self.chunks(entries)
         if chunks.count == 1 {
-            _ = try await connection.query("INSERT INTO audit_log (\(columns)) VALUES " + Self.placeholders(rows: entries.count, columns: 16),
+            _ = try await connection.query("INSERT INTO audit_log (\(columns)) VALUES " + Self.placeholders(rows: entries.count, columns: 17),
                                            entries.flatMap(binds))
             return
         }
         // Larger groups than one statement takes: several statements in one transaction.
         try await ungatedTransaction { connection in
             for chunk in chunks {
-                _ = try await connection.query("INSERT INTO audit_log (\(columns)) VALUES " + Self.placeholders(rows: chunk.count, columns: 16),
+                _ = try await connection.query("INSERT INTO audit_log (\(columns)) VALUES " + Self.placeholders(rows: chunk.count, columns: 17),
                                                chunk.flatMap(binds))
             }
         }
@@ -201,12 +207,29 @@ public final class SQLiteStorage: TesseraStorage {
         }
     }
 
-    public func auditEntries(after sequence: Int64, limit: Int) async throws -> [SealedAuditEntry] {
-        try await gate.run {
-            let rows = try await self.connection.query(
-                "SELECT * FROM audit_log WHERE sequence > ? ORDER BY sequence LIMIT ?",
-                [Self.integer(sequence), Self.integer(Int64(limit))])
-            return try rows.map(Self.auditEntry)
+    public func auditEntries(matching query: AuditQuery) async throws -> [SealedAuditEntry] {
+        var conditions = ["sequence > ?"]
+        var binds = [Self.integer(query.afterSequence)]
+        let equalities: [(column: String, value: String?)] = [
+            ("subject", query.subject), ("client_id", query.clientID), ("role", query.role), ("event", query.event),
+        ]
+        for (column, value) in equalities {
+            guard let value else { continue }
+            conditions.append("\(column) = ?")
+            binds.append(.text(value))
+        }
+        if let since = query.since {
+            conditions.append("time_ms >= ?")
+            binds.append(Self.integer(Self.milliseconds(since)))
+        }
+        if let until = query.until {
+            conditions.append("time_ms < ?")
+            binds.append(Self.integer(Self.milliseconds(until)))
+        }
+        binds.append(Self.integer(Int64(query.limit)))
+        let sql = "SELECT * FROM audit_log WHERE " + conditions.joined(separator: " AND ") + " ORDER BY sequence LIMIT ?"
+        return try await gate.run { [binds] in
+            try await self.connection.query(sql, binds).map(Self.auditEntry)
         }
     }
 
@@ -241,7 +264,7 @@ public final class SQLiteStorage: TesseraStorage {
         }
         return SealedAuditEntry(sequence: Int64(sequence), time: date(Int64(time)), event: event,
                                 subject: row.column("subject")?.string, clientID: row.column("client_id")?.string,
-                                outcome: outcome, body: body, hash: hash, issuedToken: token)
+                                role: row.column("role")?.string, outcome: outcome, body: body, hash: hash, issuedToken: token)
     }
 
     // MARK: IssuedTokenStore
@@ -301,6 +324,23 @@ public final class SQLiteStorage: TesseraStorage {
                 [.text(clientID), .text(jti), Self.integer(Self.milliseconds(expiresAt))])
             return true
         }
+    }
+
+    // MARK: Pruning
+
+    public func pruneExpired(now: Date) async throws -> PrunedRecords {
+        let cutoff = Self.integer(Self.milliseconds(now))
+        return try await transaction { connection in
+            _ = try await connection.query("DELETE FROM issued_tokens WHERE expires_at_ms <= ?", [cutoff])
+            let tokens = try await Self.changes(connection)
+            _ = try await connection.query("DELETE FROM assertion_jtis WHERE expires_at_ms <= ?", [cutoff])
+            return PrunedRecords(issuedTokens: tokens, assertionJTIs: try await Self.changes(connection))
+        }
+    }
+
+    private static func changes(_ connection: SQLiteConnection) async throws -> Int {
+        let rows = try await connection.query("SELECT changes() AS n")
+        return rows.first?.column("n")?.integer.map { Int($0) } ?? 0
     }
 
     /// How many assertion jtis are remembered (for tests of pruning).

@@ -8,11 +8,18 @@ public protocol AuditStore: Sendable {
     /// entries carry (`issuedToken`) are recorded in the same write.
     func appendAudit(seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) async throws -> [SealedAuditEntry]
 
-    /// Entries with a sequence greater than `sequence`, in order, at most `limit`.
-    func auditEntries(after sequence: Int64, limit: Int) async throws -> [SealedAuditEntry]
+    /// Entries matching `query`, in sequence order, at most `query.limit`.
+    func auditEntries(matching query: AuditQuery) async throws -> [SealedAuditEntry]
 
     /// The last entry's sequence and hash, nil for an empty log.
     func auditHead() async throws -> AuditChainHead?
+}
+
+extension AuditStore {
+    /// Entries with a sequence greater than `sequence`, in order, at most `limit`.
+    public func auditEntries(after sequence: Int64, limit: Int) async throws -> [SealedAuditEntry] {
+        try await auditEntries(matching: AuditQuery(afterSequence: sequence, limit: limit))
+    }
 }
 
 /// Tokens issued, for introspection and revocation.
@@ -26,6 +33,14 @@ public protocol IssuedTokenStore: Sendable {
 
 /// Everything Tessera persists, behind one value: the SQLite file of a single node, or (with
 /// the PostgreSQL backend) a database several replicas share.
+///
+/// Later features keep their state here too, each through a protocol of its own added to this
+/// list: activation requests and approvals (the approval workflow), signing-key states (key
+/// rotation shared by replicas).
 public protocol TesseraStorage: AuditStore, IssuedTokenStore, AssertionReplayStore {
+    /// Deletes what can no longer matter at `now`: issued tokens (with their revocations) and
+    /// assertion jtis past their expiry. The audit log is never pruned.
+    func pruneExpired(now: Date) async throws -> PrunedRecords
+
     func close() async throws
 }

@@ -59,6 +59,8 @@ public struct SealedAuditEntry: Sendable, Hashable {
     public let event: String
     public let subject: String?
     public let clientID: String?
+    /// The role the event concerns (a token's or request's role), for filtering.
+    public let role: String?
     public let outcome: String
     /// Canonical JSON of the entry (sorted keys, no spaces), including `sequence`.
     public let body: String
@@ -68,13 +70,14 @@ public struct SealedAuditEntry: Sendable, Hashable {
     /// durable exactly when its audit entry is.
     public let issuedToken: IssuedTokenRecord?
 
-    public init(sequence: Int64, time: Date, event: String, subject: String?, clientID: String?, outcome: String,
-                body: String, hash: String, issuedToken: IssuedTokenRecord? = nil) {
+    public init(sequence: Int64, time: Date, event: String, subject: String?, clientID: String?, role: String? = nil,
+                outcome: String, body: String, hash: String, issuedToken: IssuedTokenRecord? = nil) {
         self.sequence = sequence
         self.time = time
         self.event = event
         self.subject = subject
         self.clientID = clientID
+        self.role = role
         self.outcome = outcome
         self.body = body
         self.hash = hash
@@ -82,6 +85,54 @@ public struct SealedAuditEntry: Sendable, Hashable {
     }
 
     public var head: AuditChainHead { AuditChainHead(sequence: sequence, hash: hash) }
+}
+
+/// Which audit entries to read: those after a sequence number (the page cursor), oldest
+/// first, narrowed by any of the filters. Every filter set must match.
+public struct AuditQuery: Sendable, Hashable {
+    public var afterSequence: Int64
+    public var limit: Int
+    public var subject: String?
+    public var clientID: String?
+    public var role: String?
+    public var event: String?
+    /// Entries at or after this time.
+    public var since: Date?
+    /// Entries strictly before this time.
+    public var until: Date?
+
+    public init(afterSequence: Int64 = 0, limit: Int = 100, subject: String? = nil, clientID: String? = nil, role: String? = nil,
+                event: String? = nil, since: Date? = nil, until: Date? = nil) {
+        self.afterSequence = afterSequence
+        self.limit = limit
+        self.subject = subject
+        self.clientID = clientID
+        self.role = role
+        self.event = event
+        self.since = since
+        self.until = until
+    }
+
+    /// Whether `entry` passes the filters (not the cursor or the limit).
+    public func matches(_ entry: SealedAuditEntry) -> Bool {
+        (subject == nil || entry.subject == subject) && (clientID == nil || entry.clientID == clientID)
+            && (role == nil || entry.role == role) && (event == nil || entry.event == event)
+            && (since.map { entry.time >= $0 } ?? true) && (until.map { entry.time < $0 } ?? true)
+    }
+}
+
+/// What one pruning pass removed.
+public struct PrunedRecords: Sendable, Hashable {
+    /// Issued tokens past their `exp`, with their revocation (a revocation matters only while
+    /// the token could still be presented).
+    public var issuedTokens: Int
+    /// Client-assertion jtis past their expiry.
+    public var assertionJTIs: Int
+
+    public init(issuedTokens: Int = 0, assertionJTIs: Int = 0) {
+        self.issuedTokens = issuedTokens
+        self.assertionJTIs = assertionJTIs
+    }
 }
 
 /// A storage failure, never to be reported to a client as success.

@@ -24,6 +24,8 @@ public enum StoreConformance {
         Check(name: "issued tokens are recorded with their audit entry", run: issuedTokensAreRecorded),
         Check(name: "assertion jtis are accepted once until they expire", run: assertionJTIsAreAcceptedOnce),
         Check(name: "tokens are revoked once, by their client only", run: tokensAreRevokedOnceByTheirClient),
+        Check(name: "audit queries filter by subject, client, role, event and time", run: auditQueriesFilter),
+        Check(name: "pruning removes expired tokens and jtis only", run: pruningRemovesExpiredRecordsOnly),
     ]
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
@@ -157,5 +159,49 @@ public enum StoreConformance {
         try expect(outcomes.filter { $0 == .revoked }.count == 1, "concurrent revocations: \(outcomes)")
         try expect(outcomes.filter { $0 == .alreadyRevoked }.count == 9, "concurrent revocations: \(outcomes)")
         try expect(try await store.issuedToken(jwtID: "to-revoke")?.revokedAt == now + 1, "the revocation time did not round-trip")
+    }
+
+    static func auditQueriesFilter(_ store: any TesseraStorage) async throws {
+        let people = ["alice", "bob", "alice", "carol", "alice", "bob"]
+        _ = try await store.appendAudit { head in
+            var sequence = head?.sequence ?? 0
+            return people.enumerated().map { index, person in
+                sequence += 1
+                return SealedAuditEntry(sequence: sequence, time: now + TimeInterval(index * 10), event: index.isMultiple(of: 2) ? "token.issued" : "token.denied",
+                                        subject: person, clientID: index < 3 ? "cli" : "web", role: index == 4 ? "db-admin" : nil,
+                                        outcome: "success", body: #"{"sequence":\#(sequence)}"#, hash: "h\(sequence)")
+            }
+        }
+        func sequences(_ query: AuditQuery) async throws -> [Int64] {
+            try await store.auditEntries(matching: query).map(\.sequence)
+        }
+        try expect(try await sequences(AuditQuery(subject: "alice")) == [1, 3, 5], "subject filter")
+        try expect(try await sequences(AuditQuery(subject: "alice", event: "token.issued")) == [1, 3, 5], "subject and event filter")
+        try expect(try await sequences(AuditQuery(event: "token.denied")) == [2, 4, 6], "event filter")
+        try expect(try await sequences(AuditQuery(clientID: "web")) == [4, 5, 6], "client filter")
+        try expect(try await sequences(AuditQuery(role: "db-admin")) == [5], "role filter")
+        try expect(try await sequences(AuditQuery(since: now + 20, until: now + 40)) == [3, 4], "time range (since inclusive, until exclusive)")
+        try expect(try await sequences(AuditQuery(afterSequence: 1, limit: 1, subject: "alice")) == [3], "paging within a filter")
+        try expect(try await store.auditEntries(matching: AuditQuery(role: "db-admin")).first?.role == "db-admin", "the role did not round-trip")
+    }
+
+    static func pruningRemovesExpiredRecordsOnly(_ store: any TesseraStorage) async throws {
+        func token(_ jti: String, expiresIn seconds: TimeInterval) -> IssuedTokenRecord {
+            IssuedTokenRecord(jwtID: jti, subject: "s", clientID: "c", audiences: ["a"], scope: nil, keyID: "k", issuedAt: now,
+                              expiresAt: now + seconds)
+        }
+        let short = token("short", expiresIn: 60), long = token("long", expiresIn: 600)
+        _ = try await store.appendAudit { head in entries(1, after: head, token: short) }
+        _ = try await store.appendAudit { head in entries(1, after: head, token: long) }
+        _ = try await store.revokeToken(jwtID: "short", clientID: "c", at: now + 1)
+        _ = try await store.recordFirstUse(jti: "old", clientID: "c", expiresAt: now + 60, now: now)
+        _ = try await store.recordFirstUse(jti: "young", clientID: "c", expiresAt: now + 600, now: now)
+        let pruned = try await store.pruneExpired(now: now + 120)
+        try expect(pruned == PrunedRecords(issuedTokens: 1, assertionJTIs: 1), "pruning at +120 s removed \(pruned)")
+        try expect(try await store.issuedToken(jwtID: "short") == nil, "an expired token was kept")
+        try expect(try await store.issuedToken(jwtID: "long") != nil, "a live token was pruned")
+        try expect(!(try await store.recordFirstUse(jti: "young", clientID: "c", expiresAt: now + 600, now: now + 120)),
+                   "a live assertion jti was pruned")
+        try expect(try await store.auditEntries(after: 0, limit: 10).count == 2, "pruning touched the audit log")
     }
 }

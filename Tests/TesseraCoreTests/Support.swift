@@ -74,6 +74,6 @@ struct FailingAuditStore: AuditStore {
         throw Down()
     }
 
-    func auditEntries(after sequence: Int64, limit: Int) async throws -> [SealedAuditEntry] { [] }
+    func auditEntries(matching query: AuditQuery) async throws -> [SealedAuditEntry] { [] }
     func auditHead() async throws -> AuditChainHead? { nil }
 }

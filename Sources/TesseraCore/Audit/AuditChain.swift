@@ -43,7 +43,8 @@ public enum AuditChain {
             previous = hash
             let event = prepared.event
             return SealedAuditEntry(sequence: sequence, time: stamped, event: event.event, subject: event.actor.subject,
-                                    clientID: event.actor.clientID, outcome: event.outcome.rawValue, body: body, hash: hash,
+                                    clientID: event.actor.clientID, role: event.target["role"]?.stringValue,
+                                    outcome: event.outcome.rawValue, body: body, hash: hash,
                                     issuedToken: prepared.issuedToken)
         }
     }
