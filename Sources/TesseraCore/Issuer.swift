@@ -42,6 +42,8 @@ public struct Issuer: Sendable {
     public let storage: any TesseraStorage
     public let audit: AuditLog
     public let inspection: TokenInspection
+    public let admin: AdminAPI
+    public let checkpointer: AuditCheckpointer
 
     /// Opens the embedded SQLite store in the data folder.
     public static func openStorage(_ configuration: IssuerConfiguration) async throws(IssuerStartupError) -> any TesseraStorage {
@@ -78,6 +80,10 @@ public struct Issuer: Sendable {
         try await record(AuditEvent("policy.loaded", outcome: .success, target: [
             "directory": .string(configuration.policiesDirectory), "clients": .number(Double(clients.count)),
         ]), in: audit)
+        if clients.audiences.contains(urls.adminAudience) {
+            throw IssuerStartupError(description: "\(configuration.policiesDirectory)/clients.yaml: the audience \(urls.adminAudience) is "
+                + "reserved for admin tokens, which only `tessera admin token` issues; remove it from every client")
+        }
         let authenticator = ClientAuthenticator(registry: clients, issuer: urls.issuer, tokenEndpoint: urls.tokenEndpoint,
                                                 replayStore: storage, timeSource: timeSource)
         let minter = TokenMinter(issuer: urls.issuer, keys: keys, timeSource: timeSource)
@@ -88,8 +94,12 @@ public struct Issuer: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let document = (try? encoder.encode(metadata)).map(Array.init) ?? []
+        let admin = AdminAPI(access: AdminAccess(urls: urls, keys: keys, store: storage, timeSource: timeSource), store: storage,
+                             audit: audit)
+        let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
         return Issuer(urls: urls, keys: keys, clients: clients, tokenEndpoint: endpoint, metadata: metadata,
-                      metadataDocument: document, storage: storage, audit: audit, inspection: inspection)
+                      metadataDocument: document, storage: storage, audit: audit, inspection: inspection, admin: admin,
+                      checkpointer: checkpointer)
     }
 
     private static func record(_ event: AuditEvent, in audit: AuditLog) async throws(IssuerStartupError) {

@@ -16,6 +16,9 @@ public struct IssuerURLs: Sendable, Hashable {
     public var introspectionEndpoint: String { issuer + "/introspect" }
     public var revocationEndpoint: String { issuer + "/revoke" }
     public var jwksURI: String { issuer + "/.well-known/jwks.json" }
+    /// The audience of admin tokens (see `AdminAccess`); no client may be configured for it.
+    public var adminAudience: String { issuer + "/admin" }
+    public var auditCheckpoint: String { issuer + "/audit/checkpoint" }
 }
 
 /// Authorization server metadata (RFC 8414), served at both `oauth-authorization-server` and

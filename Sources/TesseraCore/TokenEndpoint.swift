@@ -89,9 +89,7 @@ public struct TokenEndpoint: Sendable {
         }
         let minted = try minter.mint(decision)
         actor.subject = decision.subject
-        let record = IssuedTokenRecord(jwtID: minted.jwtID, subject: decision.subject, clientID: decision.clientID,
-                                       audiences: decision.audiences, scope: minted.claims.scope, keyID: minted.keyID,
-                                       issuedAt: minted.issuedAt, expiresAt: minted.expiresAt)
+        let record = IssuedTokenRecord(minted, decision: decision)
         do {
             try await audit.record(.tokenIssued(minted, decision: decision, grantType: grantType, actor: actor), issuedToken: record)
         } catch {

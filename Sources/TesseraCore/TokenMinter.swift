@@ -1,6 +1,7 @@
 import Foundation
 import TesseraCrypto
 import TesseraJWT
+import TesseraStore
 
 /// What a grant asks the minter to put in a token.
 public struct TokenGrantDecision: Sendable {
@@ -69,5 +70,13 @@ public struct TokenMinter: Sendable {
         return MintedToken(token: token, jwtID: jti, keyID: keys.signer.keyID,
                            issuedAt: Date(timeIntervalSince1970: TimeInterval(issuedAt)),
                            expiresAt: Date(timeIntervalSince1970: TimeInterval(expiresAt)), claims: claims)
+    }
+}
+
+extension IssuedTokenRecord {
+    /// What the store keeps of a token just minted, for introspection and revocation.
+    public init(_ minted: MintedToken, decision: TokenGrantDecision) {
+        self.init(jwtID: minted.jwtID, subject: decision.subject, clientID: decision.clientID, audiences: decision.audiences,
+                  scope: minted.claims.scope, keyID: minted.keyID, issuedAt: minted.issuedAt, expiresAt: minted.expiresAt)
     }
 }

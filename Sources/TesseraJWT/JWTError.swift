@@ -39,7 +39,7 @@ public struct JWTError: Error, Hashable, Sendable, CustomStringConvertible {
 /// Attacker-controlled text (a `kid`, an `alg`, an issuer) as it may appear in an error message:
 /// at most 64 characters, control characters escaped, so a hostile token cannot forge log
 /// lines or bloat responses.
-func displayed(_ value: String) -> String {
+public func displayed(_ value: String) -> String {
     var shown = ""
     for scalar in value.unicodeScalars.prefix(64) {
         if scalar.value < 0x20 || scalar.value == 0x7F || scalar == "\"" || scalar == "\\" {

@@ -11,11 +11,18 @@ public struct ServerSettings: Sendable {
     public var host: String
     public var port: Int
     public var issuer: IssuerConfiguration
+    /// How often the server signs an audit checkpoint (`GET /audit/checkpoint`); zero disables.
+    public var checkpointInterval: Duration
+    /// How often expired tokens and assertion jtis are deleted; zero disables.
+    public var pruneInterval: Duration
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, issuer: IssuerConfiguration) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, issuer: IssuerConfiguration,
+                checkpointInterval: Duration = .seconds(3600), pruneInterval: Duration = .seconds(300)) {
         self.host = host
         self.port = port
         self.issuer = issuer
+        self.checkpointInterval = checkpointInterval
+        self.pruneInterval = pruneInterval
     }
 }
 
@@ -36,16 +43,28 @@ public func buildApplication(
         throw error
     }
     warnAboutInsecureIssuer(issuer.urls.issuer, logger: logger)
+    if settings.checkpointInterval > .zero {
+        // The first checkpoint covers the start-up entries and is served from the first request on.
+        do {
+            try await issuer.checkpointer.take()
+        } catch {
+            logger.error("audit checkpoint failed", metadata: ["tessera.error": .string("\(error)")])
+        }
+    }
     let router = Router(context: TesseraRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     WellKnownController(issuer: issuer).addRoutes(to: router)
     TokenController(endpoint: issuer.tokenEndpoint).addRoutes(to: router)
     InspectionController(inspection: issuer.inspection).addRoutes(to: router)
     HealthController(issuer: issuer).addRoutes(to: router)
+    AdminController(admin: issuer.admin, checkpointer: issuer.checkpointer).addRoutes(to: router)
+    let maintenance = MaintenanceService(checkpointer: issuer.checkpointer, storage: storage, timeSource: timeSource,
+                                         checkpointInterval: settings.checkpointInterval, pruneInterval: settings.pruneInterval,
+                                         logger: logger)
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tessera"),
-        services: [StorageService(storage: storage)],
+        services: [maintenance, StorageService(storage: storage)],
         onServerRunning: { channel in
             logger.notice("listening", metadata: [
                 "tessera.address": .string(channel.localAddress?.ipAddress ?? settings.host),

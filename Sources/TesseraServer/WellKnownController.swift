@@ -50,9 +50,9 @@ struct WellKnownController {
 
 /// A GET route that also answers HEAD (the HTTP layer sends headers only) and 405 otherwise.
 func addReadOnlyRoute(_ path: String, to router: Router<TesseraRequestContext>,
-                      _ respond: @escaping @Sendable (Request) -> Response) {
-    router.get(RouterPath(path)) { request, _ in respond(request) }
-    router.head(RouterPath(path)) { request, _ in respond(request) }
+                      _ respond: @escaping @Sendable (Request) async throws -> Response) {
+    router.get(RouterPath(path)) { request, _ in try await respond(request) }
+    router.head(RouterPath(path)) { request, _ in try await respond(request) }
     rejectOtherMethods(path, allowed: [.get, .head], router: router)
 }
 

@@ -2,11 +2,12 @@ import ArgumentParser
 import Foundation
 import TesseraCore
 import TesseraJWT
+import TesseraPolicy
 import TesseraStore
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Read and verify the tamper-evident audit log.", subcommands: [Verify.self, Tail.self, Checkpoint.self])
+        abstract: "Read and verify the tamper-evident audit log.", subcommands: [Verify.self, Tail.self, Export.self, Checkpoint.self])
 
     /// The store in the data folder, refusing to create one where none exists.
     static func openStore(_ folders: FolderOptions) async -> SQLiteStorage {
@@ -60,15 +61,101 @@ struct Audit: AsyncParsableCommand {
         @Option(name: [.customShort("n"), .customLong("count")], help: "How many entries (default 20).")
         var count: Int = 20
 
+        @Flag(name: [.customShort("f"), .customLong("follow")], help: "Keep printing new entries as they are written, until interrupted.")
+        var follow = false
+
         @OptionGroup var folders: FolderOptions
+
+        func validate() throws {
+            guard count >= 0 else { throw ValidationError("-n must not be negative") }
+        }
 
         func run() async throws {
             let store = await Audit.openStore(folders)
             let last = try await store.auditHead()?.sequence ?? 0
-            let entries = try await store.auditEntries(after: max(0, last - Int64(max(count, 0))), limit: max(count, 0))
+            var cursor = max(0, last - Int64(count))
+            repeat {
+                let entries = try await store.auditEntries(after: cursor, limit: 1000)
+                // Written straight to the file handle: print's buffer would hold lines back from a pipe.
+                FileHandle.standardOutput.write(Data(entries.map { AuditLine.json($0) + "\n" }.joined().utf8))
+                cursor = entries.last?.sequence ?? cursor
+                // Followers poll: the store has no notifications shared by SQLite and PostgreSQL.
+                if follow, entries.count < 1000 { try await Task.sleep(for: .milliseconds(500)) }
+            } while follow
             try await store.close()
-            for entry in entries {
-                print(#"{"entry":\#(entry.body),"hash":"\#(entry.hash)"}"#)
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the entries of a time range as JSON lines (for a SIEM or an archive), oldest first.")
+
+        @Option(name: .customLong("since"), help: "Entries at or after this time: RFC 3339 (2026-11-24T00:00:00Z) or an age (24h, 30m).")
+        var since: String
+
+        @Option(name: .customLong("until"), help: "Entries before this time, same forms (default: now, inclusive of everything written).")
+        var until: String?
+
+        @Option(name: .customLong("format"), help: "Output format; jsonl is the one there is.")
+        var format = "jsonl"
+
+        @Option(name: .customLong("subject"), help: "Only this subject's entries.")
+        var subject: String?
+
+        @Option(name: .customLong("event"), help: "Only entries of this event type (token.issued, ...).")
+        var event: String?
+
+        @Option(name: .customLong("role"), help: "Only entries concerning this role.")
+        var role: String?
+
+        @Option(name: .customLong("output"), help: "Write to this file instead of standard output (replaced atomically when done).")
+        var output: String?
+
+        @OptionGroup var folders: FolderOptions
+
+        func validate() throws {
+            guard format == "jsonl" else { throw ValidationError("--format must be jsonl, not \(format)") }
+            _ = try Self.time(since, flag: "--since")
+            _ = try until.map { try Self.time($0, flag: "--until") }
+        }
+
+        /// An RFC 3339 time, or an age counted back from now.
+        static func time(_ text: String, flag: String) throws -> Date {
+            if let seconds = DurationText.seconds(text) { return Date().addingTimeInterval(-TimeInterval(seconds)) }
+            do {
+                return try AuditQuery.time(text, flag)
+            } catch {
+                throw ValidationError("\(flag) must be an RFC 3339 time (2026-11-24T00:00:00Z) or an age (24h), not \(text)")
+            }
+        }
+
+        func run() async throws {
+            var query = AuditQuery(limit: AuditQuery.maximumPageSize, subject: subject, role: role, event: event,
+                                   since: try Self.time(since, flag: "--since"), until: try until.map { try Self.time($0, flag: "--until") })
+            let store = await Audit.openStore(folders)
+            var lines = ""
+            var written = 0
+            while true {
+                let page = try await store.auditEntries(matching: query)
+                for entry in page {
+                    lines += AuditLine.json(entry) + "\n"
+                }
+                written += page.count
+                if output == nil {
+                    FileHandle.standardOutput.write(Data(lines.utf8))
+                    lines = ""
+                }
+                guard page.count == query.limit, let last = page.last else { break }
+                query.afterSequence = last.sequence
+            }
+            try await store.close()
+            if let output {
+                do {
+                    try lines.write(toFile: output, atomically: true, encoding: .utf8)
+                } catch {
+                    fail("\(output): cannot write the export: \(error.localizedDescription)")
+                }
+                FileHandle.standardError.write(Data("exported \(written) entries to \(output)\n".utf8))
             }
         }
     }
@@ -83,18 +170,15 @@ struct Audit: AsyncParsableCommand {
         func run() async throws {
             let keys = Audit.signingKeys(folders)
             let store = await Audit.openStore(folders)
-            guard let head = try await store.auditHead() else {
+            guard try await store.auditHead() != nil else {
                 try await store.close()
                 fail("the audit log is empty: nothing to checkpoint")
             }
-            let checkpoint = AuditCheckpoint(issuer: issuer.value, head: head, time: Date())
-            let signed = try checkpoint.signed(with: keys)
-            let audit = AuditLog(store: store, timeSource: SystemTimeSource())
-            try await audit.record(AuditEvent("audit.checkpoint", outcome: .success, target: [
-                "sequence": .number(Double(head.sequence)), "hash": .string(head.hash),
-            ]))
+            let checkpointer = AuditCheckpointer(issuer: issuer.value, keys: keys, store: store,
+                                                 audit: AuditLog(store: store, timeSource: SystemTimeSource()), timeSource: SystemTimeSource())
+            let signed = try await checkpointer.take()
             try await store.close()
-            print(signed)
+            print(signed ?? "")
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TesseraCore
+import TesseraPolicy
 import TesseraServer
 
 struct Serve: AsyncParsableCommand {
@@ -14,8 +15,25 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("issuer"), help: "Issuer URL put in tokens and discovery (env TESSERA_ISSUER, default http://<listen address>).")
     var issuerFlag: String?
 
+    @Option(name: .customLong("checkpoint-interval"), help: "How often to sign an audit checkpoint, served at /audit/checkpoint (env TESSERA_CHECKPOINT_INTERVAL, default 1h; 0 disables).")
+    var checkpointIntervalFlag: String?
+
+    @Option(name: .customLong("prune-interval"), help: "How often to delete expired tokens and assertion jtis (env TESSERA_PRUNE_INTERVAL, default 5m; 0 disables).")
+    var pruneIntervalFlag: String?
+
     @OptionGroup var folders: FolderOptions
     @OptionGroup var logging: LogOptions
+
+    func validate() throws {
+        for (flag, text) in [("--checkpoint-interval", checkpointInterval), ("--prune-interval", pruneInterval)] {
+            guard DurationText.seconds(text) != nil else {
+                throw ValidationError("\(flag) must be a duration such as 0, 90s, 5m or 1h, not \(text)")
+            }
+        }
+    }
+
+    var checkpointInterval: String { resolve(checkpointIntervalFlag, "TESSERA_CHECKPOINT_INTERVAL", "1h") }
+    var pruneInterval: String { resolve(pruneIntervalFlag, "TESSERA_PRUNE_INTERVAL", "5m") }
 
     func run() async throws {
         let logger = logging.bootstrap()
@@ -30,7 +48,9 @@ struct Serve: AsyncParsableCommand {
             fail("--issuer must be an http(s) URL without query or fragment (RFC 8414 §2), not \(issuer)")
         }
         let settings = ServerSettings(host: host, port: port, issuer: IssuerConfiguration(
-            issuer: issuer, keysDirectory: folders.keys, policiesDirectory: folders.policies, dataDirectory: folders.data))
+            issuer: issuer, keysDirectory: folders.keys, policiesDirectory: folders.policies, dataDirectory: folders.data),
+            checkpointInterval: .seconds(DurationText.seconds(checkpointInterval) ?? 3600),
+            pruneInterval: .seconds(DurationText.seconds(pruneInterval) ?? 300))
         do {
             try await runServer(settings, logger: logger)
         } catch let error as IssuerStartupError {

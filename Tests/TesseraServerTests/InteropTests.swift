@@ -121,6 +121,11 @@ struct CommandLineTests {
         #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: body, as: UTF8.self))")
         let object = try JSONSerialization.jsonObject(with: body) as? [String: Any]
         #expect((object?["access_token"] as? String)?.split(separator: ".").count == 3)
+        // The server signed a checkpoint of its start-up entries and publishes it.
+        let (published, checkpointResponse) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/audit/checkpoint")!)
+        #expect((checkpointResponse as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type") == "application/jwt")
+        let publishedFile = root + "/published.jws"
+        try published.write(to: URL(fileURLWithPath: publishedFile))
 
         server.terminate()  // SIGTERM
         let exited = try await onBlockingThread { () -> Int32 in
@@ -129,14 +134,16 @@ struct CommandLineTests {
         }
         #expect(exited == 0, "tessera serve did not exit cleanly on SIGTERM")
 
-        // The audit log holds the startup events and the token, and verifies.
+        // The audit log holds the start-up events, the first checkpoint and the token, and verifies.
         let data = ["--data", root + "/data"]
         let tail = try await run(tessera, ["audit", "tail", "-n", "10"] + data)
         #expect(tail.output.contains(#""event":"token.issued""#), "\(tail.output)")
         #expect(tail.output.contains(#""event":"key.generated""#), "\(tail.output)")
         let verified = try await run(tessera, ["audit", "verify"] + data)
         #expect(verified.status == 0, "\(verified.error)")
-        #expect(verified.output.contains("audit log verified: 3 entries"), "\(verified.output)")
+        #expect(verified.output.contains("audit log verified: 4 entries"), "\(verified.output)")
+        let servedCheckpoint = try await run(tessera, ["audit", "verify", "--from-checkpoint", publishedFile, "--issuer", "http://127.0.0.1"] + folders)
+        #expect(servedCheckpoint.output.contains("checkpoint confirmed: entry 2 unchanged"), "\(servedCheckpoint.output) \(servedCheckpoint.error)")
 
         // A checkpoint signed now proves later that the log was not rewritten or cut short.
         let checkpoint = try await run(tessera, ["audit", "checkpoint", "--issuer", "http://127.0.0.1"] + folders)
@@ -146,7 +153,7 @@ struct CommandLineTests {
         let fromCheckpoint = ["audit", "verify", "--from-checkpoint", checkpointFile, "--issuer", "http://127.0.0.1"] + folders
         let confirmed = try await run(tessera, fromCheckpoint)
         #expect(confirmed.status == 0, "\(confirmed.error)")
-        #expect(confirmed.output.contains("checkpoint confirmed: entry 3 unchanged"), "\(confirmed.output)")
+        #expect(confirmed.output.contains("checkpoint confirmed: entry 4 unchanged"), "\(confirmed.output)")
         let otherIssuer = try await run(tessera, ["audit", "verify", "--from-checkpoint", checkpointFile, "--issuer", "https://elsewhere"] + folders)
         #expect(otherIssuer.status != 0)
 
@@ -161,15 +168,15 @@ struct CommandLineTests {
         #expect(tampered.status == 0, "\(tampered.error)")
         let caught = try await run(tessera, ["audit", "verify"] + data)
         #expect(caught.status != 0)
-        #expect(caught.error.contains("audit log broken at entry 3: hash mismatch"), "\(caught.error)")
+        #expect(caught.error.contains("audit log broken at entry 4: hash mismatch"), "\(caught.error)")
 
         // Cutting off the end leaves a valid shorter chain; only the checkpoint reveals it.
-        let truncate = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('DELETE FROM audit_log WHERE sequence >= 3'); c.commit()"
+        let truncate = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('DELETE FROM audit_log WHERE sequence >= 4'); c.commit()"
         #expect(try await run(python, ["-c", truncate, root + "/data/tessera.sqlite"]).status == 0)
         #expect(try await run(tessera, ["audit", "verify"] + data).status == 0)
         let truncated = try await run(tessera, fromCheckpoint)
         #expect(truncated.status != 0)
-        #expect(truncated.error.contains("the log ends before the checkpointed entry 3"), "\(truncated.error)")
+        #expect(truncated.error.contains("the log ends before the checkpointed entry 4"), "\(truncated.error)")
     }
 
     /// Reads JSON log lines until the server says where it listens.

@@ -1,0 +1,56 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import TesseraCore
+import TesseraJWT
+
+/// The admin API (`GET /admin/audit`) and the public audit checkpoint
+/// (`GET /audit/checkpoint`). Authorization and auditing live in `AdminAPI`; this only
+/// translates HTTP.
+struct AdminController {
+    let admin: AdminAPI
+    let checkpointer: AuditCheckpointer
+
+    func addRoutes(to router: Router<TesseraRequestContext>) {
+        router.get("/admin/audit") { request, context in
+            let origin = AuditActor(remoteAddress: context.remoteAddress?.ipAddress, userAgent: request.headers[.userAgent])
+            let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+            do {
+                let body = try await admin.auditEntries(authorization: request.headers[.authorization], parameters: parameters,
+                                                        origin: origin)
+                return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            } catch let error as AdminAccessError {
+                return Self.response(error)
+            }
+        }
+        rejectOtherMethods("/admin/audit", allowed: [.get], router: router)
+        // Public on purpose: a checkpoint reveals only a count and a hash, and its value is
+        // that anyone outside can keep copies.
+        addReadOnlyRoute("/audit/checkpoint", to: router) { _ in
+            guard let latest = await checkpointer.latest else {
+                throw OAuthError(.notFound, "no checkpoint has been taken yet (the log is empty or the first interval has not passed)",
+                                 status: 404)
+            }
+            return Response(status: .ok, headers: [.contentType: "application/jwt", .cacheControl: "no-cache"],
+                            body: .init(byteBuffer: ByteBuffer(string: latest)))
+        }
+    }
+
+    /// RFC 6750 §3: the challenge in `WWW-Authenticate`, and the same JSON error body as the
+    /// OAuth endpoints.
+    static func response(_ error: AdminAccessError) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        if let challenge = error.challenge { headers[.wwwAuthenticate] = challenge }
+        var body = #"{"error":"\#(error.code ?? "unauthorized")""#
+        body += #","error_description":\#(jsonString(error.description))}"#
+        return Response(status: HTTPResponse.Status(code: error.httpStatus), headers: headers,
+                        body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    private static func jsonString(_ text: String) -> String {
+        var writer = JSONWriter()
+        writer.value(.string(text))
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+}
