@@ -6,7 +6,7 @@ import TesseraStore
 
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Admin access: tokens for the admin API.", subcommands: [Token.self])
+        abstract: "Admin access: tokens for the admin API.", subcommands: [Token.self, Revoke.self])
 
     struct Token: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -51,6 +51,36 @@ struct Admin: AsyncParsableCommand {
             }
             try await store.close()
             print(minted.token)
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke an admin token by its jti (from `audit tail`), ending its access at once on every replica.")
+
+        @Argument(help: "The token's jti.")
+        var jwtID: String
+
+        @OptionGroup var folders: FolderOptions
+
+        func run() async throws {
+            let store = await Audit.openStore(folders)
+            let outcome: RevocationOutcome
+            do {
+                outcome = try await AdminAccess.revokeToken(jwtID: jwtID, store: store,
+                                                            audit: AuditLog(store: store, timeSource: SystemTimeSource()),
+                                                            timeSource: SystemTimeSource())
+            } catch {
+                try? await store.close()
+                fail("cannot revoke \(jwtID): \(error)")
+            }
+            try await store.close()
+            switch outcome {
+            case .revoked: print("revoked \(jwtID)")
+            case .alreadyRevoked: print("\(jwtID) was already revoked")
+            case .unknown: fail("no token \(jwtID) is recorded (or it expired and was pruned)")
+            case .notOwner: fail("\(jwtID) is not an admin token; its client revokes it with POST /revoke")
+            }
         }
     }
 }

@@ -85,6 +85,21 @@ public struct AdminAccess: Sendable {
     }
 }
 
+extension AdminAccess {
+    /// Revokes an admin token (`tessera admin revoke`), recording `admin.token_revoked`. Only
+    /// admin tokens: other tokens are revoked by their client through `/revoke`.
+    public static func revokeToken(jwtID: String, store: any IssuedTokenStore, audit: AuditLog,
+                                   timeSource: any TimeSource) async throws -> RevocationOutcome {
+        let outcome = try await store.revokeToken(jwtID: jwtID, clientID: bootstrapClientID, at: timeSource.now())
+        if outcome == .revoked {
+            try await audit.record(AuditEvent("admin.token_revoked", outcome: .success,
+                                              actor: AuditActor(clientID: bootstrapClientID, userAgent: "tessera admin revoke"),
+                                              target: ["jti": .string(jwtID)]))
+        }
+        return outcome
+    }
+}
+
 /// The holder of a valid admin token.
 public struct AdminPrincipal: Sendable, Hashable {
     public let subject: String

@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+import TesseraCore
+import TesseraServer
+import TesseraStore
+
+/// `GET /admin/audit` over HTTP: RFC 6750 challenges, filters, paging, and the audit of
+/// every admin call.
+@Suite("Admin API")
+struct AdminAPITests {
+    let fixture: ServerFixture
+
+    init() throws {
+        fixture = try ServerFixture()
+    }
+
+    /// An admin token minted as `tessera admin token` does, through a second connection to the
+    /// running server's store.
+    func adminToken(subject: String = "ops-alice") async throws -> String {
+        let store = try await SQLiteStorage.open(directory: fixture.root + "/data")
+        let keys = try SigningKeys(keys: KeyDirectory(path: fixture.root + "/keys").load())
+        let minted = try await AdminAccess.issueToken(subject: subject, lifetimeSeconds: 300, reason: nil, urls: IssuerURLs(issuer: testIssuer),
+                                                      keys: keys, audit: AuditLog(store: store, timeSource: SystemTimeSource()),
+                                                      timeSource: SystemTimeSource())
+        try await store.close()
+        return minted.token
+    }
+
+    func get(_ client: some TestClientProtocol, _ uri: String, token: String?) async throws -> TestResponse {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer " + token }
+        return try await client.execute(uri: uri, method: .get, headers: headers)
+    }
+
+    @Test func refusesRequestsWithoutAValidAdminToken() async throws {
+        try await fixture.application().test(.router) { client in
+            let missing = try await get(client, "/admin/audit", token: nil)
+            #expect(missing.status == .unauthorized)
+            #expect(missing.headers[.wwwAuthenticate] == #"Bearer realm="tessera-admin""#)
+
+            // An ordinary access token of this issuer, even a valid one, is no admin token.
+            var headers = formHeaders
+            headers[.authorization] = fixture.basicAuthorization
+            let access = try await client.execute(uri: "/token", method: .post, headers: headers,
+                                                  body: formBody([("grant_type", "client_credentials")])) { response in
+                try #require(json(response.body)["access_token"] as? String)
+            }
+            let ordinary = try await get(client, "/admin/audit", token: access)
+            #expect(ordinary.status == .unauthorized)
+            #expect(ordinary.headers[.wwwAuthenticate]?.contains(#"error="invalid_token""#) == true)
+            #expect(json(ordinary.body)["error"] as? String == "invalid_token")
+            let garbage = try await get(client, "/admin/audit", token: "not.a.token")
+            #expect(garbage.status == .unauthorized)
+            let post = try await client.execute(uri: "/admin/audit", method: .post)
+            #expect(post.status == .methodNotAllowed)
+        }
+        let events = try await fixture.auditEvents()
+        #expect(events.filter { $0 == "admin.authentication_failed" }.count == 3, "\(events)")
+    }
+
+    @Test func pagesThroughFilteredEntriesAndAuditsEachRead() async throws {
+        let app = try await fixture.application()
+        try await app.test(.router) { client in
+            var headers = formHeaders
+            headers[.authorization] = fixture.basicAuthorization
+            for _ in 0..<3 {
+                try await client.execute(uri: "/token", method: .post, headers: headers,
+                                         body: formBody([("grant_type", "client_credentials")])) { #expect($0.status == .ok) }
+            }
+            let token = try await adminToken()
+            let first = try await get(client, "/admin/audit?event=token.issued&limit=2", token: token)
+            #expect(first.status == .ok, "\(String(buffer: first.body))")
+            #expect(first.headers[.cacheControl] == "no-store")
+            let page = json(first.body)
+            let entries = try #require(page["entries"] as? [[String: Any]])
+            #expect(entries.count == 2)
+            #expect(entries.allSatisfy { (($0["entry"] as? [String: Any])?["entry"] as? [String: Any])?["event"] as? String == "token.issued" })
+            #expect(entries.allSatisfy { ($0["hash"] as? String)?.count == 64 })
+            let after = try #require(page["next_after"] as? Int)
+            let second = json(try await get(client, "/admin/audit?event=token.issued&limit=2&after=\(after)", token: token).body)
+            #expect((second["entries"] as? [Any])?.count == 1)
+            #expect(second["next_after"] is NSNull)
+
+            let bySubject = json(try await get(client, "/admin/audit?subject=ops-alice", token: token).body)
+            let events = (bySubject["entries"] as? [[String: Any]] ?? []).compactMap { (($0["entry"] as? [String: Any])?["entry"] as? [String: Any])?["event"] as? String }
+            // Each read is recorded before it runs, so this one sees itself.
+            #expect(events == ["admin.token_issued", "admin.audit_read", "admin.audit_read", "admin.audit_read"], "\(events)")
+
+            let future = try await get(client, "/admin/audit?since=2999-01-01T00:00:00Z", token: token)
+            #expect((json(future.body)["entries"] as? [Any])?.isEmpty == true)
+            let bad = try await get(client, "/admin/audit?limit=5000", token: token)
+            #expect(bad.status == .badRequest)
+            #expect(json(bad.body)["error"] as? String == "invalid_request")
+        }
+    }
+
+    @Test func refusesToStartWhenAClientClaimsTheAdminAudience() async throws {
+        let yaml = """
+        clients:
+          - id: sneaky
+            secret_sha256: "\(String(repeating: "ab", count: 32))"
+            audiences: [\(testIssuer)/admin]
+        """
+        try yaml.write(toFile: fixture.root + "/policies/clients.yaml", atomically: true, encoding: .utf8)
+        let error = await #expect(throws: IssuerStartupError.self) { try await fixture.application() }
+        #expect(error?.description.contains("reserved for admin tokens") == true, "\(String(describing: error))")
+    }
+}
