@@ -15,14 +15,18 @@ public struct ServerSettings: Sendable {
     public var checkpointInterval: Duration
     /// How often expired tokens and assertion jtis are deleted; zero disables.
     public var pruneInterval: Duration
+    /// Where audit entries are streamed (SIEM files, syslog), each with its cursor in the data folder.
+    public var auditSinks: [AuditSinkSpecification]
 
     public init(host: String = "127.0.0.1", port: Int = 8080, issuer: IssuerConfiguration,
-                checkpointInterval: Duration = .seconds(3600), pruneInterval: Duration = .seconds(300)) {
+                checkpointInterval: Duration = .seconds(3600), pruneInterval: Duration = .seconds(300),
+                auditSinks: [AuditSinkSpecification] = []) {
         self.host = host
         self.port = port
         self.issuer = issuer
         self.checkpointInterval = checkpointInterval
         self.pruneInterval = pruneInterval
+        self.auditSinks = auditSinks
     }
 }
 
@@ -61,10 +65,14 @@ public func buildApplication(
     let maintenance = MaintenanceService(checkpointer: issuer.checkpointer, storage: storage, timeSource: timeSource,
                                          checkpointInterval: settings.checkpointInterval, pruneInterval: settings.pruneInterval,
                                          logger: logger)
+    let sinkDirectory = (settings.issuer.dataDirectory as NSString).appendingPathComponent("sinks")
+    let sinks = AuditSinkService(forwarders: settings.auditSinks.map {
+        AuditForwarder(sink: $0.makeSink(), store: storage, cursorDirectory: sinkDirectory, logger: logger)
+    })
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tessera"),
-        services: [maintenance, StorageService(storage: storage)],
+        services: [maintenance, sinks, StorageService(storage: storage)],
         onServerRunning: { channel in
             logger.notice("listening", metadata: [
                 "tessera.address": .string(channel.localAddress?.ipAddress ?? settings.host),
@@ -93,6 +101,22 @@ func warnAboutInsecureIssuer(_ issuer: String, logger: Logger) {
         logger.warning("issuer uses http on a non-loopback host; serve it behind TLS in production", metadata: [
             "tessera.issuer": .string(issuer),
         ])
+    }
+}
+
+/// Streams the audit log to its sinks until shutdown; each forwarder keeps its own cursor.
+struct AuditSinkService: Service {
+    let forwarders: [AuditForwarder]
+
+    func run() async throws {
+        guard !forwarders.isEmpty else { return }
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for forwarder in forwarders {
+                    group.addTask { await forwarder.run() }
+                }
+            }
+        }
     }
 }
 

@@ -21,15 +21,31 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("prune-interval"), help: "How often to delete expired tokens and assertion jtis (env TESSERA_PRUNE_INTERVAL, default 5m; 0 disables).")
     var pruneIntervalFlag: String?
 
+    @Option(name: .customLong("audit-sink"), help: "Stream audit entries to file:/path.jsonl[?max-bytes=N&keep=K] or syslog+tcp://host:port; repeatable (env TESSERA_AUDIT_SINKS, comma-separated).")
+    var auditSinkFlags: [String] = []
+
     @OptionGroup var folders: FolderOptions
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
+        for sink in auditSinks {
+            do {
+                _ = try AuditSinkSpecification(sink)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
         for (flag, text) in [("--checkpoint-interval", checkpointInterval), ("--prune-interval", pruneInterval)] {
             guard DurationText.seconds(text) != nil else {
                 throw ValidationError("\(flag) must be a duration such as 0, 90s, 5m or 1h, not \(text)")
             }
         }
+    }
+
+    /// The sink flags, or the environment's comma-separated list when no flag is given.
+    var auditSinks: [String] {
+        if !auditSinkFlags.isEmpty { return auditSinkFlags }
+        return resolve(nil, "TESSERA_AUDIT_SINKS", "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     var checkpointInterval: String { resolve(checkpointIntervalFlag, "TESSERA_CHECKPOINT_INTERVAL", "1h") }
@@ -50,7 +66,8 @@ struct Serve: AsyncParsableCommand {
         let settings = ServerSettings(host: host, port: port, issuer: IssuerConfiguration(
             issuer: issuer, keysDirectory: folders.keys, policiesDirectory: folders.policies, dataDirectory: folders.data),
             checkpointInterval: .seconds(DurationText.seconds(checkpointInterval) ?? 3600),
-            pruneInterval: .seconds(DurationText.seconds(pruneInterval) ?? 300))
+            pruneInterval: .seconds(DurationText.seconds(pruneInterval) ?? 300),
+            auditSinks: auditSinks.compactMap { try? AuditSinkSpecification($0) })
         do {
             try await runServer(settings, logger: logger)
         } catch let error as IssuerStartupError {

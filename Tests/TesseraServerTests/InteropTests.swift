@@ -101,7 +101,13 @@ struct CommandLineTests {
 
         let server = Process()
         server.executableURL = URL(fileURLWithPath: tessera)
-        server.arguments = ["serve", "--listen", "127.0.0.1:0", "--issuer", "http://127.0.0.1", "--log-format", "json"] + folders
+        let badSink = try await run(tessera, ["serve", "--audit-sink", "ftp://siem"] + folders)
+        #expect(badSink.status != 0)
+        #expect(badSink.error.contains("unknown audit sink ftp://siem"), "\(badSink.error)")
+
+        let siemFile = root + "/siem/audit.jsonl"
+        server.arguments = ["serve", "--listen", "127.0.0.1:0", "--issuer", "http://127.0.0.1", "--log-format", "json",
+                            "--audit-sink", "file:" + siemFile] + folders
         let log = Pipe()
         server.standardError = log
         server.standardOutput = FileHandle.nullDevice
@@ -126,6 +132,19 @@ struct CommandLineTests {
         #expect((checkpointResponse as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type") == "application/jwt")
         let publishedFile = root + "/published.jws"
         try published.write(to: URL(fileURLWithPath: publishedFile))
+
+        // The file sink streams the entries, the token's among them, within its poll interval.
+        let streamed = try await onBlockingThread { () -> String in
+            let deadline = Date().addingTimeInterval(15)
+            var text = ""
+            while Date() < deadline, !text.contains("token.issued") {
+                Thread.sleep(forTimeInterval: 0.1)
+                text = (try? String(contentsOfFile: siemFile, encoding: .utf8)) ?? ""
+            }
+            return text
+        }
+        #expect(streamed.split(separator: "\n").count == 4, "\(streamed)")
+        #expect(streamed.contains(#""event":"token.issued""#), "\(streamed)")
 
         server.terminate()  // SIGTERM
         let exited = try await onBlockingThread { () -> Int32 in
