@@ -109,7 +109,11 @@ struct AuditSinkService: Service {
     let forwarders: [AuditForwarder]
 
     func run() async throws {
-        guard !forwarders.isEmpty else { return }
+        // A service that returns ends the whole service group, the server included.
+        guard !forwarders.isEmpty else {
+            try? await gracefulShutdown()
+            return
+        }
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for forwarder in forwarders {
@@ -127,6 +131,8 @@ struct StorageService: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
-        try await storage.close()
+        // In a task of its own: when the group is cancelled instead of shut down gracefully,
+        // the store must still close (an unclosed SQLite connection is lost writes at exit).
+        try await Task { try await storage.close() }.value
     }
 }

@@ -16,6 +16,11 @@ struct MaintenanceService: Service {
     let logger: Logger
 
     func run() async throws {
+        // A service that returns ends the whole service group, the server included.
+        guard checkpointInterval > .zero || pruneInterval > .zero else {
+            try? await gracefulShutdown()
+            return
+        }
         await withDiscardingTaskGroup { group in
             if checkpointInterval > .zero {
                 // `buildApplication` took the first one.

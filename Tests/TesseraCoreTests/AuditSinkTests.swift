@@ -91,6 +91,9 @@ struct AuditSinkTests {
         let second = try TestSyslogListener(port: port)
         try await second.waitFor(41...60)
         second.stop()
+        // The cursor is saved just after the listener has the bytes.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while forwarder.readCursor() < 60, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(forwarder.readCursor() == 60)
     }
 }
