@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "tessera-bench",
             dependencies: [
-                "TesseraServer", "TesseraCore", "TesseraJWT", "TesseraCrypto",
+                "TesseraServer", "TesseraCore", "TesseraJWT", "TesseraCrypto", "TesseraStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TesseraCore
+import TesseraStore
 
 /// A run that produced no valid measurement.
 struct BenchError: Error, CustomStringConvertible {
@@ -10,10 +11,11 @@ struct BenchError: Error, CustomStringConvertible {
 /// Parses the mode and runs the benchmarks it names.
 enum BenchmarkCommand {
     enum Mode: String, CaseIterable {
-        case crypto, http, all
+        case crypto, store, http, all
 
-        var runsCrypto: Bool { self != .http }
-        var runsHTTP: Bool { self != .crypto }
+        var runsCrypto: Bool { self == .crypto || self == .all }
+        var runsStore: Bool { self == .store || self == .all }
+        var runsHTTP: Bool { self == .http || self == .all }
     }
 
     static let usage = "usage: tessera-bench [\(Mode.allCases.map(\.rawValue).joined(separator: "|"))]  (default: all)"
@@ -51,6 +53,17 @@ enum BenchmarkCommand {
         do {
             let crypto = CryptoBenchmark()
             let rawES256Signing = mode.runsCrypto ? try crypto.run(in: workspace) : try crypto.rawES256SigningRate(in: workspace)
+            if mode.runsStore {
+                print("== store: the audit log alone")
+                let sqlite = try await SQLiteStorage.open(directory: workspace.path("audit-bench"))
+                do {
+                    try await AuditBenchmark().run(on: sqlite, name: "SQLite", rawES256Signing: rawES256Signing)
+                } catch {
+                    try? await sqlite.close()
+                    throw error
+                }
+                try await sqlite.close()
+            }
             if let wrk {
                 try await HTTPBenchmark(wrk: wrk).run(in: workspace, rawES256Signing: rawES256Signing)
             }
