@@ -67,7 +67,7 @@ public struct KeyDirectory: Sendable {
         var loaded: [StoredSigningKey] = []
         for entry in manifest.keys {
             let keyPath = (path as NSString).appendingPathComponent(entry.file)
-            try checkPermissions(keyPath)
+            try Self.checkPrivate(keyPath)
             let pem: String
             do {
                 pem = try String(contentsOfFile: keyPath, encoding: .utf8)
@@ -163,7 +163,7 @@ public struct KeyDirectory: Sendable {
     }
 
     /// A private key readable by group or others is refused: whoever can read it can mint tokens.
-    private func checkPermissions(_ keyPath: String) throws(KeyDirectoryError) {
+    static func checkPrivate(_ keyPath: String) throws(KeyDirectoryError) {
         var info = stat()
         guard stat(keyPath, &info) == 0 else {
             throw KeyDirectoryError(path: keyPath, message: "the key file listed in the manifest is missing")
