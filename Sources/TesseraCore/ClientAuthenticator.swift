@@ -73,6 +73,9 @@ public struct ClientAuthenticator: Sendable {
         if presentation.assertionType != nil {
             throw .invalidRequest("client_assertion_type was sent without client_assertion")
         }
+        if let id = presentation.formClientID, let client = registry.client(id: id), client.definition.authMethod == .none {
+            return client
+        }
         throw .invalidClient("client authentication is required: client_secret_basic, client_secret_post or private_key_jwt")
     }
 

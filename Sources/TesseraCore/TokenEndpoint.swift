@@ -127,6 +127,10 @@ public struct ClientCredentialsGrant: Grant {
 
     public func decide(_ form: FormParameters, client: RegisteredClient) throws(OAuthError) -> TokenGrantDecision {
         let definition = client.definition
+        guard definition.authMethod != .none else {
+            throw OAuthError(.unauthorizedClient, "client \(definition.id) is public: it may only exchange an identity token "
+                             + "(grant_type urn:ietf:params:oauth:grant-type:token-exchange)")
+        }
         let scopes = try RequestedScope.resolve(form["scope"], allowed: definition.scopes)
         let audiences = try RequestedAudience.resolve(resources: form.all("resource"), audiences: form.all("audience"),
                                                       allowed: definition.audiences)

@@ -4,8 +4,12 @@ public enum ClientAuthMethod: String, Sendable, CaseIterable {
     case clientSecretBasic = "client_secret_basic"
     case clientSecretPost = "client_secret_post"
     case privateKeyJWT = "private_key_jwt"
+    /// A public client (`public: true`), such as the CLI on an engineer's laptop: it holds no
+    /// secret, names itself with `client_id`, and may use only token exchange, where the
+    /// subject token is the credential.
+    case none = "none"
 
-    public var usesSecret: Bool { self != .privateKeyJWT }
+    public var usesSecret: Bool { self == .clientSecretBasic || self == .clientSecretPost }
 }
 
 /// Where a `private_key_jwt` client's public keys come from.
@@ -76,7 +80,7 @@ public struct ClientDefinition: Sendable, Hashable {
 extension ClientDefinition {
     static let fields: Set<String> = [
         "id", "description", "auth_method", "secret_sha256", "jwks", "jwks_file", "scopes", "audiences", "token_lifetime",
-        "token_type_header", "can_introspect",
+        "token_type_header", "can_introspect", "public",
     ]
 
     init(field: YAMLField) throws(PolicyError) {
@@ -104,12 +108,22 @@ extension ClientDefinition {
         }
 
         let method: ClientAuthMethod
-        if let methodField = members["auth_method"] {
+        let isPublic = try members["public"]?.bool() ?? false
+        if isPublic {
+            if let methodField = members["auth_method"], try methodField.string() != ClientAuthMethod.none.rawValue {
+                throw methodField.error("a public client authenticates with nothing (auth_method none); remove auth_method")
+            }
+            guard secret == nil, keys == nil else {
+                throw field.error("client \"\(id)\" is public: it holds no secret_sha256, jwks or jwks_file")
+            }
+            method = .none
+        } else if let methodField = members["auth_method"] {
             let name = try methodField.string()
             guard let parsed = ClientAuthMethod(rawValue: name) else {
                 let known = ClientAuthMethod.allCases.map(\.rawValue).joined(separator: ", ")
                 throw methodField.error("unknown auth method \"\(name)\"; expected one of: \(known)")
             }
+            guard parsed != .none else { throw methodField.error("auth_method none is written public: true") }
             method = parsed
         } else {
             method = keys != nil ? .privateKeyJWT : .clientSecretBasic
@@ -134,11 +148,14 @@ extension ClientDefinition {
                 throw scopesField.error("\"\(bad)\" is not a valid scope (printable ASCII, no spaces, quotes or backslashes)")
             }
         }
-        guard let audiencesField = members["audiences"] else {
+        // A public client gets its audiences from the roles it exchanges tokens for.
+        var audiences: [String] = []
+        if let audiencesField = members["audiences"] {
+            audiences = try audiencesField.stringList()
+            guard !audiences.isEmpty else { throw audiencesField.error("needs at least one audience") }
+        } else if !isPublic {
             throw field.error("client \"\(id)\" needs at least one entry in audiences (the resource servers its tokens are for)")
         }
-        let audiences = try audiencesField.stringList()
-        guard !audiences.isEmpty else { throw audiencesField.error("needs at least one audience") }
 
         var lifetime = Self.defaultTokenLifetime
         if let lifetimeField = members["token_lifetime"] {

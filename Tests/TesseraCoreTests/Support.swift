@@ -39,6 +39,7 @@ struct ClientFixture {
             ClientDefinition(id: "jwt-client", authMethod: .privateKeyJWT,
                              keys: .inline([["kty": jwk.kty, "crv": jwk.crv!, "x": jwk.x!, "y": jwk.y!, "kid": jwk.kid!, "alg": "ES256"]], location),
                              scopes: ["read"], audiences: ["https://api.example"], location: location),
+            ClientDefinition(id: "public-cli", authMethod: .none, scopes: [], audiences: [], location: location),
         ]
         registry = try ClientRegistry(bundle: PolicyBundle(clients: clients, directory: "/nonexistent"))
         basicSecret = basic.secret

@@ -82,6 +82,21 @@ struct TokenEndpointTests {
         #expect(error?.code == .serverError)
     }
 
+    @Test func publicClientsNameThemselvesButMayNotUseClientCredentials() async throws {
+        let client = try await fixture.authenticator().authenticate(ClientCredentialPresentation(form: FormParameters([("client_id", "public-cli")])))
+        #expect(client.id == "public-cli")
+        // A confidential client cannot pass for public by leaving out its secret.
+        await #expect(throws: OAuthError.self) {
+            try await fixture.authenticator().authenticate(ClientCredentialPresentation(form: FormParameters([("client_id", "basic-client")])))
+        }
+        let error = await #expect(throws: OAuthError.self) {
+            try await endpoint.handle(form: FormParameters([("grant_type", "client_credentials"), ("client_id", "public-cli")]), basic: nil,
+                                      logger: logger)
+        }
+        #expect(error?.code == .unauthorizedClient)
+        #expect(error?.errorDescription.contains("token-exchange") == true)
+    }
+
     @Test func everyTokenHasItsOwnJTI() async throws {
         var seen: Set<String> = []
         for _ in 0..<20 {

@@ -45,6 +45,13 @@ struct ClientsParsingTests {
         #expect(path == "batch.jwks.json")
     }
 
+    @Test func parsesPublicClientsWithoutSecretsOrAudiences() throws {
+        let clients = try PolicyBundle.parseClients("clients:\n  - id: tessera-cli\n    public: true\n", file: "clients.yaml")
+        #expect(clients.first?.authMethod == ClientAuthMethod.none)
+        #expect(clients.first?.audiences == [])
+        #expect(clients.first?.secretSHA256 == nil)
+    }
+
     @Test func emptyOrNullClientListIsEmpty() throws {
         #expect(try PolicyBundle.parseClients("", file: "c.yaml").isEmpty)
         #expect(try PolicyBundle.parseClients("clients:\n", file: "c.yaml").isEmpty)
@@ -65,6 +72,9 @@ struct ClientsParsingTests {
         ("clients:\n  - id: a\n    secret_sha256: \"\(hash)\"\n    audiences: [x]\n    scopes: [\"has space\"]\n", 5, "clients[0].scopes", "not a valid scope"),
         ("clients:\n  - id: a\n    secret_sha256: \"\(hash)\"\n    audiences: [x]\n  - id: a\n    secret_sha256: \"\(hash)\"\n    audiences: [x]\n", 5, "clients[1]", "already declared"),
         ("client:\n  - id: a\n", 1, "client", "unknown field"),
+        ("clients:\n  - id: cli\n    public: true\n    secret_sha256: \"\(hash)\"\n", 2, "clients[0]", "holds no secret_sha256"),
+        ("clients:\n  - id: cli\n    public: true\n    auth_method: client_secret_basic\n", 4, "clients[0].auth_method", "authenticates with nothing"),
+        ("clients:\n  - id: cli\n    auth_method: none\n", 3, "clients[0].auth_method", "public: true"),
     ])
     func rejectsBrokenFiles(yaml: String, line: Int, field: String, message: String) {
         let error = #expect(throws: PolicyError.self) { try PolicyBundle.parseClients(yaml, file: "policies/clients.yaml") }
