@@ -44,6 +44,10 @@ public final class PostgresStorage: MigratedStorage {
     }
 
     public static func open(url: PostgresStoreURL, logger: Logger = Logger(label: "tessera.store")) async throws -> PostgresStorage {
+        // The pool starts first, so that its `run()` has begun by the time the first query
+        // leases a connection (PostgresNIO warns otherwise); it opens connections only on demand.
+        let client = PostgresClient(configuration: url.clientConfiguration(), backgroundLogger: logger)
+        let clientRun = Task { await client.run() }
         do {
             // Migrations run on a connection of their own, opened here: a wrong password, a
             // missing database or a stopped server fail this call with the server's reason.
@@ -58,10 +62,10 @@ public final class PostgresStorage: MigratedStorage {
                 throw error
             }
         } catch {
+            clientRun.cancel()
+            await clientRun.value
             throw StoreError("\(url): cannot open the store: \(describe(error))")
         }
-        let client = PostgresClient(configuration: url.clientConfiguration(), backgroundLogger: logger)
-        let clientRun = Task { await client.run() }
         return PostgresStorage(url: url, client: client, clientRun: clientRun, logger: logger)
     }
 
