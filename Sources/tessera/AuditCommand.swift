@@ -8,14 +8,17 @@ struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read and verify the tamper-evident audit log.", subcommands: [Verify.self, Tail.self, Checkpoint.self])
 
-    /// The store in the data folder, refusing to create one where none exists.
-    static func openStore(_ folders: FolderOptions) async -> SQLiteStorage {
-        let path = (folders.data as NSString).appendingPathComponent(SQLiteStorage.fileName)
-        guard FileManager.default.fileExists(atPath: path) else {
-            fail("no audit log at \(path); has `tessera serve` run with --data \(folders.data)?")
+    /// The selected store; for SQLite, refusing to create one where none exists.
+    static func openStore(_ folders: FolderOptions, _ store: StoreOption) async -> any TesseraStorage {
+        let location = store.location(folders)
+        if case .sqlite = location {
+            let path = (folders.data as NSString).appendingPathComponent(SQLiteStorage.fileName)
+            guard FileManager.default.fileExists(atPath: path) else {
+                fail("no audit log at \(path); has `tessera serve` run with --data \(folders.data)?")
+            }
         }
         do {
-            return try await SQLiteStorage.open(directory: folders.data)
+            return try await location.open()
         } catch {
             fail("\(error)")
         }
@@ -29,10 +32,11 @@ struct Audit: AsyncParsableCommand {
         var checkpointFile: String?
 
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var store: StoreOption
         @OptionGroup var issuer: IssuerOption
 
         func run() async throws {
-            let store = await Audit.openStore(folders)
+            let store = await Audit.openStore(folders, self.store)
             if let checkpointFile {
                 let checkpoint = Audit.readCheckpoint(checkpointFile, issuer: issuer.value, folders: folders)
                 if case .failure(let broken) = try await checkpoint.confirm(in: store) {
@@ -61,9 +65,10 @@ struct Audit: AsyncParsableCommand {
         var count: Int = 20
 
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var store: StoreOption
 
         func run() async throws {
-            let store = await Audit.openStore(folders)
+            let store = await Audit.openStore(folders, self.store)
             let last = try await store.auditHead()?.sequence ?? 0
             let entries = try await store.auditEntries(after: max(0, last - Int64(max(count, 0))), limit: max(count, 0))
             try await store.close()
@@ -78,11 +83,12 @@ struct Audit: AsyncParsableCommand {
             abstract: "Sign the audit log's current head with the current signing key and print the checkpoint; keep it somewhere the log's operators cannot edit.")
 
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var store: StoreOption
         @OptionGroup var issuer: IssuerOption
 
         func run() async throws {
             let keys = Audit.signingKeys(folders)
-            let store = await Audit.openStore(folders)
+            let store = await Audit.openStore(folders, self.store)
             guard let head = try await store.auditHead() else {
                 try await store.close()
                 fail("the audit log is empty: nothing to checkpoint")

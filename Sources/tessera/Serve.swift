@@ -15,6 +15,7 @@ struct Serve: AsyncParsableCommand {
     var issuerFlag: String?
 
     @OptionGroup var folders: FolderOptions
+    @OptionGroup var store: StoreOption
     @OptionGroup var logging: LogOptions
 
     func run() async throws {
@@ -30,7 +31,8 @@ struct Serve: AsyncParsableCommand {
             fail("--issuer must be an http(s) URL without query or fragment (RFC 8414 §2), not \(issuer)")
         }
         let settings = ServerSettings(host: host, port: port, issuer: IssuerConfiguration(
-            issuer: issuer, keysDirectory: folders.keys, policiesDirectory: folders.policies, dataDirectory: folders.data))
+            issuer: issuer, keysDirectory: folders.keys, policiesDirectory: folders.policies, dataDirectory: folders.data,
+            storeURL: store.url))
         do {
             try await runServer(settings, logger: logger)
         } catch let error as IssuerStartupError {
