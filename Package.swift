@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The platform's OpenSSL 3 libcrypto; imported by TesseraCrypto only.
@@ -47,7 +48,11 @@ let package = Package(
         ),
         .target(
             name: "TesseraStore",
-            dependencies: [.product(name: "SQLiteNIO", package: "sqlite-nio")],
+            dependencies: [
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The behaviour every store backend must have, as plain throwing checks: each backend's
@@ -109,7 +114,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraStoreTests",
-            dependencies: ["TesseraStore", "TesseraStoreConformance"],
+            // PostgresNIO: the PostgreSQL tests create and drop a database per check.
+            dependencies: ["TesseraStore", "TesseraStoreConformance", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

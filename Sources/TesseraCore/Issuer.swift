@@ -11,15 +11,18 @@ public struct IssuerConfiguration: Sendable {
     public var keysDirectory: String
     public var policiesDirectory: String
     public var dataDirectory: String
+    /// Where the store is: nil or empty for SQLite in `dataDirectory`, or a `postgres://` URL.
+    public var storeURL: String?
     /// Create an ES256 key when the keys folder has none (what `tessera serve` does).
     public var generateKeyIfMissing: Bool
 
     public init(issuer: String, keysDirectory: String, policiesDirectory: String, dataDirectory: String,
-                generateKeyIfMissing: Bool = true) {
+                storeURL: String? = nil, generateKeyIfMissing: Bool = true) {
         self.issuer = issuer
         self.keysDirectory = keysDirectory
         self.policiesDirectory = policiesDirectory
         self.dataDirectory = dataDirectory
+        self.storeURL = storeURL
         self.generateKeyIfMissing = generateKeyIfMissing
     }
 }
@@ -45,10 +48,12 @@ public struct Issuer: Sendable {
     public let admin: AdminAPI
     public let checkpointer: AuditCheckpointer
 
-    /// Opens the embedded SQLite store in the data folder.
+    /// Opens the store `storeURL` names: the embedded SQLite file in the data folder, or PostgreSQL.
     public static func openStorage(_ configuration: IssuerConfiguration) async throws(IssuerStartupError) -> any TesseraStorage {
         do {
-            return try await SQLiteStorage.open(directory: configuration.dataDirectory)
+            return try await StoreLocation(storeURL: configuration.storeURL, dataDirectory: configuration.dataDirectory).open()
+        } catch let error as StoreError {
+            throw IssuerStartupError(description: error.description)  // names the store already
         } catch {
             throw IssuerStartupError(description: "\(configuration.dataDirectory): cannot open the store: \(error)")
         }

@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// Every operation goes through one connection, one at a time (`SerialGate`); durability costs
 /// one fsync per transaction, which the audit log amortises by appending in groups.
-public final class SQLiteStorage: TesseraStorage {
+public final class SQLiteStorage: MigratedStorage {
     public static let fileName = "tessera.sqlite"
 
     private let connection: SQLiteConnection
@@ -118,6 +118,13 @@ public final class SQLiteStorage: TesseraStorage {
     ]
 
     public static var schemaVersion: Int { migrations.last?.version ?? 0 }
+
+    public func appliedSchemaVersion() async throws -> Int {
+        try await gate.run {
+            let rows = try await self.connection.query("SELECT MAX(version) AS version FROM schema_migrations")
+            return rows.first?.column("version")?.integer ?? 0
+        }
+    }
 
     func migrate() async throws {
         _ = try await connection.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)")

@@ -44,3 +44,10 @@ public protocol TesseraStorage: AuditStore, IssuedTokenStore, AssertionReplaySto
 
     func close() async throws
 }
+
+/// A persistent store whose schema is versioned by migrations applied when it opens.
+public protocol MigratedStorage: TesseraStorage {
+    /// The newest schema version applied to the database; a newer Tessera sharing it may have
+    /// gone past the versions this build knows.
+    func appliedSchemaVersion() async throws -> Int
+}

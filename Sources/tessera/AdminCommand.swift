@@ -27,6 +27,7 @@ struct Admin: AsyncParsableCommand {
         var reason: String?
 
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var store: StoreOption
         @OptionGroup var issuer: IssuerOption
 
         func validate() throws {
@@ -38,7 +39,7 @@ struct Admin: AsyncParsableCommand {
 
         func run() async throws {
             let keys = Audit.signingKeys(folders)
-            let store = await Audit.openStore(folders)
+            let store = await Audit.openStore(folders, self.store)
             let minted: MintedToken
             do {
                 minted = try await AdminAccess.issueToken(
@@ -62,9 +63,10 @@ struct Admin: AsyncParsableCommand {
         var jwtID: String
 
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var store: StoreOption
 
         func run() async throws {
-            let store = await Audit.openStore(folders)
+            let store = await Audit.openStore(folders, self.store)
             let outcome: RevocationOutcome
             do {
                 outcome = try await AdminAccess.revokeToken(jwtID: jwtID, store: store,

@@ -9,14 +9,17 @@ struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read and verify the tamper-evident audit log.", subcommands: [Verify.self, Tail.self, Export.self, Checkpoint.self])
 
-    /// The store in the data folder, refusing to create one where none exists.
-    static func openStore(_ folders: FolderOptions) async -> SQLiteStorage {
-        let path = (folders.data as NSString).appendingPathComponent(SQLiteStorage.fileName)
-        guard FileManager.default.fileExists(atPath: path) else {
-            fail("no audit log at \(path); has `tessera serve` run with --data \(folders.data)?")
+    /// The selected store; for SQLite, refusing to create one where none exists.
+    static func openStore(_ folders: FolderOptions, _ store: StoreOption) async -> any TesseraStorage {
+        let location = store.location(folders)
+        if case .sqlite = location {
+            let path = (folders.data as NSString).appendingPathComponent(SQLiteStorage.fileName)
+            guard FileManager.default.fileExists(atPath: path) else {
+                fail("no audit log at \(path); has `tessera serve` run with --data \(folders.data)?")
+            }
         }
         do {
-            return try await SQLiteStorage.open(directory: folders.data)
+            return try await location.open()
         } catch {
             fail("\(error)")
         }
@@ -30,10 +33,11 @@ struct Audit: AsyncParsableCommand {
         var checkpointFile: String?
 
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var store: StoreOption
         @OptionGroup var issuer: IssuerOption
 
         func run() async throws {
-            let store = await Audit.openStore(folders)
+            let store = await Audit.openStore(folders, self.store)
             if let checkpointFile {
                 let checkpoint = Audit.readCheckpoint(checkpointFile, issuer: issuer.value, folders: folders)
                 if case .failure(let broken) = try await checkpoint.confirm(in: store) {
@@ -65,13 +69,14 @@ struct Audit: AsyncParsableCommand {
         var follow = false
 
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var store: StoreOption
 
         func validate() throws {
             guard count >= 0 else { throw ValidationError("-n must not be negative") }
         }
 
         func run() async throws {
-            let store = await Audit.openStore(folders)
+            let store = await Audit.openStore(folders, self.store)
             let last = try await store.auditHead()?.sequence ?? 0
             var cursor = max(0, last - Int64(count))
             repeat {
@@ -112,6 +117,7 @@ struct Audit: AsyncParsableCommand {
         var output: String?
 
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var store: StoreOption
 
         func validate() throws {
             guard format == "jsonl" else { throw ValidationError("--format must be jsonl, not \(format)") }
@@ -132,7 +138,7 @@ struct Audit: AsyncParsableCommand {
         func run() async throws {
             var query = AuditQuery(limit: AuditQuery.maximumPageSize, subject: subject, role: role, event: event,
                                    since: try Self.time(since, flag: "--since"), until: try until.map { try Self.time($0, flag: "--until") })
-            let store = await Audit.openStore(folders)
+            let store = await Audit.openStore(folders, self.store)
             var lines = ""
             var written = 0
             while true {
@@ -165,11 +171,12 @@ struct Audit: AsyncParsableCommand {
             abstract: "Sign the audit log's current head with the current signing key and print the checkpoint; keep it somewhere the log's operators cannot edit.")
 
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var store: StoreOption
         @OptionGroup var issuer: IssuerOption
 
         func run() async throws {
             let keys = Audit.signingKeys(folders)
-            let store = await Audit.openStore(folders)
+            let store = await Audit.openStore(folders, self.store)
             guard try await store.auditHead() != nil else {
                 try await store.close()
                 fail("the audit log is empty: nothing to checkpoint")

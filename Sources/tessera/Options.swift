@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TesseraCore
+import TesseraStore
 
 /// Options that name Tessera's folders. Each falls back to a `TESSERA_*` environment variable,
 /// then to the default, so flags, environment and defaults resolve the same way everywhere.
@@ -18,6 +19,28 @@ struct FolderOptions: ParsableArguments {
     var data: String { resolve(dataFlag, "TESSERA_DATA", "./.tessera") }
     var keys: String { resolve(keysFlag, "TESSERA_KEYS", "./keys") }
     var policies: String { resolve(policiesFlag, "TESSERA_POLICIES", "./policies") }
+}
+
+/// `--store`: where Tessera's state lives, for every command that opens the store.
+struct StoreOption: ParsableArguments {
+    @Option(name: .customLong("store"), help: ArgumentHelp(
+        "Store URL, postgres://user:password@host:5432/database[?sslmode=disable|require] (env TESSERA_STORE; default: SQLite in the data folder).",
+        discussion: "Prefer the environment variable: a password on the command line is visible to other users of the machine."))
+    var flag: String?
+
+    /// The URL, nil for SQLite in the data folder.
+    var url: String? {
+        let value = resolve(flag, "TESSERA_STORE", "")
+        return value.isEmpty ? nil : value
+    }
+
+    func location(_ folders: FolderOptions) -> StoreLocation {
+        do {
+            return try StoreLocation(storeURL: url, dataDirectory: folders.data)
+        } catch {
+            fail(error.description)
+        }
+    }
 }
 
 struct LogOptions: ParsableArguments {

@@ -25,6 +25,7 @@ struct Serve: AsyncParsableCommand {
     var auditSinkFlags: [String] = []
 
     @OptionGroup var folders: FolderOptions
+    @OptionGroup var store: StoreOption
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
@@ -64,7 +65,8 @@ struct Serve: AsyncParsableCommand {
             fail("--issuer must be an http(s) URL without query or fragment (RFC 8414 §2), not \(issuer)")
         }
         let settings = ServerSettings(host: host, port: port, issuer: IssuerConfiguration(
-            issuer: issuer, keysDirectory: folders.keys, policiesDirectory: folders.policies, dataDirectory: folders.data),
+            issuer: issuer, keysDirectory: folders.keys, policiesDirectory: folders.policies, dataDirectory: folders.data,
+            storeURL: store.url),
             checkpointInterval: .seconds(DurationText.seconds(checkpointInterval) ?? 3600),
             pruneInterval: .seconds(DurationText.seconds(pruneInterval) ?? 300),
             auditSinks: auditSinks.compactMap { try? AuditSinkSpecification($0) })

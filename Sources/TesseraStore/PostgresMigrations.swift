@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL schema, as versioned changes applied in order when a store opens.
+///
+/// The columns mirror `SQLiteStorage`'s (times as BIGINT milliseconds since 1970, so a `Date`
+/// round-trips to the millisecond on both backends), in one first version: this backend starts
+/// from the schema SQLite reached through four. Later changes append versions; an applied one is
+/// never edited.
+enum PostgresMigrations {
+    static let migrations: [(version: Int, statements: [String])] = [
+        (1, [
+            """
+            CREATE TABLE audit_log (
+                sequence BIGINT PRIMARY KEY,
+                time_ms BIGINT NOT NULL,
+                event TEXT NOT NULL,
+                subject TEXT,
+                client_id TEXT,
+                role TEXT,
+                outcome TEXT NOT NULL,
+                body TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                token_jti TEXT,
+                token_subject TEXT,
+                token_client_id TEXT,
+                token_audiences TEXT,
+                token_scope TEXT,
+                token_kid TEXT,
+                token_issued_ms BIGINT,
+                token_expires_ms BIGINT
+            )
+            """,
+            "CREATE INDEX audit_log_time ON audit_log (time_ms)",
+            "CREATE INDEX audit_log_subject ON audit_log (subject, sequence)",
+            """
+            CREATE TABLE issued_tokens (
+                jti TEXT PRIMARY KEY,
+                subject TEXT NOT NULL,
+                client_id TEXT NOT NULL,
+                audiences TEXT NOT NULL,
+                scope TEXT,
+                kid TEXT NOT NULL,
+                issued_at_ms BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL,
+                revoked_at_ms BIGINT
+            )
+            """,
+            "CREATE INDEX issued_tokens_expiry ON issued_tokens (expires_at_ms)",
+            """
+            CREATE TABLE assertion_jtis (
+                client_id TEXT NOT NULL,
+                jti TEXT NOT NULL,
+                expires_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (client_id, jti)
+            )
+            """,
+            "CREATE INDEX assertion_jtis_expiry ON assertion_jtis (expires_at_ms)",
+        ]),
+    ]
+
+    static var latestVersion: Int { migrations.last?.version ?? 0 }
+
+    /// Names the lock that serialises migrations across processes: an arbitrary constant
+    /// ("Tessera1" in ASCII). Another application taking advisory locks in the same database
+    /// must not use it.
+    static let advisoryLockKey: Int64 = 0x5465_7373_6572_6131
+
+    /// Applies the pending migrations in one transaction.
+    ///
+    /// Replicas starting together all get here: the transaction-scoped advisory lock lets one in
+    /// at a time, so the first applies the migrations and the others, once it has committed, find
+    /// them applied. The lock is released with the transaction, even when the process dies.
+    /// (CockroachDB has no advisory locks: see the README.)
+    static func apply(on connection: PostgresConnection, logger: Logger) async throws {
+        try await PostgresStorage.transaction(on: connection, logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(advisoryLockKey))", logger: logger)
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)", logger: logger)
+            var applied = Set<Int>()
+            for try await version in try await connection.query("SELECT version FROM schema_migrations", logger: logger).decode(Int.self) {
+                applied.insert(version)
+            }
+            for migration in migrations where !applied.contains(migration.version) {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                let now = PostgresStorage.milliseconds(Date())
+                try await connection.query(
+                    "INSERT INTO schema_migrations (version, applied_ms) VALUES (\(migration.version), \(now))", logger: logger)
+                logger.notice("applied a schema migration", metadata: ["tessera.schema_version": .stringConvertible(migration.version)])
+            }
+        }
+    }
+}
