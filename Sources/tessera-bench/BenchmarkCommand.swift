@@ -53,19 +53,30 @@ enum BenchmarkCommand {
         do {
             let crypto = CryptoBenchmark()
             let rawES256Signing = mode.runsCrypto ? try crypto.run(in: workspace) : try crypto.rawES256SigningRate(in: workspace)
+            let postgres = ProcessInfo.processInfo.environment["TESSERA_BENCH_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+            if postgres == nil, mode.runsStore || mode.runsHTTP {
+                print("   (set TESSERA_BENCH_POSTGRES=postgres://... to a scratch database to measure PostgreSQL too)")
+            }
             if mode.runsStore {
                 print("== store: the audit log alone")
-                let sqlite = try await SQLiteStorage.open(directory: workspace.path("audit-bench"))
-                do {
-                    try await AuditBenchmark().run(on: sqlite, name: "SQLite", rawES256Signing: rawES256Signing)
-                } catch {
-                    try? await sqlite.close()
-                    throw error
+                let locations = [("SQLite", StoreLocation.sqlite(directory: workspace.path("audit-bench")))]
+                    + (try postgres.map { [("PostgreSQL", try StoreLocation(storeURL: $0, dataDirectory: ""))] } ?? [])
+                for (name, location) in locations {
+                    let store = try await location.open()
+                    do {
+                        try await AuditBenchmark().run(on: store, name: name, rawES256Signing: rawES256Signing)
+                    } catch {
+                        try? await store.close()
+                        throw error
+                    }
+                    try await store.close()
                 }
-                try await sqlite.close()
             }
             if let wrk {
-                try await HTTPBenchmark(wrk: wrk).run(in: workspace, rawES256Signing: rawES256Signing)
+                try await HTTPBenchmark(wrk: wrk).run(in: workspace, storeURL: nil, rawES256Signing: rawES256Signing)
+                if let postgres {
+                    try await HTTPBenchmark(wrk: wrk).run(in: workspace, storeURL: postgres, rawES256Signing: rawES256Signing)
+                }
             }
             return 0
         } catch {

@@ -37,10 +37,12 @@ struct Verdict {
     let ratio: Double
     let target: Double
     let applies: Bool
+    /// What the target is set for, named when it does not apply.
+    var appliesTo = "ES256"
 
     var description: String {
         let goal = "target >= \(String(format: "%.2f", target))"
-        guard applies else { return "info (\(goal) applies to ES256 only)" }
+        guard applies else { return "info (\(goal) applies to \(appliesTo) only)" }
         return ratio >= target ? "PASS (\(goal))" : "BELOW TARGET (\(goal))"
     }
 }
