@@ -1,3 +1,5 @@
+import TesseraJWT
+
 /// An error answered to an OAuth client as RFC 6749 §5.2 JSON. The description is written for
 /// the developer of the client: it says what was wrong and, where possible, how to fix it,
 /// and never contains a secret, a token or an internal detail.
@@ -22,11 +24,15 @@ public struct OAuthError: Error, Sendable, Hashable, CustomStringConvertible {
     public let errorDescription: String
     /// The HTTP status: 400 for request errors, 401 for client authentication failures.
     public let httpStatus: Int
+    /// Recorded in the audit entry of the refusal, never sent to the client (the decision's
+    /// rules, the role, the subject).
+    public var auditDetails: [String: JSONValue] = [:]
 
-    public init(_ code: Code, _ description: String, status: Int? = nil) {
+    public init(_ code: Code, _ description: String, status: Int? = nil, auditDetails: [String: JSONValue] = [:]) {
         self.code = code
         self.errorDescription = description
         self.httpStatus = status ?? (code == .invalidClient ? 401 : code == .serverError ? 500 : 400)
+        self.auditDetails = auditDetails
     }
 
     public var description: String { "\(code): \(errorDescription)" }

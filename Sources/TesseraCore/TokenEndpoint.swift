@@ -38,7 +38,36 @@ public struct TokenResponse: Codable, Sendable, Hashable {
 /// everything they share (client authentication, minting, logging), so no grant can skip it.
 public protocol Grant: Sendable {
     var grantType: String { get }
-    func decide(_ form: FormParameters, client: RegisteredClient) async throws(OAuthError) -> TokenGrantDecision
+    func decide(_ request: GrantRequest) async throws(OAuthError) -> TokenGrantDecision
+}
+
+/// What a grant decides on: the form, the authenticated client, and where the request came from.
+public struct GrantRequest: Sendable {
+    public let form: FormParameters
+    public let client: RegisteredClient
+    /// The TCP peer and user agent (`remoteAddress` is the peer, not yet the client: see `forwarded`).
+    public let origin: AuditActor
+    /// The proxy headers as received, believed only from trusted proxies.
+    public let forwarded: ForwardedHeaders
+
+    public init(form: FormParameters, client: RegisteredClient, origin: AuditActor = AuditActor(),
+                forwarded: ForwardedHeaders = ForwardedHeaders()) {
+        self.form = form
+        self.client = client
+        self.origin = origin
+        self.forwarded = forwarded
+    }
+}
+
+/// `X-Forwarded-For` and `Forwarded` (RFC 7239) as the request carried them.
+public struct ForwardedHeaders: Sendable, Hashable {
+    public var xForwardedFor: String?
+    public var forwarded: String?
+
+    public init(xForwardedFor: String? = nil, forwarded: String? = nil) {
+        self.xForwardedFor = xForwardedFor
+        self.forwarded = forwarded
+    }
 }
 
 /// The token endpoint as one pipeline: parse, pick the grant, authenticate the client,
@@ -61,7 +90,7 @@ public struct TokenEndpoint: Sendable {
     /// Runs the pipeline. `origin` says where the request came from (address, user agent), for
     /// the audit log. The token is returned only after its audit entry is durable.
     public func handle(form: FormParameters, basic: (id: String, secret: String)?, origin: AuditActor = AuditActor(),
-                       logger: Logger) async throws(OAuthError) -> TokenResponse {
+                       forwarded: ForwardedHeaders = ForwardedHeaders(), logger: Logger) async throws(OAuthError) -> TokenResponse {
         guard let grantType = form["grant_type"] else { throw .invalidRequest("grant_type is required") }
         guard let grant = grants[grantType] else {
             throw OAuthError(.unsupportedGrantType, "grant_type \"\(grantType)\" is not supported; supported: \(supportedGrantTypes.joined(separator: ", "))")
@@ -82,7 +111,7 @@ public struct TokenEndpoint: Sendable {
         actor.clientID = client.id
         let decision: TokenGrantDecision
         do {
-            decision = try await grant.decide(form, client: client)
+            decision = try await grant.decide(GrantRequest(form: form, client: client, origin: actor, forwarded: forwarded))
         } catch {
             await recordFailure(.tokenDenied(error, grantType: grantType, actor: actor), logger: logger)
             throw error
@@ -105,7 +134,7 @@ public struct TokenEndpoint: Sendable {
             "tessera.lifetime": .stringConvertible(decision.lifetimeSeconds),
         ])
         return TokenResponse(accessToken: minted.token, tokenType: "Bearer", expiresIn: decision.lifetimeSeconds,
-                             scope: minted.claims.scope, issuedTokenType: nil)
+                             scope: minted.claims.scope, issuedTokenType: decision.issuedTokenType)
     }
 
     /// Refusals are audited too, but a failing audit store must not turn a refusal into a
@@ -125,8 +154,9 @@ public struct ClientCredentialsGrant: Grant {
 
     public init() {}
 
-    public func decide(_ form: FormParameters, client: RegisteredClient) throws(OAuthError) -> TokenGrantDecision {
-        let definition = client.definition
+    public func decide(_ request: GrantRequest) throws(OAuthError) -> TokenGrantDecision {
+        let form = request.form
+        let definition = request.client.definition
         guard definition.authMethod != .none else {
             throw OAuthError(.unauthorizedClient, "client \(definition.id) is public: it may only exchange an identity token "
                              + "(grant_type urn:ietf:params:oauth:grant-type:token-exchange)")

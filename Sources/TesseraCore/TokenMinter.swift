@@ -13,9 +13,16 @@ public struct TokenGrantDecision: Sendable {
     public var extensions: [String: JSONValue]
     /// The token's `typ` header.
     public var typeHeader: String
+    /// The role the token activates (token exchange), recorded in the audit entry.
+    public var role: String?
+    /// What else the `token.issued` entry records (the decision's rules, the upstream...).
+    public var auditDetails: [String: JSONValue]
+    /// RFC 8693 `issued_token_type` of the response, for token exchange.
+    public var issuedTokenType: String?
 
     public init(subject: String, clientID: String, audiences: [String], scopes: [String], lifetimeSeconds: Int,
-                extensions: [String: JSONValue] = [:], typeHeader: String = JWSSigner.accessTokenType) {
+                extensions: [String: JSONValue] = [:], typeHeader: String = JWSSigner.accessTokenType, role: String? = nil,
+                auditDetails: [String: JSONValue] = [:], issuedTokenType: String? = nil) {
         self.subject = subject
         self.clientID = clientID
         self.audiences = audiences
@@ -23,6 +30,9 @@ public struct TokenGrantDecision: Sendable {
         self.lifetimeSeconds = lifetimeSeconds
         self.extensions = extensions
         self.typeHeader = typeHeader
+        self.role = role
+        self.auditDetails = auditDetails
+        self.issuedTokenType = issuedTokenType
     }
 }
 

@@ -18,7 +18,9 @@ struct TokenController {
 
     private func token(_ request: Request, context: TesseraRequestContext) async throws -> Response {
         let (form, basic, origin) = try await Self.readForm(request, context: context)
-        let response = try await endpoint.handle(form: form, basic: basic, origin: origin, logger: context.logger)
+        let forwarded = ForwardedHeaders(xForwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!],
+                                         forwarded: request.headers[HTTPField.Name("Forwarded")!])
+        let response = try await endpoint.handle(form: form, basic: basic, origin: origin, forwarded: forwarded, logger: context.logger)
         let json = response.jsonBytes()
         return Response(status: .ok,
                         headers: [.contentType: "application/json", .cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"],

@@ -43,7 +43,9 @@ public struct AuditEvent: Sendable, Hashable {
 extension AuditEvent {
     public static func tokenIssued(_ minted: MintedToken, decision: TokenGrantDecision, grantType: String,
                                    actor: AuditActor) -> AuditEvent {
-        AuditEvent("token.issued", outcome: .success, actor: actor, target: [
+        var target: [String: JSONValue] = decision.auditDetails
+        target["role"] = decision.role.map(JSONValue.string)
+        return AuditEvent("token.issued", outcome: .success, actor: actor, target: target.merging([
             "jti": .string(minted.jwtID),
             "kid": .string(minted.keyID),
             "subject": .string(decision.subject),
@@ -52,12 +54,13 @@ extension AuditEvent {
             "scopes": .array(decision.scopes.map(JSONValue.string)),
             "lifetime_seconds": .number(Double(decision.lifetimeSeconds)),
             "grant_type": .string(grantType),
-        ])
+        ]) { $1 })
     }
 
     public static func tokenDenied(_ error: OAuthError, grantType: String?, actor: AuditActor) -> AuditEvent {
-        AuditEvent("token.denied", outcome: .failure, actor: actor,
-                   target: grantType.map { ["grant_type": .string($0)] } ?? [:],
+        var target = error.auditDetails
+        target["grant_type"] = grantType.map(JSONValue.string)
+        return AuditEvent("token.denied", outcome: .failure, actor: actor, target: target,
                    reasons: ["\(error.code): \(error.errorDescription)"])
     }
 
