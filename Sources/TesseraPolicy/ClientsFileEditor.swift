@@ -76,11 +76,15 @@ public struct ClientsFileEditor {
     static func render(_ client: ClientDefinition) -> String {
         var lines = ["  - id: \(quoted(client.id))"]
         if let description = client.description { lines.append("    description: \(quoted(description))") }
-        lines.append("    auth_method: \(client.authMethod.rawValue)")
+        if client.authMethod == .none {
+            lines.append("    public: true")
+        } else {
+            lines.append("    auth_method: \(client.authMethod.rawValue)")
+        }
         if let secret = client.secretSHA256 { lines.append("    secret_sha256: \(quoted(secret))") }
         if case .file(let file, _) = client.keys { lines.append("    jwks_file: \(quoted(file))") }
         lines.append("    scopes: [\(client.scopes.map(quoted).joined(separator: ", "))]")
-        lines.append("    audiences: [\(client.audiences.map(quoted).joined(separator: ", "))]")
+        if !client.audiences.isEmpty { lines.append("    audiences: [\(client.audiences.map(quoted).joined(separator: ", "))]") }
         lines.append("    token_lifetime: \(client.tokenLifetimeSeconds)s")
         if client.canIntrospect { lines.append("    can_introspect: true") }
         if client.tokenTypeHeader != "at+jwt" { lines.append("    token_type_header: \(quoted(client.tokenTypeHeader))") }

@@ -35,6 +35,12 @@ struct Clients: ParsableCommand {
         @Option(help: "A description for people reading clients.yaml.")
         var description: String?
 
+        @Flag(name: .customLong("can-introspect"), help: "Allow the client to call /introspect (resource servers).")
+        var canIntrospect = false
+
+        @Flag(name: .customLong("public"), help: "A public client (a CLI on laptops): no secret, token exchange only; audiences come from roles.")
+        var isPublic = false
+
         @OptionGroup var folders: FolderOptions
 
         func run() throws {
@@ -42,8 +48,12 @@ struct Clients: ParsableCommand {
                 fail("unknown --auth-method \(authMethod); use client_secret_basic, client_secret_post or private_key_jwt")
             }
             if jwksFile != nil { method = .privateKeyJWT }
+            if isPublic {
+                guard jwksFile == nil else { fail("a --public client holds no keys: drop --jwks-file") }
+                method = .none
+            }
             guard ClientDefinition.isValidID(id) else { fail("client ids use letters, digits, '-', '_' and '.' only") }
-            guard !audiences.isEmpty else { fail("give at least one --audience (the resource server the tokens are for)") }
+            guard isPublic || !audiences.isEmpty else { fail("give at least one --audience (the resource server the tokens are for)") }
             if let bad = scopes.first(where: { !ClientDefinition.isValidScope($0) }) { fail("\"\(bad)\" is not a valid scope") }
             guard let seconds = DurationText.seconds(lifetime), (1...ClientDefinition.maximumTokenLifetime).contains(seconds) else {
                 fail("--lifetime must be between 1s and 60m, such as 300, 90s, 5m or 1h")
@@ -57,14 +67,14 @@ struct Clients: ParsableCommand {
             if method == .privateKeyJWT {
                 guard let jwksFile else { fail("private_key_jwt needs --jwks-file with the client's public keys") }
                 keys = .file(path: jwksFile, SourceLocation(file: "command line"))
-            } else {
+            } else if method != .none {
                 let generated = ClientSecret.generate()
                 secret = generated.secret
                 hash = generated.sha256Hex
             }
             let client = ClientDefinition(
                 id: id, description: description, authMethod: method, secretSHA256: hash, keys: keys, scopes: scopes,
-                audiences: audiences, tokenLifetimeSeconds: seconds, tokenTypeHeader: tokenTypeHeader,
+                audiences: audiences, tokenLifetimeSeconds: seconds, tokenTypeHeader: tokenTypeHeader, canIntrospect: canIntrospect,
                 location: SourceLocation(file: "command line"))
             do {
                 // A client with a key file must load cleanly before it is written down.
