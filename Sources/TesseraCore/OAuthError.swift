@@ -18,6 +18,11 @@ public struct OAuthError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidTarget = Code(rawValue: "invalid_target")
         public static let serverError = Code(rawValue: "server_error")
         public static let notFound = Code(rawValue: "not_found")
+        /// Token exchange: a role's conditions do not hold (403; the description names them).
+        public static let accessDenied = Code(rawValue: "access_denied")
+        /// Token exchange: every condition holds but the role needs an approval first (403),
+        /// distinct so the CLI can start the approval flow.
+        public static let approvalRequired = Code(rawValue: "approval_required")
     }
 
     public let code: Code
@@ -27,11 +32,15 @@ public struct OAuthError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Recorded in the audit entry of the refusal, never sent to the client (the decision's
     /// rules, the role, the subject).
     public var auditDetails: [String: JSONValue] = [:]
+    /// The audit event of the refusal when it is not `token.denied` (`upstream.token_rejected`).
+    public var auditEvent: String?
 
-    public init(_ code: Code, _ description: String, status: Int? = nil, auditDetails: [String: JSONValue] = [:]) {
+    public init(_ code: Code, _ description: String, status: Int? = nil, auditEvent: String? = nil,
+                auditDetails: [String: JSONValue] = [:]) {
         self.code = code
         self.errorDescription = description
         self.httpStatus = status ?? (code == .invalidClient ? 401 : code == .serverError ? 500 : 400)
+        self.auditEvent = auditEvent
         self.auditDetails = auditDetails
     }
 

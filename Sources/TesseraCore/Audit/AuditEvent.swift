@@ -60,7 +60,7 @@ extension AuditEvent {
     public static func tokenDenied(_ error: OAuthError, grantType: String?, actor: AuditActor) -> AuditEvent {
         var target = error.auditDetails
         target["grant_type"] = grantType.map(JSONValue.string)
-        return AuditEvent("token.denied", outcome: .failure, actor: actor, target: target,
+        return AuditEvent(error.auditEvent ?? "token.denied", outcome: .failure, actor: actor, target: target,
                    reasons: ["\(error.code): \(error.errorDescription)"])
     }
 
