@@ -69,7 +69,7 @@ extension Policy {
         @Option(help: "Groups, comma-separated.") var groups: String = ""
         @Option(help: "amr values, comma-separated (e.g. pwd,mfa).") var amr: String = ""
         @Option(help: "acr value.") var acr: String?
-        @Option(name: .customLong("auth-time"), help: "When the user authenticated: RFC 3339 or relative to --time (-10m).")
+        @Option(name: .customLong("auth-time"), parsing: .unconditional, help: "When the user authenticated: RFC 3339 or relative to --time (-10m).")
         var authTime: String?
         @Option(name: .customLong("device-compliant"), help: "true or false; omitted means the upstream did not say.")
         var deviceCompliant: Bool?
