@@ -38,6 +38,13 @@ public protocol AccessRule: Sendable {
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult
 }
 
+/// Trims whitespace, skipping Foundation's (slow) trimming when there is none to trim.
+@inline(__always)
+func trimmedFast(_ text: String) -> String {
+    guard let first = text.first, let last = text.last, first.isWhitespace || last.isWhitespace else { return text }
+    return text.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
 /// `[a, b]` as reasons print lists.
 @inline(__always)
 func bracketed(_ values: [String]) -> String { "[" + values.joined(separator: ", ") + "]" }
@@ -225,7 +232,7 @@ struct JustificationRule: AccessRule {
     var name: String { "justification" }
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
-        let text = request.justification?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let text = request.justification.map(trimmedFast) ?? ""
         if text.isEmpty { return .failed(name, "justification required: say why you need this role") }
         let length = text.count
         if length < condition.minimumLength {
@@ -243,7 +250,7 @@ struct TicketRule: AccessRule {
     var name: String { "ticket" }
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
-        let ticket = request.ticket?.trimmingCharacters(in: .whitespaces) ?? ""
+        let ticket = request.ticket.map(trimmedFast) ?? ""
         if ticket.isEmpty {
             if !condition.required { return .met(name, "no ticket given; none required") }
             let pattern = condition.pattern.map { " matching \($0.pattern)" } ?? ""
