@@ -6,6 +6,10 @@ public struct PolicyBundle: Sendable, Hashable {
     public static let clientsFileName = "clients.yaml"
 
     public var clients: [ClientDefinition]
+    /// The roles of `roles/*.yaml`, in file and declaration order.
+    public var roles: [RoleDefinition] = []
+    /// `networks.yaml`: named networks and the trusted proxies.
+    public var networkSettings = NetworkSettings()
     /// The folder the bundle was read from; relative paths inside it resolve against it.
     public var directory: String
 
@@ -20,18 +24,25 @@ public struct PolicyBundle: Sendable, Hashable {
 
     /// Reads and validates the bundle in `directory`. A missing folder or `clients.yaml` is an
     /// empty bundle (no clients: every request is denied); a present but broken file is an error.
+    /// `networks.yaml` and `roles/` are optional too (no roles: every role request is denied).
     public static func load(directory: String) throws(PolicyError) -> PolicyBundle {
         let path = (directory as NSString).appendingPathComponent(clientsFileName)
-        guard FileManager.default.fileExists(atPath: path) else {
-            return PolicyBundle(clients: [], directory: directory)
+        var bundle = PolicyBundle(clients: [], directory: directory)
+        if FileManager.default.fileExists(atPath: path) {
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw PolicyError(SourceLocation(file: path), field: nil, "cannot read the file: \(error.localizedDescription)")
+            }
+            bundle.clients = try parseClients(text, file: path)
         }
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw PolicyError(SourceLocation(file: path), field: nil, "cannot read the file: \(error.localizedDescription)")
-        }
-        return PolicyBundle(clients: try parseClients(text, file: path), directory: directory)
+        (bundle.networkSettings, bundle.roles) = try loadAccess(directory: directory)
+        return bundle
+    }
+
+    public func role(named name: String) -> RoleDefinition? {
+        roles.first { $0.name == name }
     }
 
     /// Parses the text of a `clients.yaml`.

@@ -34,6 +34,26 @@ struct YAMLField {
         return members
     }
 
+    /// The members of a mapping whose keys are data (claim names, network names), in file order.
+    func entries() throws(PolicyError) -> [(key: String, value: YAMLField)] {
+        guard case .mapping(let mapping) = node else { throw error("expected a mapping") }
+        var entries: [(key: String, value: YAMLField)] = []
+        for (key, value) in mapping {
+            guard case .scalar(let scalar) = key else { throw error("mapping keys must be plain strings") }
+            let childPath = path.isEmpty ? scalar.string : "\(path).\(scalar.string)"
+            entries.append((scalar.string, YAMLField(node: value, path: childPath, file: file)))
+        }
+        return entries
+    }
+
+    /// A whole number, written plainly (`3`).
+    func integer() throws(PolicyError) -> Int {
+        guard case .scalar(let scalar) = node, scalar.style == .plain, let value = Int(scalar.string) else {
+            throw error("expected a whole number")
+        }
+        return value
+    }
+
     var isMapping: Bool {
         if case .mapping = node { return true }
         return false
@@ -124,6 +144,19 @@ public enum DurationText {
               value <= Int(Int32.max) / multiplier
         else { return nil }
         return value * multiplier
+    }
+
+    /// Seconds as a person reads them: `45s`, `15m`, `1h`, `1h30m`, `2m5s`.
+    public static func format(_ seconds: Int) -> String {
+        if seconds <= 0 { return "\(seconds)s" }
+        let hours = seconds / 3600
+        let minutes = seconds % 3600 / 60
+        let rest = seconds % 60
+        var text = ""
+        if hours > 0 { text += "\(hours)h" }
+        if minutes > 0 { text += "\(minutes)m" }
+        if rest > 0 { text += "\(rest)s" }
+        return text
     }
 }
 

@@ -97,7 +97,7 @@ struct Clients: ParsableCommand {
 
 struct Policy: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the policy bundle.", subcommands: [Check.self])
+        abstract: "Check, test and explain the policy bundle.", subcommands: [Check.self, Test.self, Explain.self])
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -110,6 +110,7 @@ struct Policy: ParsableCommand {
                 let bundle = try PolicyBundle.load(directory: folders.policies)
                 let registry = try ClientRegistry(bundle: bundle)
                 print("policy bundle \(folders.policies) is valid: \(registry.count) client(s)")
+                printAccessSummary(bundle)
             } catch {
                 fail(error.description)
             }

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import TesseraPolicy
+
+/// The roles and networks part of `tessera policy check`.
+func printAccessSummary(_ bundle: PolicyBundle) {
+    let proxies = bundle.networkSettings.trustedProxies
+    print("\(bundle.roles.count) role(s), \(bundle.networkSettings.networks.count) network(s), "
+        + "\(proxies.networks.count) trusted proxy block(s) (header \(proxies.header.rawValue))")
+    for role in bundle.roles {
+        var notes = ["max \(DurationText.format(role.maxDurationSeconds))"]
+        if role.conditions.approval != nil { notes.append("approval") }
+        if role.eligibility.groups.isEmpty, role.eligibility.subjects.isEmpty { notes.append("admits nobody") }
+        let rules = PolicyEngine.rules(for: role).map(\.name).joined(separator: ", ")
+        print("  \(role.name) (\(notes.joined(separator: ", "))): \(rules)")
+    }
+}
+
+extension Policy {
+    struct Test: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the policy test cases of DIR/tests/*.yaml; exits non-zero when any case fails.")
+
+        @Argument(help: "The policy bundle folder (default: --policies, TESSERA_POLICIES or ./policies).")
+        var directory: String?
+
+        @Flag(name: .shortAndLong, help: "Print the full decision trace of every case, not only failures.")
+        var verbose = false
+
+        @OptionGroup var folders: FolderOptions
+
+        func run() throws {
+            let folder = directory ?? folders.policies
+            let bundle: PolicyBundle
+            let cases: [PolicyTestCase]
+            do {
+                bundle = try PolicyBundle.load(directory: folder)
+                cases = try bundle.loadTestCases(now: Date())
+            } catch {
+                fail(error.description)
+            }
+            guard !cases.isEmpty else { fail("no test cases in \(folder)/\(PolicyBundle.testsDirectoryName)/*.yaml") }
+            let engine = PolicyEngine(bundle: bundle)
+            var failures = 0
+            for testCase in cases {
+                let result = testCase.run(engine)
+                print("\(result.passed ? "PASS" : "FAIL")  \(testCase.name)")
+                if !result.passed {
+                    failures += 1
+                    print("      at \(testCase.location)")
+                    for problem in result.problems { print("      \(problem)") }
+                }
+                if verbose || !result.passed {
+                    print(result.decision.trace.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n"))
+                }
+            }
+            print("\(cases.count - failures) passed, \(failures) failed")
+            if failures > 0 { throw ExitCode.failure }
+        }
+    }
+
+    struct Explain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what the policy engine would decide for an identity and request, rule by rule. Issues nothing.")
+
+        @Option(help: "The role asked for.") var role: String
+        @Option(help: "The subject (as the upstream writes it).") var subject: String
+        @Option(help: "The upstream id.") var upstream: String
+        @Option(help: "Groups, comma-separated.") var groups: String = ""
+        @Option(help: "amr values, comma-separated (e.g. pwd,mfa).") var amr: String = ""
+        @Option(help: "acr value.") var acr: String?
+        @Option(name: .customLong("auth-time"), parsing: .unconditional, help: "When the user authenticated: RFC 3339 or relative to --time (-10m).")
+        var authTime: String?
+        @Option(name: .customLong("device-compliant"), help: "true or false; omitted means the upstream did not say.")
+        var deviceCompliant: Bool?
+        @Option(help: "The client address.") var ip: String?
+        @Option(help: "The time of the request, RFC 3339 (default now).") var time: String?
+        @Option(help: "The client id.") var client: String = "tessera-cli"
+        @Option(name: .customLong("on-call"), help: "A schedule the subject is on call for (repeat); omitted means unknown.")
+        var onCall: [String] = []
+        @Flag(name: .customLong("not-on-call"), help: "The subject is known to be on call for no schedule.")
+        var notOnCall = false
+        @Option(name: .customLong("claim"), help: "A token claim as key=value (repeat).") var claims: [String] = []
+        @Option(help: "Requested lifetime, e.g. 30m.") var lifetime: String?
+        @Option(help: "Justification.") var justification: String?
+        @Option(help: "Ticket reference.") var ticket: String?
+
+        @OptionGroup var folders: FolderOptions
+
+        func run() throws {
+            let bundle: PolicyBundle
+            do {
+                bundle = try PolicyBundle.load(directory: folders.policies)
+            } catch {
+                fail(error.description)
+            }
+            var now = Date()
+            if let time {
+                guard let parsed = RFC3339.date(time) else { fail("--time must be RFC 3339, e.g. 2026-03-02T03:00:00Z") }
+                now = parsed
+            }
+            var authenticatedAt: Date?
+            if let authTime {
+                guard let parsed = RFC3339.instant(authTime, relativeTo: now) else { fail("--auth-time must be RFC 3339 or relative, e.g. -10m") }
+                authenticatedAt = parsed
+            }
+            var address: IPAddress?
+            if let ip {
+                guard let parsed = IPAddress(ip) else { fail("--ip \(ip) is not an IPv4 or IPv6 address") }
+                address = parsed
+            }
+            var lifetimeSeconds: Int?
+            if let lifetime {
+                guard let seconds = DurationText.seconds(lifetime) else { fail("--lifetime must be a duration such as 30m") }
+                lifetimeSeconds = seconds
+            }
+            var claimValues: [String: ClaimValue] = ["sub": .string(subject)]
+            for claim in claims {
+                guard let equals = claim.firstIndex(of: "="), equals != claim.startIndex else { fail("--claim must be key=value, got \(claim)") }
+                claimValues[String(claim[..<equals])] = .string(String(claim[claim.index(after: equals)...]))
+            }
+            let list = { (text: String) in text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+            let identity = Identity(upstream: upstream, subject: subject, groups: list(groups), authenticationMethods: list(amr),
+                                    authenticationContext: acr, authenticatedAt: authenticatedAt, deviceCompliant: deviceCompliant,
+                                    claims: claimValues)
+            let schedules: Set<String>? = notOnCall ? [] : (onCall.isEmpty ? nil : Set(onCall))
+            let context = DecisionContext(clientID: client, clientAddress: address, now: now, onCallSchedules: schedules)
+            let request = AccessRequest(role: role, lifetimeSeconds: lifetimeSeconds, justification: justification, ticket: ticket)
+            let decision = PolicyEngine(bundle: bundle).decide(identity: identity, request: request, context: context)
+            print("\(subject) from \(upstream) at \(RFC3339.string(now)) from \(address.map(String.init(describing:)) ?? "(unknown address)") via client \(client)")
+            print(decision.trace)
+        }
+    }
+}
