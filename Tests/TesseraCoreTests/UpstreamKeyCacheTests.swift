@@ -325,4 +325,18 @@ struct UpstreamKeyCacheTests {
         #expect(fetcher.count("https://token.actions.githubusercontent.com/.well-known/jwks") == 1)
         await registry.shutdown()
     }
+
+    @Test func aReloadKeepsTheCachesOfUnchangedUpstreams() async throws {
+        let fixture = try UpstreamFixture()
+        _ = try await fixture.verify(try fixture.corpToken())
+        var partner = UpstreamFixture.partner
+        partner.audiences = ["tessera-cli", "another"]
+        let reloaded = try UpstreamRegistry(upstreams: [UpstreamFixture.corp, partner], directory: "/nonexistent",
+                                            fetcher: fixture.fetcher, timeSource: fixture.clock, logger: Logger(label: "test"),
+                                            reusing: fixture.registry)
+        #expect(reloaded.caches["corp"] === fixture.registry.caches["corp"])
+        #expect(reloaded.caches["partner"] !== fixture.registry.caches["partner"])
+        #expect(try await reloaded.verify(subjectToken: try fixture.corpToken(), now: fixture.now).subject == "alice")
+        #expect(fixture.fetcher.count(corpJWKS) == 1)
+    }
 }

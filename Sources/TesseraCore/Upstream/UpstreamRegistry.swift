@@ -22,8 +22,13 @@ public final class UpstreamRegistry: Sendable {
     ///   - fetcher: fetches JWK Sets and discovery documents (`HTTPDocumentFetcher` around an
     ///     `HTTPClient` the caller owns and shuts down after `shutdown()`).
     ///   - directory: the policies folder, against which relative `jwks_file` paths resolve.
+    ///   - previous: the registry of the bundle being replaced (hot reload). The key cache of
+    ///     every upstream whose definition did not change is kept, keys and rate limit included,
+    ///     so a reload neither refetches every JWKS nor resets the 30 s refetch limit. Do not
+    ///     `shutdown()` the previous registry after a reload: that would cancel shared caches.
     public init(upstreams: [UpstreamDefinition], directory: String, fetcher: any UpstreamDocumentFetcher, timeSource: any TimeSource,
-                configuration: UpstreamKeyCacheConfiguration = .init(), logger: Logger) throws(PolicyError) {
+                configuration: UpstreamKeyCacheConfiguration = .init(), logger: Logger,
+                reusing previous: UpstreamRegistry? = nil) throws(PolicyError) {
         var entries: [UpstreamVerifier.Upstream] = []
         var caches: [String: UpstreamKeyCache] = [:]
         for definition in upstreams {
@@ -31,6 +36,9 @@ public final class UpstreamRegistry: Sendable {
             let keys: UpstreamVerifier.KeyProvider
             if case .file(let path) = definition.keys {
                 keys = .fixed(try Self.loadKeyFile(path, directory: directory, upstream: definition, algorithms: algorithms))
+            } else if let kept = previous?.caches[definition.id], kept.upstream == definition {
+                caches[definition.id] = kept
+                keys = .cached(kept)
             } else {
                 let cache = UpstreamKeyCache(upstream: definition, algorithms: algorithms, fetcher: fetcher, timeSource: timeSource,
                                              configuration: configuration, logger: logger)
@@ -51,9 +59,10 @@ public final class UpstreamRegistry: Sendable {
 
     /// The upstreams of `bundle`, fetching over `httpClient` (see `HTTPDocumentFetcher.makeHTTPClient()`).
     public convenience init(bundle: PolicyBundle, httpClient: HTTPClient, timeSource: any TimeSource,
-                            configuration: UpstreamKeyCacheConfiguration = .init(), logger: Logger) throws(PolicyError) {
+                            configuration: UpstreamKeyCacheConfiguration = .init(), logger: Logger,
+                            reusing previous: UpstreamRegistry? = nil) throws(PolicyError) {
         try self.init(upstreams: bundle.upstreams, directory: bundle.directory, fetcher: HTTPDocumentFetcher(client: httpClient),
-                      timeSource: timeSource, configuration: configuration, logger: logger)
+                      timeSource: timeSource, configuration: configuration, logger: logger, reusing: previous)
     }
 
     /// The identity a subject token vouches for, or why it is refused.
