@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import Testing
@@ -205,25 +206,44 @@ struct HostileSubjectTokenTests {
         await refuses(try fixture.corpToken(header: ["alg": "ES256", "kid": "corp-1"], key: fixture.partnerKey), code: .init(.invalidSignature))
     }
 
+    /// Over real HTTP: the upstream's own JWKS and the attacker's JWKS live on the same test
+    /// server, and the verifier's fetcher can reach both; only the configured one is requested.
     @Test func neverFetchesKeysNamedByTheToken() async throws {
         let server = try await JWKSTestServer()
         defer { server.stop() }
+        try server.serve("corp.json", try jwksDocument([fixture.corpKey]), headers: ["Cache-Control": "max-age=3600"])
         let attacker = try UpstreamTestKey("corp-1")
         try server.serve("evil.json", try jwksDocument([attacker]))
         let evil = server.baseURL + "/evil.json"
+        var corp = UpstreamFixture.corp
+        corp.keys = .jwksURI(server.baseURL + "/corp.json")
+        let client = HTTPDocumentFetcher.makeHTTPClient()
+        let registry = try UpstreamRegistry(upstreams: [corp], directory: "/nonexistent", fetcher: HTTPDocumentFetcher(client: client),
+                                            timeSource: fixture.clock, logger: Logger(label: "test"))
+        func refusesOverHTTP(_ token: String, code: UpstreamVerificationError.Code) async {
+            let error = await #expect(throws: UpstreamVerificationError.self) { try await registry.verify(subjectToken: token, now: fixture.now) }
+            #expect(error?.code == code, "\(String(describing: error))")
+        }
+        #expect(try await registry.verify(subjectToken: try fixture.corpToken(), now: testNow).subject == "alice")
         let attackerJWK = try attacker.publicJWK
         let embedded: JSONValue = ["kty": "EC", "crv": "P-256", "x": .string(attackerJWK.x!), "y": .string(attackerJWK.y!), "kid": "corp-1"]
-        for extra: (String, JSONValue) in [("jku", .string(evil)), ("x5u", .string(evil)), ("jwk", embedded)] {
-            var hostile = header
-            hostile[extra.0] = extra.1
-            await refuses(try fixture.corpToken(header: hostile, key: attacker), code: .init(.invalidSignature))
-            hostile["kid"] = "attacker"
-            await refuses(try fixture.corpToken(header: hostile, key: attacker), code: .init(.unknownKey))
+        for round in 0..<2 {
+            // The second round is past the 30 s refetch limit, so an unknown kid may refetch: the
+            // configured URL only.
+            fixture.clock.advance(by: TimeInterval(round * 31))
+            for extra: (String, JSONValue) in [("jku", .string(evil)), ("x5u", .string(evil)), ("jwk", embedded)] {
+                var hostile = header
+                hostile[extra.0] = extra.1
+                await refusesOverHTTP(try fixture.corpToken(header: hostile, key: attacker), code: .init(.invalidSignature))
+                hostile["kid"] = "attacker"
+                await refusesOverHTTP(try fixture.corpToken(header: hostile, key: attacker), code: .init(.unknownKey))
+            }
         }
+        try await client.shutdown()
         // Give any stray fetch time to arrive before asserting none did.
         try await Task.sleep(for: .milliseconds(200))
-        #expect(server.requests().isEmpty, "the token's key URLs were contacted: \(server.requests())")
-        #expect(fixture.fetcher.count(evil) == 0)
+        #expect(!server.requests().contains("/evil.json"), "the token's key URL was contacted: \(server.requests())")
+        #expect(Set(server.requests()) == ["/corp.json"])
     }
 
     @Test func refusesUnknownCriticalHeaders() async throws {
