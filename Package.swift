@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // The platform's OpenSSL 3 libcrypto; imported by TesseraCrypto only.
@@ -67,6 +68,8 @@ let package = Package(
             dependencies: [
                 "TesseraCrypto", "TesseraJWT", "TesseraPolicy", "TesseraStore",
                 .product(name: "Logging", package: "swift-log"),
+                // Upstream JWKS fetching (DESIGN.md: NIO-native, timeouts, connection pooling).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -120,7 +123,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraCoreTests",
-            dependencies: ["TesseraCore", "TesseraCrypto", "TesseraJWT", "TesseraPolicy"],
+            dependencies: [
+                "TesseraCore", "TesseraCrypto", "TesseraJWT", "TesseraPolicy",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -4,12 +4,15 @@ import Foundation
 /// loads completely or not at all, so a broken file can never replace a good bundle.
 public struct PolicyBundle: Sendable, Hashable {
     public static let clientsFileName = "clients.yaml"
+    public static let upstreamsFileName = "upstreams.yaml"
 
     public var clients: [ClientDefinition]
     /// The roles of `roles/*.yaml`, in file and declaration order.
     public var roles: [RoleDefinition] = []
     /// `networks.yaml`: named networks and the trusted proxies.
     public var networkSettings = NetworkSettings()
+    /// The identity providers whose tokens are accepted as subject tokens (`upstreams.yaml`).
+    public var upstreams: [UpstreamDefinition] = []
     /// The folder the bundle was read from; relative paths inside it resolve against it.
     public var directory: String
 
@@ -22,27 +25,38 @@ public struct PolicyBundle: Sendable, Hashable {
         clients.first { $0.id == id }
     }
 
-    /// Reads and validates the bundle in `directory`. A missing folder or `clients.yaml` is an
-    /// empty bundle (no clients: every request is denied); a present but broken file is an error.
-    /// `networks.yaml` and `roles/` are optional too (no roles: every role request is denied).
+    public func role(named name: String) -> RoleDefinition? {
+        roles.first { $0.name == name }
+    }
+
+    public func upstream(id: String) -> UpstreamDefinition? {
+        upstreams.first { $0.id == id }
+    }
+
+    /// Reads and validates the bundle in `directory`. A missing folder or file is an empty part
+    /// (no clients: every request is denied; no upstreams: no subject token is accepted; no
+    /// roles: every role request is denied); a present but broken file is an error.
     public static func load(directory: String) throws(PolicyError) -> PolicyBundle {
-        let path = (directory as NSString).appendingPathComponent(clientsFileName)
         var bundle = PolicyBundle(clients: [], directory: directory)
-        if FileManager.default.fileExists(atPath: path) {
-            let text: String
-            do {
-                text = try String(contentsOfFile: path, encoding: .utf8)
-            } catch {
-                throw PolicyError(SourceLocation(file: path), field: nil, "cannot read the file: \(error.localizedDescription)")
-            }
-            bundle.clients = try parseClients(text, file: path)
+        if let file = try readFile(clientsFileName, in: directory) {
+            bundle.clients = try parseClients(file.text, file: file.path)
+        }
+        if let file = try readFile(upstreamsFileName, in: directory) {
+            bundle.upstreams = try parseUpstreams(file.text, file: file.path)
         }
         (bundle.networkSettings, bundle.roles) = try loadAccess(directory: directory)
         return bundle
     }
 
-    public func role(named name: String) -> RoleDefinition? {
-        roles.first { $0.name == name }
+    /// The text and path of a file of the bundle, or nil when it does not exist.
+    static func readFile(_ name: String, in directory: String) throws(PolicyError) -> (text: String, path: String)? {
+        let path = (directory as NSString).appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            return (try String(contentsOfFile: path, encoding: .utf8), path)
+        } catch {
+            throw PolicyError(SourceLocation(file: path), field: nil, "cannot read the file: \(error.localizedDescription)")
+        }
     }
 
     /// Parses the text of a `clients.yaml`.
@@ -61,5 +75,29 @@ public struct PolicyBundle: Sendable, Hashable {
             clients.append(client)
         }
         return clients
+    }
+
+    /// Parses the text of an `upstreams.yaml`. Ids and issuers are unique: a token's `iss`
+    /// picks exactly one upstream.
+    public static func parseUpstreams(_ text: String, file: String) throws(PolicyError) -> [UpstreamDefinition] {
+        guard let root = try parseYAMLDocument(text, file: file), !root.isNull else { return [] }
+        let members = try root.mapping(allowed: ["upstreams"])
+        guard let list = members["upstreams"], !list.isNull else { return [] }
+        var upstreams: [UpstreamDefinition] = []
+        var ids: [String: SourceLocation] = [:]
+        var issuers: [String: SourceLocation] = [:]
+        for element in try list.sequence() {
+            let upstream = try UpstreamDefinition(field: element)
+            if let first = ids[upstream.id] {
+                throw element.error("upstream id \"\(upstream.id)\" is already declared at \(first)")
+            }
+            if let first = issuers[upstream.issuer] {
+                throw element.error("issuer \"\(upstream.issuer)\" is already declared at \(first); each issuer belongs to one upstream")
+            }
+            ids[upstream.id] = upstream.location
+            issuers[upstream.issuer] = upstream.location
+            upstreams.append(upstream)
+        }
+        return upstreams
     }
 }

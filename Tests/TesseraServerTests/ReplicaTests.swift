@@ -111,11 +111,11 @@ struct Replica: Sendable {
         try await send(path, form, authorization).status
     }
 
-    func send(_ path: String, _ form: [String: String], _ authorization: String) async throws -> (status: Int, body: [String: Any]) {
+    func send(_ path: String, _ form: [String: String], _ authorization: String?) async throws -> (status: Int, body: [String: Any]) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = "POST"
         request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-        request.setValue(authorization, forHTTPHeaderField: "Authorization")
+        if let authorization { request.setValue(authorization, forHTTPHeaderField: "Authorization") }
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         request.httpBody = Data(form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }
