@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import TesseraCrypto
@@ -13,12 +14,15 @@ public struct IssuerConfiguration: Sendable {
     public var dataDirectory: String
     /// Where the store is: nil or empty for SQLite in `dataDirectory`, or a `postgres://` URL.
     public var storeURL: String?
+    /// Trust identity tokens from the development upstream (`tessera dev token`). Never in production.
+    public var devUpstream: Bool
     /// Create an ES256 key when the keys folder has none (what `tessera serve` does).
     public var generateKeyIfMissing: Bool
 
     public init(issuer: String, keysDirectory: String, policiesDirectory: String, dataDirectory: String,
-                storeURL: String? = nil, generateKeyIfMissing: Bool = true) {
+                storeURL: String? = nil, devUpstream: Bool = false, generateKeyIfMissing: Bool = true) {
         self.issuer = issuer
+        self.devUpstream = devUpstream
         self.keysDirectory = keysDirectory
         self.policiesDirectory = policiesDirectory
         self.dataDirectory = dataDirectory
@@ -47,6 +51,9 @@ public struct Issuer: Sendable {
     public let inspection: TokenInspection
     public let admin: AdminAPI
     public let checkpointer: AuditCheckpointer
+    /// The upstream identity providers; `shutdown()` stops their fetches and HTTP client.
+    public let upstreams: UpstreamRegistry
+    let httpClient: HTTPClient
 
     /// Opens the store `storeURL` names: the embedded SQLite file in the data folder, or PostgreSQL.
     public static func openStorage(_ configuration: IssuerConfiguration) async throws(IssuerStartupError) -> any TesseraStorage {
@@ -81,6 +88,8 @@ public struct Issuer: Sendable {
         logger.info("policy bundle loaded", metadata: [
             "tessera.policies": .string(configuration.policiesDirectory),
             "tessera.clients": .stringConvertible(clients.count),
+            "tessera.roles": .stringConvertible(bundle.roles.count),
+            "tessera.upstreams": .stringConvertible(bundle.upstreams.count),
         ])
         try await record(AuditEvent("policy.loaded", outcome: .success, target: [
             "directory": .string(configuration.policiesDirectory), "clients": .number(Double(clients.count)),
@@ -92,10 +101,26 @@ public struct Issuer: Sendable {
         let authenticator = ClientAuthenticator(registry: clients, issuer: urls.issuer, tokenEndpoint: urls.tokenEndpoint,
                                                 replayStore: storage, timeSource: timeSource)
         let minter = TokenMinter(issuer: urls.issuer, keys: keys, timeSource: timeSource)
-        let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant()], authenticator: authenticator, minter: minter, audit: audit)
-        let inspection = TokenInspection(authenticator: authenticator, issuer: urls.issuer, keys: keys, audiences: clients.audiences,
+        let httpClient = HTTPDocumentFetcher.makeHTTPClient()
+        let upstreams: UpstreamRegistry
+        do {
+            upstreams = try loadUpstreams(bundle, configuration: configuration, urls: urls, httpClient: httpClient, timeSource: timeSource,
+                                          logger: logger)
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        let exchange = TokenExchangeGrant(upstreams: upstreams, engine: PolicyEngine(bundle: bundle),
+                                          trustedProxies: bundle.networkSettings.trustedProxies, timeSource: timeSource)
+        let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant(), exchange], authenticator: authenticator, minter: minter,
+                                     audit: audit)
+        // Introspection knows every audience Tessera issues for: the clients' and the roles'.
+        let audiences = clients.audiences.union(bundle.roles.flatMap(\.audiences))
+        let inspection = TokenInspection(authenticator: authenticator, issuer: urls.issuer, keys: keys, audiences: audiences,
                                          store: storage, audit: audit, timeSource: timeSource)
-        let metadata = IssuerMetadata(urls: urls, grantTypes: endpoint.supportedGrantTypes, scopes: clients.scopes)
+        // With token exchange, a role name is what goes in `scope`.
+        let scopes = Array(Set(clients.scopes + bundle.roles.map(\.name))).sorted()
+        let metadata = IssuerMetadata(urls: urls, grantTypes: endpoint.supportedGrantTypes, scopes: scopes)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let document = (try? encoder.encode(metadata)).map(Array.init) ?? []
@@ -104,7 +129,34 @@ public struct Issuer: Sendable {
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
         return Issuer(urls: urls, keys: keys, clients: clients, tokenEndpoint: endpoint, metadata: metadata,
                       metadataDocument: document, storage: storage, audit: audit, inspection: inspection, admin: admin,
-                      checkpointer: checkpointer)
+                      checkpointer: checkpointer, upstreams: upstreams, httpClient: httpClient)
+    }
+
+    /// Stops upstream key fetches and closes their HTTP client (the store is closed separately).
+    public func shutdown() async {
+        await upstreams.shutdown()
+        try? await httpClient.shutdown()
+    }
+
+    /// The bundle's upstreams, plus the development upstream under `--dev`.
+    private static func loadUpstreams(_ bundle: PolicyBundle, configuration: IssuerConfiguration, urls: IssuerURLs, httpClient: HTTPClient,
+                                      timeSource: any TimeSource, logger: Logger) throws(IssuerStartupError) -> UpstreamRegistry {
+        var definitions = bundle.upstreams
+        if configuration.devUpstream {
+            do {
+                let dev = try DevUpstream.open(dataDirectory: configuration.dataDirectory, tesseraIssuer: urls.issuer)
+                definitions.append(try dev.definition(dataDirectory: configuration.dataDirectory))
+            } catch {
+                throw IssuerStartupError(description: "--dev: \(error)")
+            }
+            logger.warning("DEVELOPMENT UPSTREAM ENABLED: tokens from `tessera dev token` are trusted; anyone who can read the data folder can become anyone. Never use --dev in production.")
+        }
+        do {
+            return try UpstreamRegistry(upstreams: definitions, directory: bundle.directory, fetcher: HTTPDocumentFetcher(client: httpClient),
+                                        timeSource: timeSource, logger: logger)
+        } catch {
+            throw IssuerStartupError(description: error.description)
+        }
     }
 
     private static func record(_ event: AuditEvent, in audit: AuditLog) async throws(IssuerStartupError) {

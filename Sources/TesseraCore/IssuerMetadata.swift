@@ -57,7 +57,8 @@ public struct IssuerMetadata: Codable, Sendable, Hashable {
         tokenEndpoint = urls.tokenEndpoint
         grantTypesSupported = grantTypes
         let clientAuthentication = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
-        tokenEndpointAuthMethodsSupported = clientAuthentication
+        // `none`: public clients (the CLI), which may only exchange an identity token.
+        tokenEndpointAuthMethodsSupported = clientAuthentication + ["none"]
         tokenEndpointAuthSigningAlgValuesSupported = SignatureAlgorithm.allCases.map(\.jwsName)
         scopesSupported = scopes
         introspectionEndpoint = urls.introspectionEndpoint

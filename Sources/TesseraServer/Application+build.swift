@@ -72,7 +72,7 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tessera"),
-        services: [maintenance, sinks, StorageService(storage: storage)],
+        services: [maintenance, sinks, IssuerLifecycleService(issuer: issuer)],
         onServerRunning: { channel in
             logger.notice("listening", metadata: [
                 "tessera.address": .string(channel.localAddress?.ipAddress ?? settings.host),
@@ -124,13 +124,18 @@ struct AuditSinkService: Service {
     }
 }
 
-/// Closes the store once the server has shut down, so the last transaction is on disk and the
-/// SQLite write-ahead log is checkpointed.
-struct StorageService: Service {
-    let storage: any TesseraStorage
+/// Fetches the upstreams' keys in the background at start (so the first exchange does not
+/// wait), and at shutdown stops the fetches and closes the store, so the last transaction is
+/// on disk and the SQLite write-ahead log is checkpointed.
+struct IssuerLifecycleService: Service {
+    let issuer: Issuer
 
     func run() async throws {
+        let prefetch = Task { await issuer.upstreams.prefetch() }
         try? await gracefulShutdown()
+        prefetch.cancel()
+        await issuer.shutdown()
+        let storage = issuer.storage
         // In a task of its own: when the group is cancelled instead of shut down gracefully,
         // the store must still close (an unclosed SQLite connection is lost writes at exit).
         try await Task { try await storage.close() }.value

@@ -59,7 +59,7 @@ struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke an admin token by its jti (from `audit tail`), ending its access at once on every replica.")
 
-        @Argument(help: "The token's jti.")
+        @Argument(help: "The token's jti. A jti may begin with '-': write `tessera admin revoke -- JTI`.")
         var jwtID: String
 
         @OptionGroup var folders: FolderOptions

@@ -24,6 +24,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("audit-sink"), help: "Stream audit entries to file:/path.jsonl[?max-bytes=N&keep=K] or syslog+tcp://host:port; repeatable (env TESSERA_AUDIT_SINKS, comma-separated).")
     var auditSinkFlags: [String] = []
 
+    @Flag(name: .customLong("dev"), help: "Trust identity tokens from `tessera dev token` (the development upstream). Never in production.")
+    var dev = false
+
     @OptionGroup var folders: FolderOptions
     @OptionGroup var store: StoreOption
     @OptionGroup var logging: LogOptions
@@ -66,7 +69,7 @@ struct Serve: AsyncParsableCommand {
         }
         let settings = ServerSettings(host: host, port: port, issuer: IssuerConfiguration(
             issuer: issuer, keysDirectory: folders.keys, policiesDirectory: folders.policies, dataDirectory: folders.data,
-            storeURL: store.url),
+            storeURL: store.url, devUpstream: dev),
             checkpointInterval: .seconds(DurationText.seconds(checkpointInterval) ?? 3600),
             pruneInterval: .seconds(DurationText.seconds(pruneInterval) ?? 300),
             auditSinks: auditSinks.compactMap { try? AuditSinkSpecification($0) })

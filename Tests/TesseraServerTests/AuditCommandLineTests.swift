@@ -55,9 +55,12 @@ struct AuditCommandLineTests {
         follower.standardOutput = pipe
         try follower.run()
         defer { if follower.isRunning { follower.terminate() } }
-        let revoked = try await run(tessera, ["admin", "revoke", jti] + folders)
+        // `--`: a jti is base64url and may begin with '-'.
+        let revoked = try await run(tessera, ["admin", "revoke"] + folders + ["--", jti])
         #expect(revoked.status == 0, "\(revoked.error)")
         #expect(revoked.output.contains("revoked \(jti)"))
+        // A reader blocked on a pipe sees no deadline: ending the follower ends the read.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 20) { if follower.isRunning { follower.terminate() } }
         let followed = try await onBlockingThread { () -> String in
             var text = ""
             let deadline = Date().addingTimeInterval(20)
@@ -70,7 +73,7 @@ struct AuditCommandLineTests {
         }
         #expect(followed.contains("admin.token_issued"), "\(followed)")
         #expect(followed.contains("admin.token_revoked"), "\(followed)")
-        #expect(try await run(tessera, ["admin", "revoke", jti] + folders).output.contains("already revoked"))
+        #expect(try await run(tessera, ["admin", "revoke"] + folders + ["--", jti]).output.contains("already revoked"))
         #expect(try await run(tessera, ["admin", "revoke", "nope"] + folders).status != 0)
         #expect(try await run(tessera, ["audit", "verify"] + data).status == 0)
     }

@@ -25,9 +25,10 @@ struct HTTPEndpointTests {
                     #expect(metadata["issuer"] as? String == testIssuer)
                     #expect(metadata["token_endpoint"] as? String == testIssuer + "/token")
                     #expect(metadata["jwks_uri"] as? String == testIssuer + "/.well-known/jwks.json")
-                    #expect(metadata["grant_types_supported"] as? [String] == ["client_credentials"])
+                    #expect(metadata["grant_types_supported"] as? [String]
+                        == ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"])
                     #expect(metadata["token_endpoint_auth_methods_supported"] as? [String]
-                        == ["client_secret_basic", "client_secret_post", "private_key_jwt"])
+                        == ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
                     #expect(metadata["token_endpoint_auth_signing_alg_values_supported"] as? [String] == ["ES256", "EdDSA", "RS256", "PS256"])
                     #expect(metadata["scopes_supported"] as? [String] == ["read", "write"])
                     // Nothing is advertised that does not exist.

@@ -1,6 +1,7 @@
 import Foundation
 import TesseraCrypto
 import TesseraJWT
+import TesseraPolicy
 
 /// A development identity provider, so token exchange can be tried without a real IdP.
 ///
@@ -46,6 +47,19 @@ public struct DevUpstream: Sendable {
         var jwk = try key.publicKey().jwk(algorithm: .es256)
         jwk.kid = keyID
         return PublicJWKSet(keys: [jwk])
+    }
+
+    /// The upstream `--dev` adds to the bundle's: its keys in a JWK Set file next to the key.
+    public func definition(dataDirectory: String) throws -> UpstreamDefinition {
+        let path = (dataDirectory as NSString).appendingPathComponent("dev-upstream.jwks.json")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(try jwks()).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return UpstreamDefinition(
+            id: Self.id, description: "development upstream (tessera serve --dev)", issuer: issuer, keys: .file(path: path),
+            audiences: [Self.audience], algorithms: ["ES256"],
+            claims: UpstreamClaimMapping(deviceCompliance: DeviceComplianceMapping(claim: "device_compliant")),
+            location: SourceLocation(file: path))
     }
 
     /// What a dev identity token says about its holder.

@@ -1,0 +1,148 @@
+import Foundation
+import TesseraCrypto
+import TesseraJWT
+import TesseraPolicy
+
+/// Turns a subject token from an upstream identity provider into a verified `Identity`; the
+/// upstream registry does it for configured IdPs (and the dev upstream under `--dev`).
+public protocol SubjectTokenVerifier: Sendable {
+    func verify(subjectToken: String, now: Date) async throws(UpstreamVerificationError) -> Identity
+}
+
+/// `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693): an identity token
+/// from an upstream IdP in, a short-lived access token for one role out, when the role's
+/// conditional-access rules all hold.
+///
+/// Parameters: `subject_token` and `subject_token_type` (`id_token`, `jwt` or `access_token`
+/// URNs), optional `requested_token_type` (only `access_token`), `scope` naming exactly one role,
+/// optional `audience`/`resource` narrowing the role's audiences, and Tessera's extension
+/// parameters `requested_lifetime` (a duration: `900`, `15m`), `justification` and `ticket`.
+public struct TokenExchangeGrant: Grant {
+    public static let grantTypeURN = "urn:ietf:params:oauth:grant-type:token-exchange"
+    public static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
+    public static let subjectTokenTypes: Set<String> = [
+        "urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:jwt", accessTokenType,
+    ]
+    public let grantType = Self.grantTypeURN
+
+    let upstreams: any SubjectTokenVerifier
+    let engine: PolicyEngine
+    let trustedProxies: TrustedProxies
+    let timeSource: any TimeSource
+    let random: any RandomSource
+
+    public init(upstreams: any SubjectTokenVerifier, engine: PolicyEngine, trustedProxies: TrustedProxies, timeSource: any TimeSource,
+                random: any RandomSource = BufferedSecureRandom()) {
+        self.upstreams = upstreams
+        self.engine = engine
+        self.trustedProxies = trustedProxies
+        self.timeSource = timeSource
+        self.random = random
+    }
+
+    /// The `sub` of an exchanged token: the upstream id, a colon, the upstream's subject. Client
+    /// ids cannot contain a colon, so no person or workload can ever collide with a client, nor
+    /// `alice` of one IdP with `alice` of another.
+    public static func namespacedSubject(_ identity: Identity) -> String {
+        "\(identity.upstream):\(identity.subject)"
+    }
+
+    public func decide(_ request: GrantRequest) async throws(OAuthError) -> TokenGrantDecision {
+        let form = request.form
+        let now = timeSource.now()
+        let roleName = try Self.requestedRole(form["scope"])
+        if let requested = form["requested_token_type"], requested != Self.accessTokenType {
+            throw OAuthError(.invalidRequest, "requested_token_type must be \(Self.accessTokenType): Tessera issues access tokens")
+        }
+        guard let subjectToken = form["subject_token"], !subjectToken.isEmpty else { throw .invalidRequest("subject_token is required") }
+        guard let tokenType = form["subject_token_type"] else { throw .invalidRequest("subject_token_type is required") }
+        guard Self.subjectTokenTypes.contains(tokenType) else {
+            throw .invalidRequest("subject_token_type must be one of \(Self.subjectTokenTypes.sorted().joined(separator: ", "))")
+        }
+        let lifetime = try form["requested_lifetime"].map { text throws(OAuthError) -> Int in
+            guard let seconds = DurationText.seconds(text), seconds > 0 else {
+                throw .invalidRequest("requested_lifetime must be a duration such as 900 or 15m")
+            }
+            return seconds
+        }
+
+        let identity: Identity
+        do {
+            identity = try await upstreams.verify(subjectToken: subjectToken, now: now)
+        } catch {
+            // The reason, never the token.
+            throw OAuthError(.invalidGrant, "subject_token rejected: \(error.message)", auditEvent: "upstream.token_rejected",
+                             auditDetails: ["reason": .string(error.message), "code": .string(error.code.rawValue),
+                                            "role": .string(roleName)])
+        }
+        let peer = request.origin.remoteAddress.flatMap(IPAddress.init)
+        let clientAddress = peer.map {
+            trustedProxies.clientAddress(peer: $0, xForwardedFor: request.forwarded.xForwardedFor.map { [$0] } ?? [],
+                                         forwarded: request.forwarded.forwarded.map { [$0] } ?? [])
+        }
+        let accessRequest = AccessRequest(role: roleName, lifetimeSeconds: lifetime, justification: form["justification"],
+                                          ticket: form["ticket"])
+        let decision = engine.decide(identity: identity, request: accessRequest,
+                                     context: DecisionContext(clientID: request.client.id, clientAddress: clientAddress, now: now))
+        var details: [String: JSONValue] = [
+            "role": .string(roleName),
+            "upstream": .string(identity.upstream),
+            "subject": .string(Self.namespacedSubject(identity)),
+            "decision": .string(decision.outcomeText),
+            "rules": .array(decision.rules.map { .object(["rule": .string($0.rule), "status": .string("\($0.status)"),
+                                                           "reason": .string($0.reason)]) }),
+        ]
+        details["client_address"] = clientAddress.map { .string($0.description) }
+        details["justification"] = accessRequest.justification.map(JSONValue.string)
+        details["ticket"] = accessRequest.ticket.map(JSONValue.string)
+
+        switch decision.outcome {
+        case .deny:
+            throw OAuthError(.accessDenied, "role \(roleName) denied: \(decision.failureSummary)", status: 403, auditDetails: details)
+        case .approvalRequired(let approval):
+            throw OAuthError(.approvalRequired,
+                             "role \(roleName) needs approval by \(approval.count) of [\(approval.approverGroups.joined(separator: ", "))] "
+                                + "before it activates; every other condition holds",
+                             status: 403, auditDetails: details)
+        case .allow(let seconds):
+            guard let role = decision.role else { throw OAuthError(.serverError, "the decision allowed an unknown role") }
+            let audiences = try RequestedAudience.resolve(resources: form.all("resource"), audiences: form.all("audience"),
+                                                          allowed: role.audiences)
+            let activation = "act_" + Base64URL.encode(random.bytes(count: 12))
+            details["activation_id"] = .string(activation)
+            return TokenGrantDecision(
+                subject: Self.namespacedSubject(identity), clientID: request.client.id, audiences: audiences, scopes: role.scopes,
+                lifetimeSeconds: seconds, extensions: Self.claims(identity: identity, role: roleName, request: accessRequest,
+                                                                  activation: activation),
+                role: roleName, auditDetails: details, issuedTokenType: Self.accessTokenType)
+        }
+    }
+
+    /// `scope` names exactly one role: a token is for one role, so its rules are one set.
+    static func requestedRole(_ scope: String?) throws(OAuthError) -> String {
+        let names = (scope ?? "").split(separator: " ").map(String.init)
+        guard names.count == 1, let role = names.first else {
+            throw OAuthError(.invalidScope, "scope must name exactly one role (for example scope=db-admin)")
+        }
+        return role
+    }
+
+    /// The claims an exchanged token carries besides RFC 9068's: the role, how the person
+    /// authenticated upstream, why the access was asked for, and the activation it belongs to.
+    static func claims(identity: Identity, role: String, request: AccessRequest, activation: String) -> [String: JSONValue] {
+        var claims: [String: JSONValue] = [
+            "roles": .array([.string(role)]),
+            "idp": .string(identity.upstream),
+            "act_id": .string(activation),
+        ]
+        if !identity.authenticationMethods.isEmpty { claims["amr"] = .array(identity.authenticationMethods.map(JSONValue.string)) }
+        claims["acr"] = identity.authenticationContext.map(JSONValue.string)
+        claims["auth_time"] = identity.authenticatedAt.map { .number($0.timeIntervalSince1970.rounded(.down)) }
+        claims["email"] = identity.email.map(JSONValue.string)
+        claims["justification"] = request.justification.map(JSONValue.string)
+        claims["ticket"] = request.ticket.map(JSONValue.string)
+        return claims
+    }
+}
+
+extension UpstreamRegistry: SubjectTokenVerifier {}
