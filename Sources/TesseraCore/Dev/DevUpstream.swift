@@ -51,7 +51,8 @@ public struct DevUpstream: Sendable {
 
     /// The upstream `--dev` adds to the bundle's: its keys in a JWK Set file next to the key.
     public func definition(dataDirectory: String) throws -> UpstreamDefinition {
-        let path = (dataDirectory as NSString).appendingPathComponent("dev-upstream.jwks.json")
+        // Absolute: relative jwks_file paths resolve against the policies folder, not the working one.
+        let path = URL(fileURLWithPath: (dataDirectory as NSString).appendingPathComponent("dev-upstream.jwks.json")).standardizedFileURL.path
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try encoder.encode(try jwks()).write(to: URL(fileURLWithPath: path), options: .atomic)
