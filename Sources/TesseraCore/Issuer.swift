@@ -83,6 +83,10 @@ public struct Issuer: Sendable {
             bundle = try PolicyBundle.load(directory: configuration.policiesDirectory)
             clients = try ClientRegistry(bundle: bundle)
         } catch {
+            // The refusal is part of the record; the store failing too must not hide the cause.
+            try? await audit.record(AuditEvent("policy.rejected", outcome: .failure, target: [
+                "directory": .string(configuration.policiesDirectory),
+            ], reasons: [error.description]))
             throw IssuerStartupError(description: error.description)
         }
         logger.info("policy bundle loaded", metadata: [

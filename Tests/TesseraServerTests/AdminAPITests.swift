@@ -97,6 +97,14 @@ struct AdminAPITests {
         }
     }
 
+    @Test func aBrokenBundleIsRefusedAndAudited() async throws {
+        try "clients:\n  - id: broken\n    audiences: 7: 8\n".write(toFile: fixture.root + "/policies/clients.yaml", atomically: true,
+                                                                  encoding: .utf8)
+        let error = await #expect(throws: IssuerStartupError.self) { try await fixture.application() }
+        #expect(error?.description.contains("clients.yaml:3") == true, "\(String(describing: error))")
+        #expect(try await fixture.auditEvents().last == "policy.rejected")
+    }
+
     @Test func refusesToStartWhenAClientClaimsTheAdminAudience() async throws {
         let yaml = """
         clients:
