@@ -114,7 +114,8 @@ public struct Issuer: Sendable {
             try? await httpClient.shutdown()
             throw error
         }
-        let exchange = TokenExchangeGrant(upstreams: upstreams, engine: PolicyEngine(bundle: bundle),
+        let engine = PolicyEngine(bundle: bundle)
+        let exchange = TokenExchangeGrant(upstreams: upstreams, engine: engine,
                                           trustedProxies: bundle.networkSettings.trustedProxies, timeSource: timeSource)
         let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant(), exchange], authenticator: authenticator, minter: minter,
                                      audit: audit)
@@ -129,7 +130,7 @@ public struct Issuer: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let document = (try? encoder.encode(metadata)).map(Array.init) ?? []
         let admin = AdminAPI(access: AdminAccess(urls: urls, keys: keys, store: storage, timeSource: timeSource), store: storage,
-                             audit: audit)
+                             audit: audit, engine: engine, trustedProxies: bundle.networkSettings.trustedProxies, timeSource: timeSource)
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
         return Issuer(urls: urls, keys: keys, clients: clients, tokenEndpoint: endpoint, metadata: metadata,
                       metadataDocument: document, storage: storage, audit: audit, inspection: inspection, admin: admin,

@@ -9,6 +9,17 @@ public protocol SubjectTokenVerifier: Sendable {
     func verify(subjectToken: String, now: Date) async throws(UpstreamVerificationError) -> Identity
 }
 
+extension AccessDecision {
+    /// `allow`, `approval_required` or `deny`, as the admin API and the audit log name it.
+    public var outcomeName: String {
+        switch outcome {
+        case .allow: "allow"
+        case .approvalRequired: "approval_required"
+        case .deny: "deny"
+        }
+    }
+}
+
 /// `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693): an identity token
 /// from an upstream IdP in, a short-lived access token for one role out, when the role's
 /// conditional-access rules all hold.

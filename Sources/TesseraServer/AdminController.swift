@@ -8,6 +8,8 @@ import TesseraJWT
 /// (`GET /audit/checkpoint`). Authorization and auditing live in `AdminAPI`; this only
 /// translates HTTP.
 struct AdminController {
+    static let maximumExplainBytes = 64 * 1024
+
     let admin: AdminAPI
     let checkpointer: AuditCheckpointer
 
@@ -25,6 +27,19 @@ struct AdminController {
             }
         }
         rejectOtherMethods("/admin/audit", allowed: [.get], router: router)
+        router.post("/admin/explain") { request, context in
+            let origin = AuditActor(remoteAddress: context.remoteAddress?.ipAddress, userAgent: request.headers[.userAgent])
+            let body = try await request.body.collect(upTo: Self.maximumExplainBytes)
+            do {
+                let answer = try await admin.explain(authorization: request.headers[.authorization], body: String(buffer: body),
+                                                     origin: origin)
+                return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: answer)))
+            } catch let error as AdminAccessError {
+                return Self.response(error)
+            }
+        }
+        rejectOtherMethods("/admin/explain", allowed: [.post], router: router)
         // Public on purpose: a checkpoint reveals only a count and a hash, and its value is
         // that anyone outside can keep copies.
         addReadOnlyRoute("/audit/checkpoint", to: router) { _ in

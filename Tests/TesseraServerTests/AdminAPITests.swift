@@ -97,6 +97,45 @@ struct AdminAPITests {
         }
     }
 
+    @Test func explainsWhatTheEngineWouldDecideWithoutIssuing() async throws {
+        try FileManager.default.createDirectory(atPath: fixture.root + "/policies/roles", withIntermediateDirectories: true)
+        try """
+        roles:
+          - name: prod-readonly
+            audiences: [https://api.example.com]
+            scopes: [read]
+            default_duration: 30m
+            max_duration: 1h
+            eligible: {upstreams: [corp], groups: [sre]}
+            conditions: {mfa: true}
+        """.write(toFile: fixture.root + "/policies/roles/test.yaml", atomically: true, encoding: .utf8)
+        try await fixture.application().test(.router) { client in
+            func explain(_ body: String, token: String?) async throws -> TestResponse {
+                var headers: HTTPFields = [.contentType: "application/json"]
+                if let token { headers[.authorization] = "Bearer " + token }
+                return try await client.execute(uri: "/admin/explain", method: .post, headers: headers, body: ByteBuffer(string: body))
+            }
+            let question = #"{"identity": {"upstream": "corp", "subject": "alice", "groups": ["sre"], "amr": ["pwd"]},"#
+                + #" "context": {"ip": "10.1.2.3"}, "request": {"role": "prod-readonly"}}"#
+            #expect(try await explain(question, token: nil).status == .unauthorized)
+            let token = try await adminToken()
+            let denied = try await explain(question, token: token)
+            #expect(denied.status == .ok, "\(String(buffer: denied.body))")
+            let answer = json(denied.body)
+            #expect(answer["outcome"] as? String == "deny")
+            let rules = answer["rules"] as? [[String: Any]] ?? []
+            #expect(rules.contains { $0["rule"] as? String == "mfa" && $0["status"] as? String == "failed" }, "\(rules)")
+            let allowed = json(try await explain(question.replacingOccurrences(of: #"["pwd"]"#, with: #"["pwd", "mfa"]"#), token: token).body)
+            #expect(allowed["outcome"] as? String == "allow")
+            #expect(allowed["lifetime_seconds"] as? Int == 1800)
+            let malformed = try await explain(#"{"identity": {}}"#, token: token)
+            #expect(malformed.status == .badRequest)
+        }
+        let events = try await fixture.auditEvents()
+        #expect(events.filter { $0 == "admin.explain" }.count == 2, "\(events)")
+        #expect(!events.contains("token.issued"), "explaining issued a token")
+    }
+
     @Test func aBrokenBundleIsRefusedAndAudited() async throws {
         try "clients:\n  - id: broken\n    audiences: 7: 8\n".write(toFile: fixture.root + "/policies/clients.yaml", atomically: true,
                                                                   encoding: .utf8)

@@ -1,5 +1,6 @@
 import Foundation
 import TesseraJWT
+import TesseraPolicy
 import TesseraStore
 
 /// The admin API's operations, behind `AdminAccess`: every call is authorized first, and
@@ -8,11 +9,55 @@ public struct AdminAPI: Sendable {
     let access: AdminAccess
     let store: any AuditStore
     let audit: AuditLog
+    let engine: PolicyEngine
+    let trustedProxies: TrustedProxies
+    let timeSource: any TimeSource
 
-    public init(access: AdminAccess, store: any AuditStore, audit: AuditLog) {
+    public init(access: AdminAccess, store: any AuditStore, audit: AuditLog, engine: PolicyEngine = PolicyEngine(roles: []),
+                trustedProxies: TrustedProxies = TrustedProxies(), timeSource: any TimeSource = SystemTimeSource()) {
         self.access = access
         self.store = store
         self.audit = audit
+        self.engine = engine
+        self.trustedProxies = trustedProxies
+        self.timeSource = timeSource
+    }
+
+    /// `POST /admin/explain`: what the policy engine would decide for a hypothetical identity,
+    /// context and request (the shape of a policy test case, as JSON), rule by rule. Issues
+    /// nothing; the question itself is audited (`admin.explain`).
+    public func explain(authorization: String?, body: String, origin: AuditActor) async throws(AdminAccessError) -> [UInt8] {
+        let admin = try await authorize(authorization, origin: origin)
+        let question: PolicyQuestion
+        do {
+            question = try PolicyQuestion.parse(body, file: "request body", now: timeSource.now(), trustedProxies: trustedProxies)
+        } catch {
+            throw .invalidRequest(error.description)
+        }
+        let decision = engine.decide(identity: question.identity, request: question.request, context: question.context)
+        var actor = origin
+        actor.subject = admin.subject
+        actor.clientID = admin.clientID
+        do {
+            try await audit.record(AuditEvent("admin.explain", outcome: .success, actor: actor, target: [
+                "token_jti": .string(admin.jwtID), "asked_role": .string(question.request.role),
+                "asked_subject": .string("\(question.identity.upstream):\(question.identity.subject)"),
+                "decision": .string(decision.outcomeText),
+            ]))
+        } catch {
+            throw .unavailable
+        }
+        var object: [String: JSONValue] = [
+            "role": .string(question.request.role),
+            "outcome": .string(decision.outcomeName),
+            "rules": .array(decision.rules.map { .object(["rule": .string($0.rule), "status": .string("\($0.status)"),
+                                                           "reason": .string($0.reason)]) }),
+            "trace": .string(decision.trace),
+        ]
+        object["lifetime_seconds"] = decision.lifetimeSeconds.map { .number(Double($0)) }
+        var writer = JSONWriter()
+        writer.value(.object(object))
+        return writer.bytes
     }
 
     /// `GET /admin/audit`: one page of entries matching the query parameters, as

@@ -98,13 +98,23 @@ extension PolicyBundle {
     }
 }
 
-extension PolicyTestCase {
-    init(field: YAMLField, now fallbackNow: Date, trustedProxies: TrustedProxies) throws(PolicyError) {
-        let members = try field.mapping(allowed: ["name", "identity", "context", "request", "expect"])
-        guard let nameField = members["name"] else { throw field.error("a case needs a name") }
-        name = try nameField.nonEmptyString()
-        location = field.location
+/// "Would this identity, from here, at this time, get this role?": a policy test case without its
+/// expectation. The admin what-if endpoint takes one as JSON (JSON is YAML), in the same shape
+/// as the `identity`, `context` and `request` of a test case.
+public struct PolicyQuestion: Sendable {
+    public var identity: Identity
+    public var request: AccessRequest
+    public var context: DecisionContext
 
+    public static func parse(_ text: String, file: String, now: Date, trustedProxies: TrustedProxies) throws(PolicyError) -> PolicyQuestion {
+        guard let root = try parseYAMLDocument(text, file: file), !root.isNull else {
+            throw PolicyError(SourceLocation(file: file), field: nil, "expected {identity: ..., context: ..., request: ...}")
+        }
+        return try PolicyQuestion(members: root.mapping(allowed: ["identity", "context", "request"]), field: root, now: now,
+                                  trustedProxies: trustedProxies)
+    }
+
+    init(members: [String: YAMLField], field: YAMLField, now fallbackNow: Date, trustedProxies: TrustedProxies) throws(PolicyError) {
         // The context first: relative auth_time values count from its time.
         var now = fallbackNow
         var clientID = "tessera-cli"
@@ -151,6 +161,19 @@ extension PolicyTestCase {
         guard let role = requestMembers["role"] else { throw requestField.error("a request needs a role") }
         request = AccessRequest(role: try role.nonEmptyString(), lifetimeSeconds: try requestMembers["lifetime"]?.durationSeconds(),
                                 justification: try requestMembers["justification"]?.string(), ticket: try requestMembers["ticket"]?.string())
+    }
+}
+
+extension PolicyTestCase {
+    init(field: YAMLField, now: Date, trustedProxies: TrustedProxies) throws(PolicyError) {
+        let members = try field.mapping(allowed: ["name", "identity", "context", "request", "expect"])
+        guard let nameField = members["name"] else { throw field.error("a case needs a name") }
+        name = try nameField.nonEmptyString()
+        location = field.location
+        let question = try PolicyQuestion(members: members, field: field, now: now, trustedProxies: trustedProxies)
+        identity = question.identity
+        request = question.request
+        context = question.context
 
         guard let expectField = members["expect"] else { throw field.error("a case needs expect: {outcome: allow | approval_required | deny}") }
         let expectation = try expectField.mapping(allowed: ["outcome", "lifetime", "reason_contains"])
