@@ -33,7 +33,9 @@ public struct ClientAuthenticator: Sendable {
     public static let maximumAssertionLifetime: TimeInterval = 300
     public static let assertionLeeway: TimeInterval = 30
 
-    let registry: ClientRegistry
+    /// Replaced when the policy bundle is reloaded.
+    let clients: CurrentValue<ClientRegistry>
+    var registry: ClientRegistry { clients.value }
     let issuer: String
     let tokenEndpoint: String
     let replayStore: any AssertionReplayStore
@@ -41,7 +43,14 @@ public struct ClientAuthenticator: Sendable {
 
     public init(registry: ClientRegistry, issuer: String, tokenEndpoint: String, replayStore: any AssertionReplayStore,
                 timeSource: any TimeSource) {
-        self.registry = registry
+        self.init(clients: CurrentValue(registry), issuer: issuer, tokenEndpoint: tokenEndpoint, replayStore: replayStore,
+                  timeSource: timeSource)
+    }
+
+    /// Reads the clients from `clients` at every request, so a reload takes effect at once.
+    public init(clients: CurrentValue<ClientRegistry>, issuer: String, tokenEndpoint: String, replayStore: any AssertionReplayStore,
+                timeSource: any TimeSource) {
+        self.clients = clients
         self.issuer = issuer
         self.tokenEndpoint = tokenEndpoint
         self.replayStore = replayStore

@@ -41,7 +41,8 @@ public struct IssuerStartupError: Error, CustomStringConvertible, Sendable {
 public struct Issuer: Sendable {
     public let urls: IssuerURLs
     public let keys: SigningKeys
-    public let clients: ClientRegistry
+    /// The current clients (replaced by a reload).
+    public let clients: CurrentValue<ClientRegistry>
     public let tokenEndpoint: TokenEndpoint
     public let metadata: IssuerMetadata
     /// The metadata document as served, encoded once.
@@ -51,9 +52,14 @@ public struct Issuer: Sendable {
     public let inspection: TokenInspection
     public let admin: AdminAPI
     public let checkpointer: AuditCheckpointer
-    /// The upstream identity providers; `shutdown()` stops their fetches and HTTP client.
-    public let upstreams: UpstreamRegistry
+    /// Reloads the policy bundle (SIGHUP, file changes).
+    public let policy: PolicyReloader
+    /// The current upstreams, roles and trusted proxies.
+    let access: CurrentValue<AccessPolicy>
     let httpClient: HTTPClient
+
+    /// The upstream identity providers of the current bundle.
+    public var upstreams: UpstreamRegistry { access.value.upstreams }
 
     /// Opens the store `storeURL` names: the embedded SQLite file in the data folder, or PostgreSQL.
     public static func openStorage(_ configuration: IssuerConfiguration) async throws(IssuerStartupError) -> any TesseraStorage {
@@ -77,64 +83,63 @@ public struct Issuer: Sendable {
                 "kid": .string(generated.kid), "alg": .string(generated.alg.jwsName), "state": .string(generated.state.rawValue),
             ]), in: audit)
         }
-        let bundle: PolicyBundle
-        let clients: ClientRegistry
+        let httpClient = HTTPDocumentFetcher.makeHTTPClient()
+        let loaded: LoadedPolicy
         do {
-            bundle = try PolicyBundle.load(directory: configuration.policiesDirectory)
-            clients = try ClientRegistry(bundle: bundle)
+            loaded = try LoadedPolicy.load(configuration, urls: urls, httpClient: httpClient, timeSource: timeSource, logger: logger)
         } catch {
+            try? await httpClient.shutdown()
             // The refusal is part of the record; the store failing too must not hide the cause.
             try? await audit.record(AuditEvent("policy.rejected", outcome: .failure, target: [
                 "directory": .string(configuration.policiesDirectory),
             ], reasons: [error.description]))
-            throw IssuerStartupError(description: error.description)
+            throw error
         }
+        let bundle = loaded.bundle
         logger.info("policy bundle loaded", metadata: [
             "tessera.policies": .string(configuration.policiesDirectory),
-            "tessera.clients": .stringConvertible(clients.count),
+            "tessera.clients": .stringConvertible(loaded.clients.count),
             "tessera.roles": .stringConvertible(bundle.roles.count),
             "tessera.upstreams": .stringConvertible(bundle.upstreams.count),
         ])
-        try await record(AuditEvent("policy.loaded", outcome: .success, target: [
-            "directory": .string(configuration.policiesDirectory), "clients": .number(Double(clients.count)),
-        ]), in: audit)
-        if clients.audiences.contains(urls.adminAudience) {
-            throw IssuerStartupError(description: "\(configuration.policiesDirectory)/clients.yaml: the audience \(urls.adminAudience) is "
-                + "reserved for admin tokens, which only `tessera admin token` issues; remove it from every client")
+        if configuration.devUpstream {
+            logger.warning("DEVELOPMENT UPSTREAM ENABLED: tokens from `tessera dev token` are trusted; anyone who can read the data folder can become anyone. Never use --dev in production.")
         }
-        let authenticator = ClientAuthenticator(registry: clients, issuer: urls.issuer, tokenEndpoint: urls.tokenEndpoint,
-                                                replayStore: storage, timeSource: timeSource)
-        let minter = TokenMinter(issuer: urls.issuer, keys: keys, timeSource: timeSource)
-        let httpClient = HTTPDocumentFetcher.makeHTTPClient()
-        let upstreams: UpstreamRegistry
         do {
-            upstreams = try loadUpstreams(bundle, configuration: configuration, urls: urls, httpClient: httpClient, timeSource: timeSource,
-                                          logger: logger)
+            try await audit.record(AuditEvent("policy.loaded", outcome: .success, target: [
+                "directory": .string(configuration.policiesDirectory), "clients": .number(Double(loaded.clients.count)),
+                "roles": .number(Double(bundle.roles.count)),
+            ]))
         } catch {
             try? await httpClient.shutdown()
-            throw error
+            throw IssuerStartupError(description: "cannot write the audit log: \(error)")
         }
-        let engine = PolicyEngine(bundle: bundle)
-        let exchange = TokenExchangeGrant(upstreams: upstreams, engine: engine,
-                                          trustedProxies: bundle.networkSettings.trustedProxies, timeSource: timeSource)
+        // Shared with the reloader, which replaces them all at once.
+        let clients = CurrentValue(loaded.clients)
+        let access = CurrentValue(loaded.access)
+        let audiences = CurrentValue(loaded.audiences)
+        let authenticator = ClientAuthenticator(clients: clients, issuer: urls.issuer, tokenEndpoint: urls.tokenEndpoint,
+                                                replayStore: storage, timeSource: timeSource)
+        let minter = TokenMinter(issuer: urls.issuer, keys: keys, timeSource: timeSource)
+        let exchange = TokenExchangeGrant(policy: access, timeSource: timeSource)
         let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant(), exchange], authenticator: authenticator, minter: minter,
                                      audit: audit)
-        // Introspection knows every audience Tessera issues for: the clients' and the roles'.
-        let audiences = clients.audiences.union(bundle.roles.flatMap(\.audiences))
         let inspection = TokenInspection(authenticator: authenticator, issuer: urls.issuer, keys: keys, audiences: audiences,
                                          store: storage, audit: audit, timeSource: timeSource)
         // With token exchange, a role name is what goes in `scope`.
-        let scopes = Array(Set(clients.scopes + bundle.roles.map(\.name))).sorted()
+        let scopes = Array(Set(loaded.clients.scopes + bundle.roles.map(\.name))).sorted()
         let metadata = IssuerMetadata(urls: urls, grantTypes: endpoint.supportedGrantTypes, scopes: scopes)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let document = (try? encoder.encode(metadata)).map(Array.init) ?? []
         let admin = AdminAPI(access: AdminAccess(urls: urls, keys: keys, store: storage, timeSource: timeSource), store: storage,
-                             audit: audit, engine: engine, trustedProxies: bundle.networkSettings.trustedProxies, timeSource: timeSource)
+                             audit: audit, policy: access, timeSource: timeSource)
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
+        let reloader = PolicyReloader(configuration: configuration, urls: urls, clients: clients, access: access, audiences: audiences,
+                                      audit: audit, httpClient: httpClient, timeSource: timeSource, logger: logger)
         return Issuer(urls: urls, keys: keys, clients: clients, tokenEndpoint: endpoint, metadata: metadata,
                       metadataDocument: document, storage: storage, audit: audit, inspection: inspection, admin: admin,
-                      checkpointer: checkpointer, upstreams: upstreams, httpClient: httpClient)
+                      checkpointer: checkpointer, policy: reloader, access: access, httpClient: httpClient)
     }
 
     /// Stops upstream key fetches and closes their HTTP client (the store is closed separately).
@@ -143,26 +148,6 @@ public struct Issuer: Sendable {
         try? await httpClient.shutdown()
     }
 
-    /// The bundle's upstreams, plus the development upstream under `--dev`.
-    private static func loadUpstreams(_ bundle: PolicyBundle, configuration: IssuerConfiguration, urls: IssuerURLs, httpClient: HTTPClient,
-                                      timeSource: any TimeSource, logger: Logger) throws(IssuerStartupError) -> UpstreamRegistry {
-        var definitions = bundle.upstreams
-        if configuration.devUpstream {
-            do {
-                let dev = try DevUpstream.open(dataDirectory: configuration.dataDirectory, tesseraIssuer: urls.issuer)
-                definitions.append(try dev.definition(dataDirectory: configuration.dataDirectory))
-            } catch {
-                throw IssuerStartupError(description: "--dev: \(error)")
-            }
-            logger.warning("DEVELOPMENT UPSTREAM ENABLED: tokens from `tessera dev token` are trusted; anyone who can read the data folder can become anyone. Never use --dev in production.")
-        }
-        do {
-            return try UpstreamRegistry(upstreams: definitions, directory: bundle.directory, fetcher: HTTPDocumentFetcher(client: httpClient),
-                                        timeSource: timeSource, logger: logger)
-        } catch {
-            throw IssuerStartupError(description: error.description)
-        }
-    }
 
     private static func record(_ event: AuditEvent, in audit: AuditLog) async throws(IssuerStartupError) {
         do {

@@ -36,17 +36,13 @@ public struct TokenExchangeGrant: Grant {
     ]
     public let grantType = Self.grantTypeURN
 
-    let upstreams: any SubjectTokenVerifier
-    let engine: PolicyEngine
-    let trustedProxies: TrustedProxies
+    /// Replaced when the policy bundle is reloaded; each request reads one version.
+    let policy: CurrentValue<AccessPolicy>
     let timeSource: any TimeSource
     let random: any RandomSource
 
-    public init(upstreams: any SubjectTokenVerifier, engine: PolicyEngine, trustedProxies: TrustedProxies, timeSource: any TimeSource,
-                random: any RandomSource = BufferedSecureRandom()) {
-        self.upstreams = upstreams
-        self.engine = engine
-        self.trustedProxies = trustedProxies
+    public init(policy: CurrentValue<AccessPolicy>, timeSource: any TimeSource, random: any RandomSource = BufferedSecureRandom()) {
+        self.policy = policy
         self.timeSource = timeSource
         self.random = random
     }
@@ -59,6 +55,8 @@ public struct TokenExchangeGrant: Grant {
     }
 
     public func decide(_ request: GrantRequest) async throws(OAuthError) -> TokenGrantDecision {
+        let policy = policy.value
+        let (upstreams, engine, trustedProxies) = (policy.upstreams, policy.engine, policy.trustedProxies)
         let form = request.form
         let now = timeSource.now()
         let roleName = try Self.requestedRole(form["scope"])
@@ -157,3 +155,16 @@ public struct TokenExchangeGrant: Grant {
 }
 
 extension UpstreamRegistry: SubjectTokenVerifier {}
+
+/// What token exchange decides with, from one version of the policy bundle.
+public struct AccessPolicy: Sendable {
+    public let upstreams: UpstreamRegistry
+    public let engine: PolicyEngine
+    public let trustedProxies: TrustedProxies
+
+    public init(upstreams: UpstreamRegistry, engine: PolicyEngine, trustedProxies: TrustedProxies) {
+        self.upstreams = upstreams
+        self.engine = engine
+        self.trustedProxies = trustedProxies
+    }
+}

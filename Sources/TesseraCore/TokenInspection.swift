@@ -15,12 +15,13 @@ public struct TokenInspection: Sendable {
     let authenticator: ClientAuthenticator
     let issuer: String
     let keys: SigningKeys
-    let audiences: Set<String>
+    /// Every audience Tessera issues for; replaced when the policy bundle is reloaded.
+    let audiences: CurrentValue<Set<String>>
     let store: any IssuedTokenStore
     let audit: AuditLog
     let timeSource: any TimeSource
 
-    public init(authenticator: ClientAuthenticator, issuer: String, keys: SigningKeys, audiences: Set<String>,
+    public init(authenticator: ClientAuthenticator, issuer: String, keys: SigningKeys, audiences: CurrentValue<Set<String>>,
                 store: any IssuedTokenStore, audit: AuditLog, timeSource: any TimeSource) {
         self.authenticator = authenticator
         self.issuer = issuer
@@ -86,7 +87,7 @@ public struct TokenInspection: Sendable {
     }
 
     private func verify(_ token: String, leeway: TimeInterval) throws -> VerifiedJWT {
-        let verifier = JWTVerifier(policy: VerificationPolicy(issuer: issuer, audiences: audiences, leeway: leeway,
+        let verifier = JWTVerifier(policy: VerificationPolicy(issuer: issuer, audiences: audiences.value, leeway: leeway,
                                                               expectedType: nil))
         return try verifier.verify(token, keys: keys.verificationKeys, now: timeSource.now())
     }

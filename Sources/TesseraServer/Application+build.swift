@@ -17,6 +17,8 @@ public struct ServerSettings: Sendable {
     public var pruneInterval: Duration
     /// Where audit entries are streamed (SIEM files, syslog), each with its cursor in the data folder.
     public var auditSinks: [AuditSinkSpecification]
+    /// How often the policies folder is checked for changes (SIGHUP reloads at once); zero disables.
+    public var policyPollInterval: Duration = .seconds(2)
 
     public init(host: String = "127.0.0.1", port: Int = 8080, issuer: IssuerConfiguration,
                 checkpointInterval: Duration = .seconds(3600), pruneInterval: Duration = .seconds(300),
@@ -72,7 +74,8 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tessera"),
-        services: [maintenance, sinks, IssuerLifecycleService(issuer: issuer)],
+        services: [maintenance, sinks, PolicyReloadService(reloader: issuer.policy, pollInterval: settings.policyPollInterval),
+                   IssuerLifecycleService(issuer: issuer)],
         onServerRunning: { channel in
             logger.notice("listening", metadata: [
                 "tessera.address": .string(channel.localAddress?.ipAddress ?? settings.host),

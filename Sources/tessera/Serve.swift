@@ -24,6 +24,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("audit-sink"), help: "Stream audit entries to file:/path.jsonl[?max-bytes=N&keep=K] or syslog+tcp://host:port; repeatable (env TESSERA_AUDIT_SINKS, comma-separated).")
     var auditSinkFlags: [String] = []
 
+    @Option(name: .customLong("policy-poll-interval"), help: "How often to check the policies folder for changes (env TESSERA_POLICY_POLL_INTERVAL, default 2s; 0: reload on SIGHUP only).")
+    var policyPollIntervalFlag: String?
+
     @Flag(name: .customLong("dev"), help: "Trust identity tokens from `tessera dev token` (the development upstream). Never in production.")
     var dev = false
 
@@ -39,7 +42,8 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
         }
-        for (flag, text) in [("--checkpoint-interval", checkpointInterval), ("--prune-interval", pruneInterval)] {
+        for (flag, text) in [("--checkpoint-interval", checkpointInterval), ("--prune-interval", pruneInterval),
+                             ("--policy-poll-interval", policyPollInterval)] {
             guard DurationText.seconds(text) != nil else {
                 throw ValidationError("\(flag) must be a duration such as 0, 90s, 5m or 1h, not \(text)")
             }
@@ -54,6 +58,7 @@ struct Serve: AsyncParsableCommand {
 
     var checkpointInterval: String { resolve(checkpointIntervalFlag, "TESSERA_CHECKPOINT_INTERVAL", "1h") }
     var pruneInterval: String { resolve(pruneIntervalFlag, "TESSERA_PRUNE_INTERVAL", "5m") }
+    var policyPollInterval: String { resolve(policyPollIntervalFlag, "TESSERA_POLICY_POLL_INTERVAL", "2s") }
 
     func run() async throws {
         let logger = logging.bootstrap()
@@ -67,12 +72,13 @@ struct Serve: AsyncParsableCommand {
         else {
             fail("--issuer must be an http(s) URL without query or fragment (RFC 8414 §2), not \(issuer)")
         }
-        let settings = ServerSettings(host: host, port: port, issuer: IssuerConfiguration(
+        var settings = ServerSettings(host: host, port: port, issuer: IssuerConfiguration(
             issuer: issuer, keysDirectory: folders.keys, policiesDirectory: folders.policies, dataDirectory: folders.data,
             storeURL: store.url, devUpstream: dev),
             checkpointInterval: .seconds(DurationText.seconds(checkpointInterval) ?? 3600),
             pruneInterval: .seconds(DurationText.seconds(pruneInterval) ?? 300),
             auditSinks: auditSinks.compactMap { try? AuditSinkSpecification($0) })
+        settings.policyPollInterval = .seconds(DurationText.seconds(policyPollInterval) ?? 2)
         do {
             try await runServer(settings, logger: logger)
         } catch let error as IssuerStartupError {

@@ -9,17 +9,16 @@ public struct AdminAPI: Sendable {
     let access: AdminAccess
     let store: any AuditStore
     let audit: AuditLog
-    let engine: PolicyEngine
-    let trustedProxies: TrustedProxies
+    /// The engine of the current policy bundle (nil: no roles to explain).
+    let policy: CurrentValue<AccessPolicy>?
     let timeSource: any TimeSource
 
-    public init(access: AdminAccess, store: any AuditStore, audit: AuditLog, engine: PolicyEngine = PolicyEngine(roles: []),
-                trustedProxies: TrustedProxies = TrustedProxies(), timeSource: any TimeSource = SystemTimeSource()) {
+    public init(access: AdminAccess, store: any AuditStore, audit: AuditLog, policy: CurrentValue<AccessPolicy>? = nil,
+                timeSource: any TimeSource = SystemTimeSource()) {
         self.access = access
         self.store = store
         self.audit = audit
-        self.engine = engine
-        self.trustedProxies = trustedProxies
+        self.policy = policy
         self.timeSource = timeSource
     }
 
@@ -28,6 +27,9 @@ public struct AdminAPI: Sendable {
     /// nothing; the question itself is audited (`admin.explain`).
     public func explain(authorization: String?, body: String, origin: AuditActor) async throws(AdminAccessError) -> [UInt8] {
         let admin = try await authorize(authorization, origin: origin)
+        let current = policy?.value
+        let engine = current?.engine ?? PolicyEngine(roles: [])
+        let trustedProxies = current?.trustedProxies ?? TrustedProxies()
         let question: PolicyQuestion
         do {
             question = try PolicyQuestion.parse(body, file: "request body", now: timeSource.now(), trustedProxies: trustedProxies)

@@ -1,0 +1,137 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import TesseraJWT
+import TesseraPolicy
+
+/// One version of the policy bundle with everything built from it, or the reason it cannot be
+/// used. Built completely before anything is replaced, so a broken bundle never takes effect.
+struct LoadedPolicy: Sendable {
+    let bundle: PolicyBundle
+    let clients: ClientRegistry
+    let access: AccessPolicy
+
+    /// Every audience Tessera issues for: the clients' and the roles' (introspection checks them).
+    var audiences: Set<String> { clients.audiences.union(bundle.roles.flatMap(\.audiences)) }
+
+    static func load(_ configuration: IssuerConfiguration, urls: IssuerURLs, httpClient: HTTPClient, timeSource: any TimeSource,
+                     logger: Logger, reusing previous: UpstreamRegistry? = nil) throws(IssuerStartupError) -> LoadedPolicy {
+        let bundle: PolicyBundle
+        let clients: ClientRegistry
+        do {
+            bundle = try PolicyBundle.load(directory: configuration.policiesDirectory)
+            clients = try ClientRegistry(bundle: bundle)
+        } catch {
+            throw IssuerStartupError(description: error.description)
+        }
+        if clients.audiences.contains(urls.adminAudience) {
+            throw IssuerStartupError(description: "\(configuration.policiesDirectory)/clients.yaml: the audience \(urls.adminAudience) is "
+                + "reserved for admin tokens, which only `tessera admin token` issues; remove it from every client")
+        }
+        var definitions = bundle.upstreams
+        if configuration.devUpstream {
+            do {
+                let dev = try DevUpstream.open(dataDirectory: configuration.dataDirectory, tesseraIssuer: urls.issuer)
+                definitions.append(try dev.definition(dataDirectory: configuration.dataDirectory))
+            } catch {
+                throw IssuerStartupError(description: "--dev: \(error)")
+            }
+        }
+        let upstreams: UpstreamRegistry
+        do {
+            upstreams = try UpstreamRegistry(upstreams: definitions, directory: bundle.directory,
+                                             fetcher: HTTPDocumentFetcher(client: httpClient), timeSource: timeSource, logger: logger,
+                                             reusing: previous)
+        } catch {
+            throw IssuerStartupError(description: error.description)
+        }
+        return LoadedPolicy(bundle: bundle, clients: clients, access: AccessPolicy(
+            upstreams: upstreams, engine: PolicyEngine(bundle: bundle), trustedProxies: bundle.networkSettings.trustedProxies))
+    }
+}
+
+/// Hot reload of the policy bundle (on SIGHUP, and when a file of the folder changes): the new
+/// bundle is loaded and checked completely; only then do clients, roles, upstreams and trusted
+/// proxies switch over, all at once. A bundle that fails is refused with its file, line and
+/// field, logged and audited (`policy.rejected`), and the previous one stays in force.
+///
+/// The discovery document (`scopes_supported`) and the signing keys are read at start only.
+public actor PolicyReloader {
+    let configuration: IssuerConfiguration
+    let urls: IssuerURLs
+    let clients: CurrentValue<ClientRegistry>
+    let access: CurrentValue<AccessPolicy>
+    let audiences: CurrentValue<Set<String>>
+    let audit: AuditLog
+    let httpClient: HTTPClient
+    let timeSource: any TimeSource
+    let logger: Logger
+    /// The files of the bundle as last loaded (or refused), to notice changes.
+    private var lastFingerprint: String
+
+    init(configuration: IssuerConfiguration, urls: IssuerURLs, clients: CurrentValue<ClientRegistry>, access: CurrentValue<AccessPolicy>,
+         audiences: CurrentValue<Set<String>>, audit: AuditLog, httpClient: HTTPClient, timeSource: any TimeSource, logger: Logger) {
+        self.configuration = configuration
+        self.urls = urls
+        self.clients = clients
+        self.access = access
+        self.audiences = audiences
+        self.audit = audit
+        self.httpClient = httpClient
+        self.timeSource = timeSource
+        self.logger = logger
+        self.lastFingerprint = Self.fingerprint(configuration.policiesDirectory)
+    }
+
+    /// Reloads if a file of the bundle changed since the last load; returns whether it did.
+    @discardableResult
+    public func reloadIfChanged() async -> Bool {
+        let current = Self.fingerprint(configuration.policiesDirectory)
+        guard current != lastFingerprint else { return false }
+        return await reload(trigger: "file change")
+    }
+
+    /// Loads the bundle again; true when the new one is in force, false when it was refused.
+    @discardableResult
+    public func reload(trigger: String) async -> Bool {
+        lastFingerprint = Self.fingerprint(configuration.policiesDirectory)
+        let loaded: LoadedPolicy
+        do {
+            loaded = try LoadedPolicy.load(configuration, urls: urls, httpClient: httpClient, timeSource: timeSource, logger: logger,
+                                           reusing: access.value.upstreams)
+        } catch {
+            logger.error("policy bundle rejected; the previous bundle stays in force", metadata: [
+                "tessera.policies": .string(configuration.policiesDirectory), "tessera.error": .string(error.description),
+            ])
+            try? await audit.record(AuditEvent("policy.rejected", outcome: .failure, target: [
+                "directory": .string(configuration.policiesDirectory), "trigger": .string(trigger),
+            ], reasons: [error.description]))
+            return false
+        }
+        clients.replace(with: loaded.clients)
+        access.replace(with: loaded.access)
+        audiences.replace(with: loaded.audiences)
+        logger.notice("policy bundle reloaded", metadata: [
+            "tessera.trigger": .string(trigger), "tessera.clients": .stringConvertible(loaded.clients.count),
+            "tessera.roles": .stringConvertible(loaded.bundle.roles.count), "tessera.upstreams": .stringConvertible(loaded.bundle.upstreams.count),
+        ])
+        try? await audit.record(AuditEvent("policy.loaded", outcome: .success, target: [
+            "directory": .string(configuration.policiesDirectory), "trigger": .string(trigger),
+            "clients": .number(Double(loaded.clients.count)), "roles": .number(Double(loaded.bundle.roles.count)),
+        ]))
+        return true
+    }
+
+    /// Path, size and modification time of every file under the folder: cheap to compute every
+    /// few seconds, and it changes when any file is edited, added or removed.
+    static func fingerprint(_ directory: String) -> String {
+        let manager = FileManager.default
+        guard let paths = manager.subpaths(atPath: directory) else { return "" }
+        return paths.sorted().compactMap { path -> String? in
+            guard let attributes = try? manager.attributesOfItem(atPath: (directory as NSString).appendingPathComponent(path)) else { return nil }
+            let size = (attributes[.size] as? Int) ?? 0
+            let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            return "\(path):\(size):\(modified)"
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+import TesseraCore
+import TesseraServer
+
+/// Hot reload of the policy bundle: a good change takes effect, a broken file is refused and
+/// the previous bundle keeps serving.
+@Suite("policy hot reload")
+struct PolicyReloadTests {
+    let fixture: ServerFixture
+
+    init() throws {
+        fixture = try ServerFixture()
+    }
+
+    func token(_ client: some TestClientProtocol, as clientID: String, secret: String) async throws -> HTTPResponse.Status {
+        var headers = formHeaders
+        headers[.authorization] = "Basic " + Data("\(clientID):\(secret)".utf8).base64EncodedString()
+        return try await client.execute(uri: "/token", method: .post, headers: headers,
+                                        body: formBody([("grant_type", "client_credentials")])).status
+    }
+
+    /// Polls until `condition` holds: reloads happen on the server's own schedule.
+    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<100 {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    @Test func aGoodChangeTakesEffectAndABrokenOneIsRefused() async throws {
+        var settings = fixture.settings
+        settings.policyPollInterval = .milliseconds(50)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let app = try await buildApplication(settings, logger: logger)
+        let clientsFile = fixture.root + "/policies/clients.yaml"
+        let original = try String(contentsOfFile: clientsFile, encoding: .utf8)
+        let added = ClientSecret.generate()
+        try await app.test(.router) { client in
+            #expect(try await token(client, as: "newcomer", secret: added.secret) == .unauthorized)
+            try (original + """
+
+              - id: newcomer
+                secret_sha256: "\(added.sha256Hex)"
+                audiences: [https://api.example.com]
+            """).write(toFile: clientsFile, atomically: true, encoding: .utf8)
+            #expect(try await eventually { try await token(client, as: "newcomer", secret: added.secret) == .ok },
+                    "the new client never became usable")
+
+            // A broken file: refused, and both clients keep working as before.
+            try (original + "\n  - id: broken\n    audiences: [x\n").write(toFile: clientsFile, atomically: true, encoding: .utf8)
+            #expect(try await eventually { try await fixture.auditEvents().contains("policy.rejected") }, "the broken bundle was not refused")
+            #expect(try await token(client, as: "newcomer", secret: added.secret) == .ok)
+            #expect(try await token(client, as: "demo", secret: fixture.basicSecret) == .ok)
+        }
+        let events = try await fixture.auditEvents()
+        #expect(events.filter { $0 == "policy.loaded" }.count == 2, "\(events)")
+    }
+}
