@@ -11,11 +11,12 @@ struct BenchError: Error, CustomStringConvertible {
 /// Parses the mode and runs the benchmarks it names.
 enum BenchmarkCommand {
     enum Mode: String, CaseIterable {
-        case crypto, store, http, all
+        case crypto, store, http, policy, all
 
         var runsCrypto: Bool { self == .crypto || self == .all }
         var runsStore: Bool { self == .store || self == .all }
         var runsHTTP: Bool { self == .http || self == .all }
+        var runsPolicy: Bool { self == .policy || self == .all }
     }
 
     static let usage = "usage: tessera-bench [\(Mode.allCases.map(\.rawValue).joined(separator: "|"))]  (default: all)"
@@ -56,6 +57,9 @@ enum BenchmarkCommand {
             let postgres = ProcessInfo.processInfo.environment["TESSERA_BENCH_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
             if postgres == nil, mode.runsStore || mode.runsHTTP {
                 print("   (set TESSERA_BENCH_POSTGRES=postgres://... to a scratch database to measure PostgreSQL too)")
+            }
+            if mode.runsPolicy {
+                try PolicyBenchmark().run()
             }
             if mode.runsStore {
                 print("== store: the audit log alone")
