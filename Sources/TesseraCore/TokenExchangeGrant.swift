@@ -18,6 +18,11 @@ extension AccessDecision {
         case .deny: "deny"
         }
     }
+
+    /// Every rule with its status and reason, as the audit log and the admin API record them.
+    public var rulesJSON: JSONValue {
+        .array(rules.map { .object(["rule": .string($0.rule), "status": .string("\($0.status)"), "reason": .string($0.reason)]) })
+    }
 }
 
 /// `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693): an identity token
@@ -98,8 +103,7 @@ public struct TokenExchangeGrant: Grant {
             "upstream": .string(identity.upstream),
             "subject": .string(Self.namespacedSubject(identity)),
             "decision": .string(decision.outcomeText),
-            "rules": .array(decision.rules.map { .object(["rule": .string($0.rule), "status": .string("\($0.status)"),
-                                                           "reason": .string($0.reason)]) }),
+            "rules": decision.rulesJSON,
         ]
         details["client_address"] = clientAddress.map { .string($0.description) }
         details["justification"] = accessRequest.justification.map(JSONValue.string)

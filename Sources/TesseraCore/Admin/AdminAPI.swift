@@ -52,8 +52,7 @@ public struct AdminAPI: Sendable {
         var object: [String: JSONValue] = [
             "role": .string(question.request.role),
             "outcome": .string(decision.outcomeName),
-            "rules": .array(decision.rules.map { .object(["rule": .string($0.rule), "status": .string("\($0.status)"),
-                                                           "reason": .string($0.reason)]) }),
+            "rules": decision.rulesJSON,
             "trace": .string(decision.trace),
         ]
         object["lifetime_seconds"] = decision.lifetimeSeconds.map { .number(Double($0)) }
