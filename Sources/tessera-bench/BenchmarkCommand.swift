@@ -11,11 +11,12 @@ struct BenchError: Error, CustomStringConvertible {
 /// Parses the mode and runs the benchmarks it names.
 enum BenchmarkCommand {
     enum Mode: String, CaseIterable {
-        case crypto, store, http, policy, all
+        case crypto, store, http, exchange, policy, all
 
         var runsCrypto: Bool { self == .crypto || self == .all }
         var runsStore: Bool { self == .store || self == .all }
         var runsHTTP: Bool { self == .http || self == .all }
+        var runsExchange: Bool { self == .exchange || self == .all }
         var runsPolicy: Bool { self == .policy || self == .all }
     }
 
@@ -36,7 +37,7 @@ enum BenchmarkCommand {
         }
         // Find wrk before spending half a minute on the crypto benchmark.
         var wrk: Wrk?
-        if mode.runsHTTP {
+        if mode.runsHTTP || mode.runsExchange {
             wrk = Wrk.locate()
             if wrk == nil {
                 printError(Wrk.installHint)
@@ -53,7 +54,10 @@ enum BenchmarkCommand {
         defer { workspace.remove() }
         do {
             let crypto = CryptoBenchmark()
-            let rawES256Signing = mode.runsCrypto ? try crypto.run(in: workspace) : try crypto.rawES256SigningRate(in: workspace)
+            // Every mode but policy reports a ratio to the raw ES256 rates of this run.
+            let floor = mode.runsCrypto ? try crypto.run(in: workspace)
+                : mode == .policy ? CryptoFloor(signPerSecond: 0, verifyPerSecond: 0) : try crypto.rawES256Rates(in: workspace)
+            let rawES256Signing = floor.signPerSecond
             let postgres = ProcessInfo.processInfo.environment["TESSERA_BENCH_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
             if postgres == nil, mode.runsStore || mode.runsHTTP {
                 print("   (set TESSERA_BENCH_POSTGRES=postgres://... to a scratch database to measure PostgreSQL too)")
@@ -76,11 +80,14 @@ enum BenchmarkCommand {
                     try await store.close()
                 }
             }
-            if let wrk {
+            if let wrk, mode.runsHTTP {
                 try await HTTPBenchmark(wrk: wrk).run(in: workspace, storeURL: nil, rawES256Signing: rawES256Signing)
                 if let postgres {
                     try await HTTPBenchmark(wrk: wrk).run(in: workspace, storeURL: postgres, rawES256Signing: rawES256Signing)
                 }
+            }
+            if let wrk, mode.runsExchange {
+                try await ExchangeBenchmark(wrk: wrk).run(in: workspace, floor: floor)
             }
             return 0
         } catch {

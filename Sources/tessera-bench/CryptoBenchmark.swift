@@ -35,25 +35,23 @@ struct CryptoBenchmark {
         }
     }
 
-    /// Prints a line per comparison as it completes, and returns the raw ES256 signing rate
-    /// (the HTTP benchmark's reference).
-    func run(in workspace: Workspace) throws -> Double {
+    /// Prints a line per comparison as it completes, and returns the raw ES256 rates (the
+    /// references of the HTTP and exchange benchmarks).
+    func run(in workspace: Workspace) throws -> CryptoFloor {
         print("== crypto: one thread, \(OpenSSLBaseline.version)")
         print("   raw = EVP_PKEY_sign/verify on one reused EVP_PKEY_CTX over a precomputed SHA-256 digest")
         print("         (Ed25519: EVP_DigestSign/Verify on one reused EVP_MD_CTX), as `openssl speed` measures;")
         print("   Tessera = TokenMinter.mint (claims -> compact JWT) and JWTVerifier.verify (full RFC 9068 policy);")
         print("   each rate: \(secondsPerMeasurement) s in \(Comparison.rounds) rounds alternating with its baseline")
-        var rawES256Signing = 0.0
+        var raw: [OpenSSLBaseline.Operation: Double] = [:]
         for algorithm in Self.algorithms {
             let fixture = try TokenFixture(algorithm: algorithm, keysDirectory: workspace.path("crypto-keys-\(algorithm.jwsName)"))
             for row in try compare(fixture) {
                 print(row.line)
-                if algorithm == Self.targetAlgorithm, row.operation == .sign {
-                    rawES256Signing = row.comparison.baseline.perSecond
-                }
+                if algorithm == Self.targetAlgorithm { raw[row.operation] = row.comparison.baseline.perSecond }
             }
         }
-        return rawES256Signing
+        return CryptoFloor(signPerSecond: raw[.sign] ?? 0, verifyPerSecond: raw[.verify] ?? 0)
     }
 
     private func compare(_ fixture: TokenFixture) throws -> [Row] {
@@ -70,12 +68,15 @@ struct CryptoBenchmark {
         ]
     }
 
-    /// The raw single-core ES256 signing rate alone, for when the HTTP benchmark runs without
-    /// the crypto one.
-    func rawES256SigningRate(in workspace: Workspace) throws -> Double {
+    /// The raw single-core ES256 signing and verification rates alone, for when the HTTP or
+    /// exchange benchmark runs without the crypto one.
+    func rawES256Rates(in workspace: Workspace) throws -> CryptoFloor {
         let fixture = try TokenFixture(algorithm: .es256, keysDirectory: workspace.path("raw-keys"))
-        let rawSign = try OpenSSLBaseline(key: fixture.privateKey, algorithm: .es256, operation: .sign, message: fixture.signingInput)
-        _ = try Stopwatch.run(for: Comparison.warmUpSeconds, rawSign.run)
-        return try Stopwatch.run(for: secondsPerMeasurement, rawSign.run).perSecond
+        let rates = try [OpenSSLBaseline.Operation.sign, .verify].map { operation in
+            let raw = try OpenSSLBaseline(key: fixture.privateKey, algorithm: .es256, operation: operation, message: fixture.signingInput)
+            _ = try Stopwatch.run(for: Comparison.warmUpSeconds, raw.run)
+            return try Stopwatch.run(for: secondsPerMeasurement, raw.run).perSecond
+        }
+        return CryptoFloor(signPerSecond: rates[0], verifyPerSecond: rates[1])
     }
 }

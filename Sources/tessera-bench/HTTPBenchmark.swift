@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Logging
 import TesseraCore
 import TesseraCrypto
@@ -74,12 +71,7 @@ struct HTTPBenchmark {
     /// One request before the load: it must answer 200 with an access token that verifies
     /// against the issuer's keys, or the load test would only measure error responses.
     private func checkTokenRequest(_ request: LoadRequest, baseURL: String, keysDirectory: String) async throws {
-        var urlRequest = URLRequest(url: URL(string: baseURL + request.path)!)
-        urlRequest.httpMethod = request.method
-        urlRequest.httpBody = request.body.map { Data($0.utf8) }
-        for header in request.headers { urlRequest.setValue(header.value, forHTTPHeaderField: header.name) }
-        let (data, response) = try await URLSession.shared.data(for: urlRequest)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let (status, data) = try await request.sendOnce(to: baseURL)
         guard status == 200 else {
             throw BenchError(description: "POST \(request.path) answered \(status), not 200: \(String(decoding: data, as: UTF8.self))")
         }

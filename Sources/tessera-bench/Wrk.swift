@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// The request wrk sends, repeated on every connection.
 struct LoadRequest {
@@ -6,6 +9,18 @@ struct LoadRequest {
     var path: String
     var headers: [(name: String, value: String)] = []
     var body: String?
+}
+
+extension LoadRequest {
+    /// Sends the request once (outside wrk): the check before a load run.
+    func sendOnce(to baseURL: String) async throws -> (status: Int, body: Data) {
+        var urlRequest = URLRequest(url: URL(string: baseURL + path)!)
+        urlRequest.httpMethod = method
+        urlRequest.httpBody = body.map { Data($0.utf8) }
+        for header in headers { urlRequest.setValue(header.value, forHTTPHeaderField: header.name) }
+        let (data, response) = try await URLSession.shared.data(for: urlRequest)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
 }
 
 /// What wrk measured for one run.

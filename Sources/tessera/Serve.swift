@@ -61,6 +61,10 @@ struct Serve: AsyncParsableCommand {
     var policyPollInterval: String { resolve(policyPollIntervalFlag, "TESSERA_POLICY_POLL_INTERVAL", "2s") }
 
     func run() async throws {
+        // SIGHUP reloads the policies, but its handler is installed only once the services run;
+        // until then the default action would kill the server, so a reload sent during start-up
+        // is ignored instead.
+        signal(SIGHUP, SIG_IGN)
         let logger = logging.bootstrap()
         let listen = resolve(listenFlag, "TESSERA_LISTEN", "127.0.0.1:8080")
         guard let (host, port) = ListenAddress.parse(listen) else {

@@ -62,4 +62,41 @@ struct PolicyReloadTests {
         let events = try await fixture.auditEvents()
         #expect(events.filter { $0 == "policy.loaded" }.count == 2, "\(events)")
     }
+
+    /// `tessera serve` with polling off: only SIGHUP can bring the change in. The change gives
+    /// the demo client a new scope (a refusal is a 400; a 401 would make Foundation's URLSession
+    /// wait for credentials).
+    @Test func sighupReloadsARunningServer() async throws {
+        guard let tessera = CommandLineTests.executable else {
+            peerMissing("the tessera executable (swift build --build-tests builds it)")
+            return
+        }
+        let root = fixture.root
+        let server = try await Replica.start(tessera, ["--keys", root + "/keys", "--policies", root + "/policies", "--data", root + "/data-sighup",
+                                                       "--policy-poll-interval", "0"])
+        defer { server.kill() }
+        let authorization = "Basic " + Data("demo:\(fixture.basicSecret)".utf8).base64EncodedString()
+        let request = ["grant_type": "client_credentials", "scope": "deploy"]
+        #expect(try await server.post("/token", request, authorization) == 400)
+
+        let clientsFile = root + "/policies/clients.yaml"
+        let original = try String(contentsOfFile: clientsFile, encoding: .utf8)
+        try original.replacingOccurrences(of: "scopes: [read, write]", with: "scopes: [read, write, deploy]")
+            .write(toFile: clientsFile, atomically: true, encoding: .utf8)
+        // Polling is off, so the change must wait for the signal.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await server.post("/token", request, authorization) == 400, "the change took effect without SIGHUP although polling is off")
+
+        // A signal sent before the handler is in place is ignored, so send until it lands.
+        var status = 0
+        for _ in 0..<50 where status != 200 {
+            kill(server.process.processIdentifier, SIGHUP)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(server.process.isRunning, "SIGHUP stopped the server")
+            status = try await server.post("/token", request, authorization)
+        }
+        #expect(status == 200, "SIGHUP did not bring in the new scope")
+        try await server.stop()
+        #expect(server.process.terminationStatus == 0)
+    }
 }

@@ -103,9 +103,15 @@ public struct AccessDecision: Sendable, Hashable {
 /// time zone already parsed), then `decide` is a dictionary lookup and a walk over the role's
 /// precompiled rules. Pure: no I/O, no clock, no global state; safe to share between tasks.
 public struct PolicyEngine: Sendable {
-    struct CompiledRole: Sendable {
+    /// A class so a lookup retains one reference instead of copying the whole definition.
+    final class CompiledRole: Sendable {
         let definition: RoleDefinition
         let rules: [any AccessRule]
+
+        init(definition: RoleDefinition, rules: [any AccessRule]) {
+            self.definition = definition
+            self.rules = rules
+        }
     }
 
     private let roles: [String: CompiledRole]
@@ -161,8 +167,9 @@ public struct PolicyEngine: Sendable {
         results.reserveCapacity(role.rules.count)
         var failed = false
         var approval = false
-        for rule in role.rules {
-            let result = rule.evaluate(identity: identity, request: request, context: context)
+        let rules = role.rules
+        for index in rules.indices {  // by index: evaluated in place, not copied out of the array
+            let result = rules[index].evaluate(identity: identity, request: request, context: context)
             switch result.status {
             case .met: break
             case .failed: failed = true
