@@ -14,6 +14,20 @@ public struct CryptoError: Error, Hashable, CustomStringConvertible, Sendable {
         public static let invalidSignature = Code(rawValue: "invalid_signature")
         public static let invalidJWK = Code(rawValue: "invalid_jwk")
         public static let randomFailure = Code(rawValue: "random_failure")
+        /// A key-encryption key that is not 32 bytes, or text that encodes none.
+        public static let invalidKeyEncryptionKey = Code(rawValue: "invalid_key_encryption_key")
+        /// A secret file that cannot be opened or read.
+        public static let unreadableFile = Code(rawValue: "unreadable_file")
+        /// A secret file that group or others may access.
+        public static let insecureFile = Code(rawValue: "insecure_file")
+        /// Bytes that are not a key sealed by Tessera.
+        public static let notSealed = Code(rawValue: "not_sealed")
+        /// A key sealed with another key-encryption key.
+        public static let wrongKeyEncryptionKey = Code(rawValue: "wrong_key_encryption_key")
+        /// A sealed key whose tag does not verify: altered, or opened for another record.
+        public static let authenticationFailed = Code(rawValue: "authentication_failed")
+        /// An argument out of the range an operation takes.
+        public static let invalidArgument = Code(rawValue: "invalid_argument")
     }
 
     public let code: Code

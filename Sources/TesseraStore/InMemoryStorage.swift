@@ -2,9 +2,10 @@ import Foundation
 
 /// A store that keeps everything in memory: for tests, and for tools that need no durability.
 /// It runs the same conformance suite as the persistent backends.
-public actor InMemoryStorage: TesseraStorage {
+public actor InMemoryStorage: TesseraStorage, SigningKeyStore {
     private var entries: [SealedAuditEntry] = []
     private var tokens: [String: IssuedTokenRecord] = [:]
+    private var signingKeySet = SigningKeySnapshot(version: 0, records: [])
     private let replay = InMemoryAssertionReplayStore()
 
     public init() {}
@@ -36,6 +37,30 @@ public actor InMemoryStorage: TesseraStorage {
         token.revokedAt = time
         tokens[jwtID] = token
         return .revoked
+    }
+
+    public func revokeTokens(signedBy keyID: String, at time: Date) -> Int {
+        let affected = tokens.values.filter { $0.keyID == keyID && $0.expiresAt > time && $0.revokedAt == nil }.map(\.jwtID)
+        for jti in affected { tokens[jti]?.revokedAt = time }
+        return affected.count
+    }
+
+    // MARK: SigningKeyStore
+
+    public func signingKeys() -> SigningKeySnapshot { signingKeySet }
+
+    public func signingKeysVersion() -> Int64 { signingKeySet.version }
+
+    /// No suspension point between the version check and the write: the actor makes it a
+    /// compare-and-swap. A set repeating a kid is refused, as the database's primary key does.
+    public func replaceSigningKeys(_ records: [SigningKeyRecord], expectedVersion: Int64) throws -> Bool {
+        guard signingKeySet.version == expectedVersion else { return false }
+        var kids = Set<String>()
+        for record in records where !kids.insert(record.kid).inserted {
+            throw StoreError("signing_keys: the set repeats kid \(record.kid)")
+        }
+        signingKeySet = SigningKeySnapshot(version: expectedVersion + 1, records: records.sorted(by: SigningKeyRecord.snapshotOrder))
+        return true
     }
 
     public func recordFirstUse(jti: String, clientID: String, expiresAt: Date, now: Date) async throws -> Bool {

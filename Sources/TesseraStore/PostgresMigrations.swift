@@ -58,6 +58,27 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX assertion_jtis_expiry ON assertion_jtis (expires_at_ms)",
         ]),
+        // Signing keys replicas share (`SigningKeyStore`): the set's version is one row, which a
+        // replacement moves on by a compare-and-swap; the keys are replaced whole in the same
+        // transaction. `material` is the private key sealed with the key-encryption key.
+        (2, [
+            "CREATE TABLE signing_key_set (id SMALLINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL)",
+            "INSERT INTO signing_key_set (id, version) VALUES (1, 0)",
+            """
+            CREATE TABLE signing_keys (
+                kid TEXT PRIMARY KEY,
+                algorithm TEXT NOT NULL,
+                state TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                activates_at_ms BIGINT,
+                retired_at_ms BIGINT,
+                remove_after_ms BIGINT,
+                revoked_at_ms BIGINT,
+                revocation_reason TEXT,
+                material BYTEA NOT NULL
+            )
+            """,
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -10,7 +10,7 @@ import Synchronization
 /// several processes write at once: the audit chain stays one chain because its sequence is the
 /// primary key (a compare-and-swap on the head), and revocations and first uses of assertion
 /// jtis are single statements the database makes atomic.
-public final class PostgresStorage: MigratedStorage {
+public final class PostgresStorage: MigratedStorage, SigningKeyStore {
     /// The database, without its password.
     public let url: PostgresStoreURL
     private let client: PostgresClient
@@ -305,6 +305,122 @@ public final class PostgresStorage: MigratedStorage {
             }
             return .unknown
         }
+    }
+
+    /// One UPDATE, its own transaction: tokens issued meanwhile either come before it (and are
+    /// revoked) or after (and the caller has stopped signing with the key by then).
+    public func revokeTokens(signedBy keyID: String, at time: Date) async throws -> Int {
+        let milliseconds = Self.milliseconds(time)
+        return try await storeOperation("issued_tokens") {
+            let rows = try await self.client.query("""
+                WITH revoked AS (
+                    UPDATE issued_tokens SET revoked_at_ms = \(milliseconds)
+                    WHERE kid = \(keyID) AND expires_at_ms > \(milliseconds) AND revoked_at_ms IS NULL RETURNING 1
+                )
+                SELECT count(*) FROM revoked
+                """, logger: self.logger)
+            for try await count in rows.decode(Int64.self) { return Int(count) }
+            throw StoreError("issued_tokens: the database answered no count")
+        }
+    }
+
+    // MARK: SigningKeyStore
+
+    static let signingKeyColumns = [
+        "kid", "algorithm", "state", "created_at_ms", "activates_at_ms", "retired_at_ms", "remove_after_ms", "revoked_at_ms",
+        "revocation_reason", "material",
+    ]
+
+    /// One statement, so the version and the keys come from one snapshot: the version row joined
+    /// to every key (a single row of NULL keys when there are none).
+    public func signingKeys() async throws -> SigningKeySnapshot {
+        let columns = Self.signingKeyColumns.map { "k.\($0)" }.joined(separator: ", ")
+        let sql = """
+            SELECT s.version, \(columns)
+            FROM signing_key_set s LEFT JOIN signing_keys k ON TRUE
+            WHERE s.id = 1 ORDER BY k.created_at_ms, k.kid
+            """
+        return try await storeOperation("signing_keys") {
+            var version: Int64?
+            var records: [SigningKeyRecord] = []
+            let rows = try await self.client.query(PostgresQuery(unsafeSQL: sql), logger: self.logger)
+            for try await row in rows {
+                let (setVersion, kid, algorithm, state, created, activates, retired, removeAfter, revoked, reason, material) =
+                    try row.decode((Int64, String?, String?, String?, Int64?, Int64?, Int64?, Int64?, Int64?, String?, Data?).self)
+                version = setVersion
+                guard let kid else { continue }
+                guard let algorithm, let state, let created, let material else {
+                    throw StoreError("signing_keys: unreadable row for kid \(kid)")
+                }
+                records.append(SigningKeyRecord(
+                    kid: kid, algorithm: algorithm, state: state, createdAt: Self.date(created), activatesAt: activates.map(Self.date),
+                    retiredAt: retired.map(Self.date), removeAfter: removeAfter.map(Self.date), revokedAt: revoked.map(Self.date),
+                    revocationReason: reason, material: [UInt8](material)))
+            }
+            guard let version else { throw StoreError("signing_key_set: the version row is missing") }
+            // The database's text order depends on its collation; this is the order of every backend.
+            return SigningKeySnapshot(version: version, records: records.sorted(by: SigningKeyRecord.snapshotOrder))
+        }
+    }
+
+    public func signingKeysVersion() async throws -> Int64 {
+        try await storeOperation("signing_key_set") {
+            let rows = try await self.client.query("SELECT version FROM signing_key_set WHERE id = 1", logger: self.logger)
+            for try await version in rows.decode(Int64.self) { return version }
+            throw StoreError("signing_key_set: the version row is missing")
+        }
+    }
+
+    /// The compare-and-swap is the UPDATE of the version row: of concurrent replacements
+    /// expecting one version, the first takes the row's lock and the others wait for it, then
+    /// find the version moved on and update nothing (PostgreSQL re-checks the WHERE clause on
+    /// the committed row). The winner deletes and inserts the keys in the same transaction, so
+    /// readers see the old set or the new one, never a mix.
+    public func replaceSigningKeys(_ records: [SigningKeyRecord], expectedVersion: Int64) async throws -> Bool {
+        struct StaleVersion: Error {}
+        do {
+            try await storeOperation("signing_keys") {
+                try await self.client.withConnection { connection in
+                    try await Self.transaction(on: connection, logger: self.logger) { connection in
+                        let moved = try await connection.query("""
+                            UPDATE signing_key_set SET version = version + 1 WHERE id = 1 AND version = \(expectedVersion) RETURNING version
+                            """, logger: self.logger).collect()
+                        // Thrown, so the transaction rolls back.
+                        guard !moved.isEmpty else { throw StaleVersion() }
+                        try await connection.query("DELETE FROM signing_keys", logger: self.logger)
+                        if !records.isEmpty {
+                            try await connection.query(try Self.signingKeyInsertion(records), logger: self.logger)
+                        }
+                    }
+                }
+            }
+            return true
+        } catch is StaleVersion {
+            return false
+        }
+    }
+
+    /// One INSERT for the whole set: ten parameters a key, and a set holds a handful of keys.
+    private static func signingKeyInsertion(_ records: [SigningKeyRecord]) throws -> PostgresQuery {
+        var binds = PostgresBindings(capacity: records.count * signingKeyColumns.count)
+        var rows: [String] = []
+        for record in records {
+            let first = binds.count + 1
+            rows.append("(" + (first..<first + signingKeyColumns.count).map { "$\($0)" }.joined(separator: ", ") + ")")
+            binds.append(record.kid)
+            binds.append(record.algorithm)
+            binds.append(record.state)
+            binds.append(milliseconds(record.createdAt))
+            binds.append(record.activatesAt.map(milliseconds))
+            binds.append(record.retiredAt.map(milliseconds))
+            binds.append(record.removeAfter.map(milliseconds))
+            binds.append(record.revokedAt.map(milliseconds))
+            binds.append(record.revocationReason)
+            // `Data` binds as BYTEA; `[UInt8]` would bind as an array of "char".
+            try binds.append(Data(record.material), context: .default)
+        }
+        let sql = "INSERT INTO signing_keys (\(signingKeyColumns.joined(separator: ", "))) VALUES \(rows.joined(separator: ", "))"
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
     }
 
     // MARK: AssertionReplayStore

@@ -307,6 +307,17 @@ public final class SQLiteStorage: MigratedStorage {
         }
     }
 
+    /// One UPDATE; `changes()` on the same connection, inside the same gated transaction, counts it.
+    public func revokeTokens(signedBy keyID: String, at time: Date) async throws -> Int {
+        let milliseconds = Self.integer(Self.milliseconds(time))
+        return try await transaction { connection in
+            _ = try await connection.query(
+                "UPDATE issued_tokens SET revoked_at_ms = ? WHERE kid = ? AND expires_at_ms > ? AND revoked_at_ms IS NULL",
+                [milliseconds, .text(keyID), milliseconds])
+            return try await Self.changes(connection)
+        }
+    }
+
     // MARK: AssertionReplayStore
 
     public func recordFirstUse(jti: String, clientID: String, expiresAt: Date, now: Date) async throws -> Bool {

@@ -29,14 +29,19 @@ public protocol IssuedTokenStore: Sendable {
     /// Marks the token revoked if `clientID` owns it, atomically: of two concurrent
     /// revocations exactly one answers `.revoked`.
     func revokeToken(jwtID: String, clientID: String, at time: Date) async throws -> RevocationOutcome
+
+    /// Revokes every token signed by `keyID` that has not expired at `time` and is not revoked yet, in one
+    /// statement; returns how many it revoked. Used when a signing key is revoked for compromise.
+    func revokeTokens(signedBy keyID: String, at time: Date) async throws -> Int
 }
 
 /// Everything Tessera persists, behind one value: the SQLite file of a single node, or (with
 /// the PostgreSQL backend) a database several replicas share.
 ///
 /// Later features keep their state here too, each through a protocol of its own added to this
-/// list: activation requests and approvals (the approval workflow), signing-key states (key
-/// rotation shared by replicas).
+/// list: activation requests and approvals (the approval workflow). Signing-key states (key
+/// rotation shared by replicas) are `SigningKeyStore`, which only the backends replicas can share
+/// implement (in memory and PostgreSQL): a single node keeps its keys as files.
 public protocol TesseraStorage: AuditStore, IssuedTokenStore, AssertionReplayStore {
     /// Deletes what can no longer matter at `now`: issued tokens (with their revocations) and
     /// assertion jtis past their expiry. The audit log is never pruned.

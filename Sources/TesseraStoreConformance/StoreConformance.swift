@@ -26,6 +26,7 @@ public enum StoreConformance {
         Check(name: "tokens are revoked once, by their client only", run: tokensAreRevokedOnceByTheirClient),
         Check(name: "audit queries filter by subject, client, role, event and time", run: auditQueriesFilter),
         Check(name: "pruning removes expired tokens and jtis only", run: pruningRemovesExpiredRecordsOnly),
+        Check(name: "revoking a key's tokens revokes its live, unrevoked tokens only", run: revokesTheLiveTokensOfOneKey),
     ]
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
@@ -203,5 +204,164 @@ public enum StoreConformance {
         try expect(!(try await store.recordFirstUse(jti: "young", clientID: "c", expiresAt: now + 600, now: now + 120)),
                    "a live assertion jti was pruned")
         try expect(try await store.auditEntries(after: 0, limit: 10).count == 2, "pruning touched the audit log")
+    }
+
+    static func revokesTheLiveTokensOfOneKey(_ store: any TesseraStorage) async throws {
+        func token(_ jti: String, kid: String, expiresIn seconds: TimeInterval) -> IssuedTokenRecord {
+            IssuedTokenRecord(jwtID: jti, subject: "s", clientID: "c", audiences: ["a"], scope: nil, keyID: kid, issuedAt: now,
+                              expiresAt: now + seconds)
+        }
+        let tokens = [
+            token("live-1", kid: "leaked", expiresIn: 300), token("live-2", kid: "leaked", expiresIn: 600),
+            token("expired", kid: "leaked", expiresIn: 60), token("ends-now", kid: "leaked", expiresIn: 100),
+            token("revoked-before", kid: "leaked", expiresIn: 300), token("other-key", kid: "safe", expiresIn: 300),
+            token("prefix-key", kid: "leaked-2", expiresIn: 300),
+        ]
+        for token in tokens {
+            _ = try await store.appendAudit { head in entries(1, after: head, token: token) }
+        }
+        try expect(try await store.revokeToken(jwtID: "revoked-before", clientID: "c", at: now + 10) == .revoked, "setting up a revoked token")
+        let revokedAt = now + 100
+        let count = try await store.revokeTokens(signedBy: "leaked", at: revokedAt)
+        try expect(count == 2, "revoking kid leaked at +100 s revoked \(count) tokens, not the 2 live ones")
+        for jti in ["live-1", "live-2"] {
+            try expect(try await store.issuedToken(jwtID: jti)?.revokedAt == revokedAt, "\(jti) was not revoked at the given time")
+        }
+        for jti in ["expired", "ends-now", "other-key", "prefix-key"] {
+            try expect(try await store.issuedToken(jwtID: jti)?.revokedAt == nil, "\(jti) was revoked")
+        }
+        try expect(try await store.issuedToken(jwtID: "revoked-before")?.revokedAt == now + 10, "an earlier revocation's time was overwritten")
+        try expect(try await store.revokeTokens(signedBy: "leaked", at: revokedAt + 1) == 0, "revoking again revoked tokens again")
+        try expect(try await store.revokeToken(jwtID: "live-1", clientID: "c", at: now + 200) == .alreadyRevoked,
+                   "a token revoked with its key is not seen as revoked")
+        try expect(try await store.revokeTokens(signedBy: "unknown", at: revokedAt) == 0, "an unknown kid revoked tokens")
+    }
+
+    // MARK: Signing keys
+
+    /// A check of the signing-key store, which only the backends replicas share implement (in
+    /// memory and PostgreSQL); each gets a fresh, empty store.
+    public struct SigningKeyCheck: Sendable, CustomStringConvertible {
+        public let name: String
+        public let run: @Sendable (any SigningKeyStore) async throws -> Void
+        public var description: String { name }
+    }
+
+    public static let signingKeyChecks: [SigningKeyCheck] = [
+        SigningKeyCheck(name: "an empty key store is at version 0 with no keys", run: emptyKeyStoreIsAtVersionZero),
+        SigningKeyCheck(name: "a replaced key set reads back equal, ordered, at the next version", run: replacedKeySetReadsBackEqual),
+        SigningKeyCheck(name: "a replacement at a stale version changes nothing", run: staleReplacementChangesNothing),
+        SigningKeyCheck(name: "of concurrent replacements at one version exactly one succeeds", run: concurrentReplacementsHaveOneWinner),
+        SigningKeyCheck(name: "a key set repeating a kid is refused", run: repeatedKidIsRefused),
+    ]
+
+    /// A date the stores keep exactly: a whole number of milliseconds.
+    static func date(milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000)
+    }
+
+    /// Keys in every state, with every optional set on one and nil on another, material with zero
+    /// bytes, and two keys created at the same millisecond given out of kid order.
+    public static func sampleSigningKeys(tag: String = "") -> [SigningKeyRecord] {
+        let created = date(milliseconds: 1_800_000_000_123), older = date(milliseconds: 1_799_913_600_116)
+        return [
+            SigningKeyRecord(kid: "k-next\(tag)", algorithm: "ES256", state: "next", createdAt: date(milliseconds: 1_800_007_200_623),
+                             activatesAt: date(milliseconds: 1_800_003_600_999), material: [0x54, 0x4B, 0x45, 0x31, 0, 0, 0xFF, 0, 1]),
+            SigningKeyRecord(kid: "k-current\(tag)", algorithm: "EdDSA", state: "current", createdAt: created,
+                             activatesAt: date(milliseconds: 1_800_000_000_124), material: [0, 0, 0]),
+            SigningKeyRecord(kid: "k-b-previous\(tag)", algorithm: "RS256", state: "previous", createdAt: older,
+                             retiredAt: date(milliseconds: 1_799_999_999_123), removeAfter: date(milliseconds: 1_800_003_600_122),
+                             material: Array(0...255).map(UInt8.init)),
+            SigningKeyRecord(kid: "k-a-revoked\(tag)", algorithm: "PS256", state: "revoked", createdAt: older,
+                             activatesAt: date(milliseconds: 1_799_914_000_123), retiredAt: date(milliseconds: 1_799_950_000_001),
+                             removeAfter: date(milliseconds: 1_800_000_010_999), revokedAt: date(milliseconds: 1_799_950_000_001),
+                             revocationReason: "compromised: leaked in a backup \u{2014} ticket SEC-1", material: []),
+        ]
+    }
+
+    /// `records` as a snapshot holds them: by creation, then kid.
+    static func snapshotOrdered(_ records: [SigningKeyRecord]) -> [SigningKeyRecord] {
+        records.sorted { $0.createdAt != $1.createdAt ? $0.createdAt < $1.createdAt : $0.kid < $1.kid }
+    }
+
+    static func emptyKeyStoreIsAtVersionZero(_ store: any SigningKeyStore) async throws {
+        let snapshot = try await store.signingKeys()
+        try expect(snapshot == SigningKeySnapshot(version: 0, records: []), "a new key store holds \(snapshot.records.count) keys at version \(snapshot.version)")
+        try expect(try await store.signingKeysVersion() == 0, "a new key store is not at version 0")
+    }
+
+    static func replacedKeySetReadsBackEqual(_ store: any SigningKeyStore) async throws {
+        let records = sampleSigningKeys()
+        try expect(try await store.replaceSigningKeys(records, expectedVersion: 0), "a replacement at version 0 was refused")
+        let snapshot = try await store.signingKeys()
+        try expect(snapshot.version == 1, "after one replacement the version is \(snapshot.version)")
+        try expect(try await store.signingKeysVersion() == 1, "signingKeysVersion disagrees with the snapshot")
+        try expect(snapshot.records.map(\.kid) == ["k-a-revoked", "k-b-previous", "k-current", "k-next"],
+                   "keys read back in the order \(snapshot.records.map(\.kid))")
+        let expected = snapshotOrdered(records)
+        for (read, written) in zip(snapshot.records, expected) where read != written {
+            throw ConformanceFailure(description: "key \(written.kid) did not round-trip: read \(describe(read)), wrote \(describe(written))")
+        }
+        try expect(snapshot.records == expected, "the key set did not round-trip")
+        // A second replacement replaces: keys absent from the new set are gone.
+        let smaller = [records[1]]
+        try expect(try await store.replaceSigningKeys(smaller, expectedVersion: 1), "a replacement at version 1 was refused")
+        try expect(try await store.signingKeys() == SigningKeySnapshot(version: 2, records: smaller), "the second replacement did not replace")
+        try expect(try await store.replaceSigningKeys([], expectedVersion: 2), "emptying the set was refused")
+        try expect(try await store.signingKeys() == SigningKeySnapshot(version: 3, records: []), "emptying the set left keys")
+        try expect(try await store.signingKeysVersion() == 3, "signingKeysVersion disagrees after emptying")
+    }
+
+    /// Every field, but never the material's bytes (a sealed private key).
+    static func describe(_ record: SigningKeyRecord) -> String {
+        "\(record.kid) \(record.algorithm) \(record.state) created \(record.createdAt.timeIntervalSince1970) activates "
+            + "\(String(describing: record.activatesAt?.timeIntervalSince1970)) retired \(String(describing: record.retiredAt?.timeIntervalSince1970)) "
+            + "removeAfter \(String(describing: record.removeAfter?.timeIntervalSince1970)) revoked "
+            + "\(String(describing: record.revokedAt?.timeIntervalSince1970)) reason \(String(describing: record.revocationReason)) "
+            + "material \(record.material.count) bytes"
+    }
+
+    static func staleReplacementChangesNothing(_ store: any SigningKeyStore) async throws {
+        let records = sampleSigningKeys()
+        try expect(try await store.replaceSigningKeys(records, expectedVersion: 0), "a replacement at version 0 was refused")
+        try expect(try await store.replaceSigningKeys(records, expectedVersion: 1), "a replacement at version 1 was refused")
+        let before = try await store.signingKeys()
+        for stale: Int64 in [0, 1, 3, -1] {
+            try expect(!(try await store.replaceSigningKeys(sampleSigningKeys(tag: "-stale"), expectedVersion: stale)),
+                       "a replacement expecting version \(stale) succeeded at version 2")
+        }
+        try expect(try await store.signingKeys() == before, "a refused replacement changed the key set")
+        try expect(try await store.signingKeysVersion() == 2, "a refused replacement moved the version")
+    }
+
+    static func concurrentReplacementsHaveOneWinner(_ store: any SigningKeyStore) async throws {
+        try expect(try await store.replaceSigningKeys(sampleSigningKeys(), expectedVersion: 0), "a replacement at version 0 was refused")
+        let winners = try await withThrowingTaskGroup(of: Int?.self) { group in
+            for writer in 0..<10 {
+                group.addTask {
+                    try await store.replaceSigningKeys(sampleSigningKeys(tag: "-w\(writer)"), expectedVersion: 1) ? writer : nil
+                }
+            }
+            return try await group.reduce(into: [Int]()) { if let writer = $1 { $0.append(writer) } }
+        }
+        try expect(winners.count == 1, "\(winners.count) of 10 concurrent replacements at one version succeeded")
+        let snapshot = try await store.signingKeys()
+        try expect(snapshot == SigningKeySnapshot(version: 2, records: snapshotOrdered(sampleSigningKeys(tag: "-w\(winners[0])"))),
+                   "the key set is not the winner's: \(snapshot.records.map(\.kid)) at version \(snapshot.version)")
+        try expect(try await store.signingKeysVersion() == 2, "signingKeysVersion disagrees after the race")
+    }
+
+    static func repeatedKidIsRefused(_ store: any SigningKeyStore) async throws {
+        let records = sampleSigningKeys()
+        var repeated = records
+        repeated.append(records[0])
+        do {
+            _ = try await store.replaceSigningKeys(repeated, expectedVersion: 0)
+            throw ConformanceFailure(description: "a key set repeating a kid was written")
+        } catch is ConformanceFailure {
+            throw ConformanceFailure(description: "a key set repeating a kid was written")
+        } catch {}
+        try expect(try await store.signingKeys() == SigningKeySnapshot(version: 0, records: []), "a refused key set left changes")
+        try expect(try await store.replaceSigningKeys(records, expectedVersion: 0), "after a refused set, a good one was refused")
     }
 }

@@ -21,6 +21,63 @@ struct PostgresStorageTests {
         }
     }
 
+    @Test("signing-key conformance", arguments: StoreConformance.signingKeyChecks)
+    func signingKeyConformance(_ check: StoreConformance.SigningKeyCheck) async throws {
+        try await PostgresTestServer.withFreshDatabase { url in
+            let store = try await PostgresStorage.open(url: url)
+            do {
+                try await check.run(store)
+                try await store.close()
+            } catch {
+                try? await store.close()
+                throw error
+            }
+        }
+    }
+
+    /// Two stores on one database stand for two replicas rotating at the same moment, from
+    /// several tasks each, all from the version both read: exactly one replacement wins, and
+    /// both replicas then read the winner's set at the next version.
+    @Test func twoReplicasReplacingSigningKeysAtOnceHaveOneWinner() async throws {
+        try await PostgresTestServer.withFreshDatabase { url in
+            let replicas = [try await PostgresStorage.open(url: url), try await PostgresStorage.open(url: url)]
+            #expect(try await replicas[0].replaceSigningKeys(StoreConformance.sampleSigningKeys(), expectedVersion: 0))
+            let version = try await replicas[1].signingKeysVersion()
+            #expect(version == 1)
+            let winners = try await withThrowingTaskGroup(of: String?.self) { group in
+                for (replica, store) in replicas.enumerated() {
+                    for task in 0..<4 {
+                        group.addTask {
+                            let tag = "-r\(replica)-t\(task)"
+                            return try await store.replaceSigningKeys(StoreConformance.sampleSigningKeys(tag: tag), expectedVersion: version)
+                                ? tag : nil
+                        }
+                    }
+                }
+                return try await group.reduce(into: [String]()) { if let tag = $1 { $0.append(tag) } }
+            }
+            #expect(winners.count == 1, "winners: \(winners)")
+            let first = try await replicas[0].signingKeys(), second = try await replicas[1].signingKeys()
+            #expect(first == second)
+            #expect(first.version == 2)
+            #expect(first.records.allSatisfy { $0.kid.hasSuffix(winners.first ?? "none") })
+            #expect(first.records.count == 4)
+            for store in replicas { try await store.close() }
+        }
+    }
+
+    /// Revoking a leaked key's tokens through one replica is seen by the other at once.
+    @Test func revokingAKeysTokensThroughOneReplicaIsSeenByTheOther() async throws {
+        try await PostgresTestServer.withFreshDatabase { url in
+            let first = try await PostgresStorage.open(url: url), second = try await PostgresStorage.open(url: url)
+            _ = try await first.appendAudit { head in Self.entries(3, after: head, tokenID: "signed-by-k") }
+            #expect(try await second.revokeTokens(signedBy: "k", at: Date(timeIntervalSince1970: 1_800_000_010)) == 1)
+            #expect(try await first.issuedToken(jwtID: "signed-by-k")?.revokedAt == Date(timeIntervalSince1970: 1_800_000_010))
+            try await first.close()
+            try await second.close()
+        }
+    }
+
     /// Two stores on one database stand for two replicas, appending at the same time from
     /// several tasks each. Each keeps the head in memory, so they keep colliding on the
     /// sequence key; the result must still be one chain, every hash built on its predecessor,

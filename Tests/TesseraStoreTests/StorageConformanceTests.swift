@@ -22,6 +22,11 @@ struct StorageConformanceTests {
     func inMemory(_ check: StoreConformance.Check) async throws {
         try await check.run(InMemoryStorage())
     }
+
+    @Test("in memory signing keys", arguments: StoreConformance.signingKeyChecks)
+    func inMemorySigningKeys(_ check: StoreConformance.SigningKeyCheck) async throws {
+        try await check.run(InMemoryStorage())
+    }
 }
 
 @Suite("SQLite store")
