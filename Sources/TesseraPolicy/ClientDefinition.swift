@@ -40,13 +40,17 @@ public struct ClientDefinition: Sendable, Hashable {
     /// Whether the client may call the introspection endpoint (RFC 7662), as a resource server does.
     public var canIntrospect: Bool
     public var location: SourceLocation
+    /// `signing_alg`: the JWS algorithm of this client's tokens (one of
+    /// `SigningKeyPolicy.supportedAlgorithms`), for resource servers that verify only some
+    /// algorithms, such as RS256 only. nil: keys.yaml's `default_alg` (a role's own wins).
+    public var signingAlgorithm: String?
 
     public static let tokenTypeHeaders = ["at+jwt", "JWT"]
 
     public init(id: String, description: String? = nil, authMethod: ClientAuthMethod, secretSHA256: String? = nil,
                 keys: ClientKeySource? = nil, scopes: [String], audiences: [String],
                 tokenLifetimeSeconds: Int = ClientDefinition.defaultTokenLifetime, tokenTypeHeader: String = "at+jwt",
-                canIntrospect: Bool = false, location: SourceLocation) {
+                canIntrospect: Bool = false, location: SourceLocation, signingAlgorithm: String? = nil) {
         self.id = id
         self.description = description
         self.authMethod = authMethod
@@ -58,6 +62,7 @@ public struct ClientDefinition: Sendable, Hashable {
         self.tokenTypeHeader = tokenTypeHeader
         self.canIntrospect = canIntrospect
         self.location = location
+        self.signingAlgorithm = signingAlgorithm
     }
 
     /// Client ids are printable ASCII without spaces or characters that need escaping in
@@ -80,7 +85,7 @@ public struct ClientDefinition: Sendable, Hashable {
 extension ClientDefinition {
     static let fields: Set<String> = [
         "id", "description", "auth_method", "secret_sha256", "jwks", "jwks_file", "scopes", "audiences", "token_lifetime",
-        "token_type_header", "can_introspect", "public",
+        "token_type_header", "can_introspect", "public", "signing_alg",
     ]
 
     init(field: YAMLField) throws(PolicyError) {
@@ -176,7 +181,7 @@ extension ClientDefinition {
         self.init(id: id, description: try members["description"]?.string(), authMethod: method, secretSHA256: secret,
                   keys: keys, scopes: scopes, audiences: audiences, tokenLifetimeSeconds: lifetime,
                   tokenTypeHeader: typeHeader, canIntrospect: try members["can_introspect"]?.bool() ?? false,
-                  location: field.location)
+                  location: field.location, signingAlgorithm: try members["signing_alg"]?.signingAlgorithm())
     }
 
     /// `jwks:` may be a JWK Set (`{keys: [...]}`) or directly a list of JWKs.

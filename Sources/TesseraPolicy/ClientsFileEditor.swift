@@ -88,6 +88,7 @@ public struct ClientsFileEditor {
         lines.append("    token_lifetime: \(client.tokenLifetimeSeconds)s")
         if client.canIntrospect { lines.append("    can_introspect: true") }
         if client.tokenTypeHeader != "at+jwt" { lines.append("    token_type_header: \(quoted(client.tokenTypeHeader))") }
+        if let algorithm = client.signingAlgorithm { lines.append("    signing_alg: \(quoted(algorithm))") }
         return lines.joined(separator: "\n")
     }
 

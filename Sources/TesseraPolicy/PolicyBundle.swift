@@ -13,12 +13,15 @@ public struct PolicyBundle: Sendable, Hashable {
     public var networkSettings = NetworkSettings()
     /// The identity providers whose tokens are accepted as subject tokens (`upstreams.yaml`).
     public var upstreams: [UpstreamDefinition] = []
+    /// `keys.yaml`: how Tessera's own signing keys rotate; the defaults when the file is missing.
+    public var signingKeys: SigningKeyPolicy
     /// The folder the bundle was read from; relative paths inside it resolve against it.
     public var directory: String
 
-    public init(clients: [ClientDefinition], directory: String) {
+    public init(clients: [ClientDefinition], directory: String, signingKeys: SigningKeyPolicy = SigningKeyPolicy()) {
         self.clients = clients
         self.directory = directory
+        self.signingKeys = signingKeys
     }
 
     public func client(id: String) -> ClientDefinition? {
@@ -35,7 +38,8 @@ public struct PolicyBundle: Sendable, Hashable {
 
     /// Reads and validates the bundle in `directory`. A missing folder or file is an empty part
     /// (no clients: every request is denied; no upstreams: no subject token is accepted; no
-    /// roles: every role request is denied); a present but broken file is an error.
+    /// roles: every role request is denied; no keys.yaml: the default signing keys, rotated only on
+    /// demand); a present but broken file is an error.
     public static func load(directory: String) throws(PolicyError) -> PolicyBundle {
         var bundle = PolicyBundle(clients: [], directory: directory)
         if let file = try readFile(clientsFileName, in: directory) {
@@ -45,6 +49,9 @@ public struct PolicyBundle: Sendable, Hashable {
             bundle.upstreams = try parseUpstreams(file.text, file: file.path)
         }
         (bundle.networkSettings, bundle.roles) = try loadAccess(directory: directory)
+        if let file = try readFile(SigningKeyPolicy.fileName, in: directory) {
+            bundle.signingKeys = try parseSigningKeys(file.text, file: file.path)
+        }
         return bundle
     }
 

@@ -118,22 +118,23 @@ struct YAMLField {
         return values
     }
 
-    /// A duration: an integer number of seconds, or a number with a unit `s`, `m` or `h`
-    /// (`300`, `90s`, `5m`, `1h`).
+    /// A duration: an integer number of seconds, or a number with a unit `s`, `m`, `h` or `d`
+    /// (`300`, `90s`, `5m`, `1h`, `7d`).
     func durationSeconds() throws(PolicyError) -> Int {
         let text = try string()
         guard let seconds = DurationText.seconds(text) else {
-            throw error("expected a duration such as 300, 90s, 5m or 1h, got \"\(text)\"")
+            throw error("expected a duration such as 300, 90s, 5m, 1h or 7d, got \"\(text)\"")
         }
         return seconds
     }
 }
 
-/// Durations as admins write them: whole seconds, or a number with a unit `s`, `m` or `h`.
+/// Durations as admins write them: whole seconds, or a number with a unit `s`, `m`, `h` or `d`
+/// (days, for key rotation periods in keys.yaml).
 public enum DurationText {
     public static func seconds(_ text: String) -> Int? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
         var multiplier = 1
         var digits = Substring(trimmed)
         if let last = trimmed.last, let unit = units[last] {

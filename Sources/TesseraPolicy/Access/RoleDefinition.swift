@@ -17,11 +17,15 @@ public struct RoleDefinition: Sendable, Hashable {
     public var allowedClients: [String]?
     public var conditions: RoleConditions
     public var location: SourceLocation
+    /// `signing_alg`: the JWS algorithm of this role's tokens (one of
+    /// `SigningKeyPolicy.supportedAlgorithms`), for resource servers that verify only some
+    /// algorithms, such as RS256 only. nil: the client's, else keys.yaml's `default_alg`.
+    public var signingAlgorithm: String?
 
     public init(name: String, description: String? = nil, audiences: [String], scopes: [String] = [],
                 defaultDurationSeconds: Int, maxDurationSeconds: Int, eligibility: Eligibility,
                 allowedClients: [String]? = nil, conditions: RoleConditions = RoleConditions(),
-                location: SourceLocation = SourceLocation(file: "code")) {
+                location: SourceLocation = SourceLocation(file: "code"), signingAlgorithm: String? = nil) {
         self.name = name
         self.description = description
         self.audiences = audiences
@@ -32,6 +36,7 @@ public struct RoleDefinition: Sendable, Hashable {
         self.allowedClients = allowedClients
         self.conditions = conditions
         self.location = location
+        self.signingAlgorithm = signingAlgorithm
     }
 
     /// Role and network names: lowercase letters, digits, `.`, `_` and `-`, at most 64.

@@ -157,6 +157,7 @@ extension YAMLField {
 extension RoleDefinition {
     static let fields: Set<String> = [
         "name", "description", "audiences", "scopes", "default_duration", "max_duration", "eligible", "allowed_clients", "conditions",
+        "signing_alg",
     ]
     static let conditionFields: Set<String> = [
         "mfa", "strength", "max_auth_age", "device_compliant", "networks", "time_windows", "claims", "justification", "ticket",
@@ -211,7 +212,8 @@ extension RoleDefinition {
         }
         self.init(name: name, description: try members["description"]?.string(), audiences: audiences, scopes: scopes,
                   defaultDurationSeconds: defaultDuration, maxDurationSeconds: maximum, eligibility: eligibility,
-                  allowedClients: allowedClients, conditions: conditions, location: field.location)
+                  allowedClients: allowedClients, conditions: conditions, location: field.location,
+                  signingAlgorithm: try members["signing_alg"]?.signingAlgorithm())
     }
 
     private static func conditions(_ field: YAMLField, networks: [String: NetworkSet]) throws(PolicyError) -> RoleConditions {
