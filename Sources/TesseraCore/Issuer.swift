@@ -16,11 +16,19 @@ public struct IssuerConfiguration: Sendable {
     public var storeURL: String?
     /// Trust identity tokens from the development upstream (`tessera dev token`). Never in production.
     public var devUpstream: Bool
-    /// Create an ES256 key when the keys folder has none (what `tessera serve` does).
+    /// Create the keys the policy needs when there are none (what `tessera serve` does).
     public var generateKeyIfMissing: Bool
+    /// Seals private keys at rest: required with PostgreSQL, optional for the keys folder.
+    public var keyEncryptionKey: KeyEncryptionKey?
+    /// Allows a pre-publication shorter than the JWKS max-age plus 10 minutes. Only for tests
+    /// that rotate keys every few seconds: verifiers caching the JWKS would reject new tokens.
+    public var unsafeShortKeyTimings: Bool
 
     public init(issuer: String, keysDirectory: String, policiesDirectory: String, dataDirectory: String,
-                storeURL: String? = nil, devUpstream: Bool = false, generateKeyIfMissing: Bool = true) {
+                storeURL: String? = nil, devUpstream: Bool = false, generateKeyIfMissing: Bool = true,
+                keyEncryptionKey: KeyEncryptionKey? = nil, unsafeShortKeyTimings: Bool = false) {
+        self.keyEncryptionKey = keyEncryptionKey
+        self.unsafeShortKeyTimings = unsafeShortKeyTimings
         self.issuer = issuer
         self.devUpstream = devUpstream
         self.keysDirectory = keysDirectory
@@ -40,7 +48,10 @@ public struct IssuerStartupError: Error, CustomStringConvertible, Sendable {
 /// Built once at start; the HTTP layer only translates between HTTP and these values.
 public struct Issuer: Sendable {
     public let urls: IssuerURLs
-    public let keys: SigningKeys
+    /// The signing keys in force (replaced by rotation).
+    public var keys: CurrentValue<SigningKeys> { keyManager.keys }
+    /// Rotates, revokes and reloads the signing keys.
+    public let keyManager: KeyManager
     /// The current clients (replaced by a reload).
     public let clients: CurrentValue<ClientRegistry>
     public let tokenEndpoint: TokenEndpoint
@@ -76,13 +87,6 @@ public struct Issuer: Sendable {
                             timeSource: any TimeSource = SystemTimeSource(), logger: Logger) async throws(IssuerStartupError) -> Issuer {
         let urls = IssuerURLs(issuer: configuration.issuer)
         let audit = AuditLog(store: storage, timeSource: timeSource)
-        let (keys, generated) = try loadKeys(configuration, timeSource: timeSource, logger: logger)
-        if let generated {
-            // Recorded before anything else can fail, so a new key never goes unaudited.
-            try await record(AuditEvent("key.generated", outcome: .success, target: [
-                "kid": .string(generated.kid), "alg": .string(generated.alg.jwsName), "state": .string(generated.state.rawValue),
-            ]), in: audit)
-        }
         let httpClient = HTTPDocumentFetcher.makeHTTPClient()
         let loaded: LoadedPolicy
         do {
@@ -117,6 +121,15 @@ public struct Issuer: Sendable {
         // Shared with the reloader, which replaces them all at once.
         let clients = CurrentValue(loaded.clients)
         let access = CurrentValue(loaded.access)
+        let keyManager: KeyManager
+        do {
+            keyManager = try await openKeys(configuration, storage: storage, timings: { access.value.keyTimings }, audit: audit,
+                                            timeSource: timeSource, logger: logger)
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        let keys = keyManager.keys
         let audiences = CurrentValue(loaded.audiences)
         let authenticator = ClientAuthenticator(clients: clients, issuer: urls.issuer, tokenEndpoint: urls.tokenEndpoint,
                                                 replayStore: storage, timeSource: timeSource)
@@ -137,7 +150,7 @@ public struct Issuer: Sendable {
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
         let reloader = PolicyReloader(configuration: configuration, urls: urls, clients: clients, access: access, audiences: audiences,
                                       audit: audit, httpClient: httpClient, timeSource: timeSource, logger: logger)
-        return Issuer(urls: urls, keys: keys, clients: clients, tokenEndpoint: endpoint, metadata: metadata,
+        return Issuer(urls: urls, keyManager: keyManager, clients: clients, tokenEndpoint: endpoint, metadata: metadata,
                       metadataDocument: document, storage: storage, audit: audit, inspection: inspection, admin: admin,
                       checkpointer: checkpointer, policy: reloader, access: access, httpClient: httpClient)
     }
@@ -148,41 +161,88 @@ public struct Issuer: Sendable {
         try? await httpClient.shutdown()
     }
 
-
-    private static func record(_ event: AuditEvent, in audit: AuditLog) async throws(IssuerStartupError) {
+    /// The key manager of `tessera keys`: the store and timings a server with this configuration
+    /// uses, opened without applying due changes (the servers do that on their schedule).
+    public static func keyManager(_ configuration: IssuerConfiguration, storage: any TesseraStorage,
+                                  timeSource: any TimeSource = SystemTimeSource(), logger: Logger) async throws(IssuerStartupError) -> KeyManager {
+        let timings: KeyTimings
         do {
-            try await audit.record(event)
+            timings = try LoadedPolicy.keyTimings(try PolicyBundle.load(directory: configuration.policiesDirectory), configuration: configuration)
+        } catch let error as IssuerStartupError {
+            throw error
         } catch {
-            throw IssuerStartupError(description: "cannot write the audit log: \(error)")
+            throw IssuerStartupError(description: "\(error)")
         }
+        var tool = configuration
+        tool.generateKeyIfMissing = false
+        return try await openKeys(tool, storage: storage, timings: { timings }, audit: AuditLog(store: storage, timeSource: timeSource),
+                                  timeSource: timeSource, logger: logger)
     }
 
-    /// The signing keys, and the manifest entry of a key generated because there was none.
-    private static func loadKeys(_ configuration: IssuerConfiguration, timeSource: any TimeSource,
-                                 logger: Logger) throws(IssuerStartupError) -> (SigningKeys, KeyManifestEntry?) {
-        let directory = KeyDirectory(path: configuration.keysDirectory)
+    /// The key lifecycle over the keys folder, or over the database when replicas share PostgreSQL.
+    private static func openKeys(_ configuration: IssuerConfiguration, storage: any TesseraStorage,
+                                 timings: @escaping @Sendable () -> KeyTimings, audit: AuditLog, timeSource: any TimeSource,
+                                 logger: Logger) async throws(IssuerStartupError) -> KeyManager {
+        let store: any SigningKeyStore
+        let codec: KeyMaterialCodec
+        let location: String
+        let sharedStore = storage as? any SigningKeyStore
+        let isShared = sharedStore != nil && PostgresStoreURL.isPostgres(configuration.storeURL ?? "")
+        if isShared, let shared = sharedStore {
+            (store, codec, location) = (shared, KeyMaterialCodec(kek: configuration.keyEncryptionKey, form: .database), "signing keys in the database")
+        } else {
+            (store, codec, location) = (KeyDirectory(path: configuration.keysDirectory), KeyMaterialCodec(kek: configuration.keyEncryptionKey, form: .file),
+                                        configuration.keysDirectory)
+        }
         do {
-            var stored = try directory.load()
-            var generatedEntry: KeyManifestEntry?
-            if stored.isEmpty, configuration.generateKeyIfMissing {
-                let generated = try directory.generate(algorithm: .es256, now: timeSource.now())
-                logger.notice("generated a new signing key", metadata: [
-                    "tessera.kid": .string(generated.entry.kid),
-                    "tessera.alg": .string(generated.entry.alg.jwsName),
-                    "tessera.keys": .string(configuration.keysDirectory),
-                ])
-                stored = [generated]
-                generatedEntry = generated.entry
+            if isShared, configuration.generateKeyIfMissing {
+                try await adoptFolderKeys(configuration, into: store, codec: codec, audit: audit, logger: logger)
             }
-            let keys = try SigningKeys(keys: stored)
-            logger.info("signing keys loaded", metadata: [
-                "tessera.kid": .string(keys.signer.keyID),
-                "tessera.alg": .string(keys.signer.algorithm.jwsName),
+            let manager = try await KeyManager.open(store: store, codec: codec, location: location, timings: timings, audit: audit,
+                                                    tokens: storage, timeSource: timeSource, logger: logger,
+                                                    applyDueChanges: configuration.generateKeyIfMissing)
+            let keys = manager.keys.value
+            logger.info("signing keys ready", metadata: [
+                "tessera.keys": .string(location),
+                "tessera.signing": .string(keys.signers.values.map { "\($0.algorithm.jwsName):\($0.keyID)" }.sorted().joined(separator: ",")),
                 "tessera.published": .stringConvertible(keys.published.count),
             ])
-            return (keys, generatedEntry)
+            return manager
         } catch {
             throw IssuerStartupError(description: error.description)
         }
+    }
+
+    /// The first start on a shared database whose key set is empty takes the keys folder's keys
+    /// (sealed with the KEK), so moving a single node to PostgreSQL keeps the keys verifiers know.
+    private static func adoptFolderKeys(_ configuration: IssuerConfiguration, into store: any SigningKeyStore, codec: KeyMaterialCodec,
+                                        audit: AuditLog, logger: Logger) async throws(KeyDirectoryError) {
+        let folder = KeyDirectory(path: configuration.keysDirectory)
+        do {
+            guard try await store.signingKeys().records.isEmpty else { return }
+        } catch {
+            throw KeyDirectoryError(path: "signing keys in the database", message: "cannot read the key set: \(error)")
+        }
+        let fileCodec = KeyMaterialCodec(kek: configuration.keyEncryptionKey, form: .file)
+        var records: [SigningKeyRecord] = []
+        for record in try folder.snapshot().records where record.state != KeyState.revoked.rawValue {
+            let entry = try SigningKeyEntry(record: record)
+            let key = try fileCodec.open(record.material, kid: record.kid, alg: entry.alg, location: folder.file("\(record.kid).pem"))
+            records.append(entry.record(material: try codec.seal(key, kid: record.kid)))
+        }
+        guard !records.isEmpty else { return }
+        let adopted: Bool
+        do {
+            adopted = try await store.replaceSigningKeys(records, expectedVersion: 0)
+        } catch {
+            throw KeyDirectoryError(path: "signing keys in the database", message: "cannot write the key set: \(error)")
+        }
+        guard adopted else { return }  // another replica adopted them first
+        logger.notice("signing keys moved from the keys folder into the database", metadata: [
+            "tessera.keys": .string(configuration.keysDirectory), "tessera.count": .stringConvertible(records.count),
+        ])
+        try? await audit.record(AuditEvent("key.adopted", outcome: .success, target: [
+            "from": .string(configuration.keysDirectory), "kids": .array(records.map { .string($0.kid) }),
+        ]))
     }
 }

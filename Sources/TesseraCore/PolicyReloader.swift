@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import TesseraCrypto
 import Logging
 import TesseraJWT
 import TesseraPolicy
@@ -45,8 +46,42 @@ struct LoadedPolicy: Sendable {
         } catch {
             throw IssuerStartupError(description: error.description)
         }
+        let timings = try keyTimings(bundle, configuration: configuration)
         return LoadedPolicy(bundle: bundle, clients: clients, access: AccessPolicy(
-            upstreams: upstreams, engine: PolicyEngine(bundle: bundle), trustedProxies: bundle.networkSettings.trustedProxies))
+            upstreams: upstreams, engine: PolicyEngine(bundle: bundle), trustedProxies: bundle.networkSettings.trustedProxies,
+            keyTimings: timings))
+    }
+
+    /// The key lifecycle's timings: `keys.yaml`, the algorithms roles and clients ask for, and
+    /// the longest lifetime any token can get (a retired key stays published that long, plus the
+    /// clock leeway).
+    static func keyTimings(_ bundle: PolicyBundle, configuration: IssuerConfiguration) throws(IssuerStartupError) -> KeyTimings {
+        let policy = bundle.signingKeys
+        let file = policy.location.map { "\($0.file)" } ?? "\(configuration.policiesDirectory)/\(SigningKeyPolicy.fileName)"
+        let floor = KeyTimings.minimumPrepublish(jwksMaxAge: KeyTimings.jwksMaxAge)
+        if TimeInterval(policy.prepublishSeconds) < floor, !configuration.unsafeShortKeyTimings {
+            throw IssuerStartupError(description: "\(file): signing_keys.prepublish \(DurationText.format(policy.prepublishSeconds)) is too short: "
+                + "a new key must be published for at least the JWKS max-age (\(DurationText.format(Int(KeyTimings.jwksMaxAge)))) plus "
+                + "\(DurationText.format(Int(KeyTimings.verifierCacheMargin))) before it signs, \(DurationText.format(Int(floor))) in all, "
+                + "or verifiers holding a cached JWKS would reject its tokens")
+        }
+        func algorithm(_ name: String) throws(IssuerStartupError) -> SignatureAlgorithm {
+            guard let alg = SignatureAlgorithm(jwsName: name) else {
+                throw IssuerStartupError(description: "\(file): unknown signing algorithm \(name)")
+            }
+            return alg
+        }
+        var periods: [SignatureAlgorithm: TimeInterval] = [:]
+        for rotation in policy.rotations { periods[try algorithm(rotation.algorithm)] = TimeInterval(rotation.periodSeconds) }
+        var algorithms = Set<SignatureAlgorithm>()
+        for name in bundle.roles.compactMap(\.signingAlgorithm) + bundle.clients.compactMap(\.signingAlgorithm) {
+            algorithms.insert(try algorithm(name))
+        }
+        let longest = ([AdminAccess.maximumLifetimeSeconds] + bundle.roles.map(\.maxDurationSeconds) + bundle.clients.map(\.tokenLifetimeSeconds)).max()!
+        return KeyTimings(prepublish: TimeInterval(policy.prepublishSeconds), retention: TimeInterval(longest) + KeyTimings.clockLeeway,
+                          rotationPeriods: periods, algorithms: algorithms,
+                          // Without keys.yaml, the algorithm of the keys already there keeps signing.
+                          defaultAlgorithm: policy.location == nil ? nil : try algorithm(policy.defaultAlgorithm))
     }
 }
 
@@ -55,7 +90,8 @@ struct LoadedPolicy: Sendable {
 /// proxies switch over, all at once. A bundle that fails is refused with its file, line and
 /// field, logged and audited (`policy.rejected`), and the previous one stays in force.
 ///
-/// The discovery document (`scopes_supported`) and the signing keys are read at start only.
+/// The discovery document (`scopes_supported`) is built at start only. Key timings and
+/// algorithms switch with the bundle; the keys themselves change through `KeyManager`.
 public actor PolicyReloader {
     let configuration: IssuerConfiguration
     let urls: IssuerURLs

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TesseraCrypto
 import TesseraJWT
 import TesseraPolicy
 import TesseraStore
@@ -166,7 +167,8 @@ public struct ClientCredentialsGrant: Grant {
                                                       allowed: definition.audiences)
         // RFC 9068 §2.2: with no resource owner, the subject is the client itself.
         return TokenGrantDecision(subject: definition.id, clientID: definition.id, audiences: audiences, scopes: scopes,
-                                  lifetimeSeconds: definition.tokenLifetimeSeconds, typeHeader: definition.tokenTypeHeader)
+                                  lifetimeSeconds: definition.tokenLifetimeSeconds, typeHeader: definition.tokenTypeHeader,
+                                  signingAlgorithm: definition.signingAlgorithm.flatMap(SignatureAlgorithm.init(jwsName:)))
     }
 }
 

@@ -127,7 +127,9 @@ public struct TokenExchangeGrant: Grant {
                 subject: Self.namespacedSubject(identity), clientID: request.client.id, audiences: audiences, scopes: role.scopes,
                 lifetimeSeconds: seconds, extensions: Self.claims(identity: identity, role: roleName, request: accessRequest,
                                                                   activation: activation),
-                role: roleName, auditDetails: details, issuedTokenType: Self.accessTokenType)
+                role: roleName, auditDetails: details, issuedTokenType: Self.accessTokenType,
+                // The role's algorithm, else the client's (a resource server's limits follow the audience).
+                signingAlgorithm: (role.signingAlgorithm ?? request.client.definition.signingAlgorithm).flatMap(SignatureAlgorithm.init(jwsName:)))
         }
     }
 
@@ -165,10 +167,14 @@ public struct AccessPolicy: Sendable {
     public let upstreams: UpstreamRegistry
     public let engine: PolicyEngine
     public let trustedProxies: TrustedProxies
+    /// Key rotation timing and algorithms, from `keys.yaml` and the longest token lifetimes.
+    public let keyTimings: KeyTimings
 
-    public init(upstreams: UpstreamRegistry, engine: PolicyEngine, trustedProxies: TrustedProxies) {
+    public init(upstreams: UpstreamRegistry, engine: PolicyEngine, trustedProxies: TrustedProxies,
+                keyTimings: KeyTimings = KeyTimings(prepublish: 3600, retention: 3600 + KeyTimings.clockLeeway)) {
         self.upstreams = upstreams
         self.engine = engine
         self.trustedProxies = trustedProxies
+        self.keyTimings = keyTimings
     }
 }

@@ -14,14 +14,14 @@ public struct TokenInspection: Sendable {
 
     let authenticator: ClientAuthenticator
     let issuer: String
-    let keys: SigningKeys
+    let keys: CurrentValue<SigningKeys>
     /// Every audience Tessera issues for; replaced when the policy bundle is reloaded.
     let audiences: CurrentValue<Set<String>>
     let store: any IssuedTokenStore
     let audit: AuditLog
     let timeSource: any TimeSource
 
-    public init(authenticator: ClientAuthenticator, issuer: String, keys: SigningKeys, audiences: CurrentValue<Set<String>>,
+    public init(authenticator: ClientAuthenticator, issuer: String, keys: CurrentValue<SigningKeys>, audiences: CurrentValue<Set<String>>,
                 store: any IssuedTokenStore, audit: AuditLog, timeSource: any TimeSource) {
         self.authenticator = authenticator
         self.issuer = issuer
@@ -89,7 +89,7 @@ public struct TokenInspection: Sendable {
     private func verify(_ token: String, leeway: TimeInterval) throws -> VerifiedJWT {
         let verifier = JWTVerifier(policy: VerificationPolicy(issuer: issuer, audiences: audiences.value, leeway: leeway,
                                                               expectedType: nil))
-        return try verifier.verify(token, keys: keys.verificationKeys, now: timeSource.now())
+        return try verifier.verify(token, keys: keys.value.verificationKeys, now: timeSource.now())
     }
 
     private func lookUp(_ jwtID: String) async throws(OAuthError) -> IssuedTokenRecord? {

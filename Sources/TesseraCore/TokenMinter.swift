@@ -19,10 +19,13 @@ public struct TokenGrantDecision: Sendable {
     public var auditDetails: [String: JSONValue]
     /// RFC 8693 `issued_token_type` of the response, for token exchange.
     public var issuedTokenType: String?
+    /// The algorithm the role or client asks for (`signing_alg`); nil: the default algorithm.
+    public var signingAlgorithm: SignatureAlgorithm?
 
     public init(subject: String, clientID: String, audiences: [String], scopes: [String], lifetimeSeconds: Int,
                 extensions: [String: JSONValue] = [:], typeHeader: String = JWSSigner.accessTokenType, role: String? = nil,
-                auditDetails: [String: JSONValue] = [:], issuedTokenType: String? = nil) {
+                auditDetails: [String: JSONValue] = [:], issuedTokenType: String? = nil, signingAlgorithm: SignatureAlgorithm? = nil) {
+        self.signingAlgorithm = signingAlgorithm
         self.subject = subject
         self.clientID = clientID
         self.audiences = audiences
@@ -46,18 +49,24 @@ public struct MintedToken: Sendable {
     public let claims: AccessTokenClaims
 }
 
-/// Turns a grant decision into a signed RFC 9068 access token with the current key.
+/// Turns a grant decision into a signed RFC 9068 access token with the current key of its algorithm.
 public struct TokenMinter: Sendable {
     public let issuer: String
-    let keys: SigningKeys
+    /// Replaced by key rotation; each token is signed with the keys current when it is minted.
+    let keys: CurrentValue<SigningKeys>
     let timeSource: any TimeSource
     let random: any RandomSource
 
-    public init(issuer: String, keys: SigningKeys, timeSource: any TimeSource, random: any RandomSource = BufferedSecureRandom()) {
+    public init(issuer: String, keys: CurrentValue<SigningKeys>, timeSource: any TimeSource, random: any RandomSource = BufferedSecureRandom()) {
         self.issuer = issuer
         self.keys = keys
         self.timeSource = timeSource
         self.random = random
+    }
+
+    /// A minter whose keys never change (tools and tests).
+    public init(issuer: String, keys: SigningKeys, timeSource: any TimeSource, random: any RandomSource = BufferedSecureRandom()) {
+        self.init(issuer: issuer, keys: CurrentValue(keys), timeSource: timeSource, random: random)
     }
 
     public func mint(_ decision: TokenGrantDecision) throws(OAuthError) -> MintedToken {
@@ -71,13 +80,16 @@ public struct TokenMinter: Sendable {
             issuer: issuer, subject: decision.subject, audiences: decision.audiences, expiresAt: expiresAt,
             issuedAt: issuedAt, jwtID: jti, clientID: decision.clientID,
             scope: decision.scopes.isEmpty ? nil : decision.scopes.joined(separator: " "), extensions: decision.extensions)
+        guard let signer = keys.value.signer(for: decision.signingAlgorithm) else {
+            throw OAuthError(.serverError, "no \(decision.signingAlgorithm?.jwsName ?? "default") signing key is current")
+        }
         let token: String
         do {
-            token = try keys.signer.sign(claims, type: decision.typeHeader)
+            token = try signer.sign(claims, type: decision.typeHeader)
         } catch {
             throw OAuthError(.serverError, "the token could not be signed")
         }
-        return MintedToken(token: token, jwtID: jti, keyID: keys.signer.keyID,
+        return MintedToken(token: token, jwtID: jti, keyID: signer.keyID,
                            issuedAt: Date(timeIntervalSince1970: TimeInterval(issuedAt)),
                            expiresAt: Date(timeIntervalSince1970: TimeInterval(expiresAt)), claims: claims)
     }

@@ -19,6 +19,8 @@ public struct ServerSettings: Sendable {
     public var auditSinks: [AuditSinkSpecification]
     /// How often the policies folder is checked for changes (SIGHUP reloads at once); zero disables.
     public var policyPollInterval: Duration = .seconds(2)
+    /// How often signing keys move through their lifecycle and changes by others are picked up.
+    public var keyCheckInterval: Duration = .seconds(2)
 
     public init(host: String = "127.0.0.1", port: Int = 8080, issuer: IssuerConfiguration,
                 checkpointInterval: Duration = .seconds(3600), pruneInterval: Duration = .seconds(300),
@@ -75,6 +77,7 @@ public func buildApplication(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tessera"),
         services: [maintenance, sinks, PolicyReloadService(reloader: issuer.policy, pollInterval: settings.policyPollInterval),
+                   KeyRotationService(keys: issuer.keyManager, interval: settings.keyCheckInterval),
                    IssuerLifecycleService(issuer: issuer)],
         onServerRunning: { channel in
             logger.notice("listening", metadata: [

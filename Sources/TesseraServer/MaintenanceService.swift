@@ -55,17 +55,17 @@ struct MaintenanceService: Service {
             logger.error("pruning failed", metadata: ["tessera.error": .string("\(error)")])
         }
     }
+}
 
-    /// Runs `chore` every `interval` until graceful shutdown (or cancellation).
-    private func repeatEvery(_ interval: Duration, startNow: Bool, _ chore: @Sendable () async -> Void) async {
-        if startNow { await chore() }
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
-            await chore()
+/// Runs `chore` every `interval` until graceful shutdown (or cancellation).
+func repeatEvery(_ interval: Duration, startNow: Bool, _ chore: @Sendable () async -> Void) async {
+    if startNow { await chore() }
+    while !Task.isCancelled, !Task.isShuttingDownGracefully {
+        do {
+            try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        } catch {
+            return
         }
+        await chore()
     }
 }

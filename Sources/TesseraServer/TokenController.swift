@@ -80,7 +80,8 @@ struct HealthController {
         }
         addReadOnlyRoute("/readyz", to: router) { _ in
             // The issuer value only exists once keys and policies loaded; readiness reports them.
-            let body = #"{"status":"ready","signing_kid":"\#(issuer.keys.currentKeyID)","published_keys":\#(issuer.keys.published.count),"clients":\#(issuer.clients.value.count)}"#
+            let keys = issuer.keys.value
+            let body = #"{"status":"ready","signing_kid":"\#(keys.currentKeyID)","published_keys":\#(keys.published.count),"clients":\#(issuer.clients.value.count)}"#
             return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                             body: .init(byteBuffer: ByteBuffer(string: body)))
         }

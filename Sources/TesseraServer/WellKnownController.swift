@@ -8,7 +8,7 @@ import TesseraCore
 /// prepared when the issuer loaded, never rebuilt per request.
 struct WellKnownController {
     /// Verifiers may cache the JWKS this long; key rotation pre-publishes keys for longer.
-    static let jwksMaxAge = 300
+    static let jwksMaxAge = Int(KeyTimings.jwksMaxAge)
 
     let issuer: Issuer
 
@@ -26,7 +26,7 @@ struct WellKnownController {
     }
 
     private func jwks(_ request: Request) -> Response {
-        let keys = issuer.keys
+        let keys = issuer.keys.value
         var headers: HTTPFields = [
             .cacheControl: "public, max-age=\(Self.jwksMaxAge)",
             .eTag: keys.jwksETag,

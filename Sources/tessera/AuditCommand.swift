@@ -181,7 +181,7 @@ struct Audit: AsyncParsableCommand {
                 try await store.close()
                 fail("the audit log is empty: nothing to checkpoint")
             }
-            let checkpointer = AuditCheckpointer(issuer: issuer.value, keys: keys, store: store,
+            let checkpointer = AuditCheckpointer(issuer: issuer.value, keys: CurrentValue(keys), store: store,
                                                  audit: AuditLog(store: store, timeSource: SystemTimeSource()), timeSource: SystemTimeSource())
             let signed = try await checkpointer.take()
             try await store.close()

@@ -1,15 +1,150 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TesseraCore
 import TesseraCrypto
+import TesseraStore
 
-struct Keys: ParsableCommand {
+struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage signing keys in the keys folder.", subcommands: [Generate.self, List.self])
+        abstract: "Manage signing keys: list, rotate, revoke, import.",
+        discussion: """
+        Keys live in the keys folder, or in the database when the store is PostgreSQL (sealed with the \
+        key-encryption key). Running servers pick up a change within --key-check-interval (default 2s).
+        """,
+        subcommands: [List.self, Rotate.self, Revoke.self, Import.self, Generate.self, KEK.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List signing keys: state, algorithm and timeline.")
+
+        @OptionGroup var context: KeyCommandContext
+
+        func run() async throws {
+            let (manager, storage) = await context.open()
+            let entries: [SigningKeyEntry]
+            do {
+                entries = try await manager.entries()
+            } catch {
+                try? await storage.close()
+                fail("\(error)")
+            }
+            try? await storage.close()
+            guard !entries.isEmpty else {
+                print("no keys yet; `tessera serve` creates the first one")
+                return
+            }
+            let time = { (date: Date?) in date.map { $0.formatted(.iso8601) } ?? "-" }
+            let rows = entries.map { entry in
+                [entry.kid, entry.alg.jwsName, entry.state.rawValue, time(entry.created), time(entry.activatesAt), time(entry.removeAfter),
+                 entry.revocationReason.map { "revoked \(time(entry.revokedAt)): \($0)" } ?? ""]
+            }
+            printTable(header: ["KID", "ALG", "STATE", "CREATED", "SIGNS FROM", "REMOVED AFTER", "NOTE"], rows: rows)
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start a rotation: a new key is published now and signs after the pre-publication time (keys.yaml, default 1h).",
+            discussion: "If a next key of the algorithm is already waiting, it is shown and nothing new is made.")
+
+        @Option(help: "ES256, RS256, PS256 or EdDSA (default: the bundle's default algorithm).")
+        var alg: String?
+
+        @OptionGroup var context: KeyCommandContext
+
+        func run() async throws {
+            var algorithm: SignatureAlgorithm?
+            if let alg {
+                guard let named = SignatureAlgorithm(jwsName: alg) else { fail("unknown --alg \(alg); use ES256, RS256, PS256 or EdDSA") }
+                algorithm = named
+            }
+            let (manager, storage) = await context.open()
+            do {
+                let entry = try await manager.rotate(algorithm: algorithm, actor: KeyCommandContext.actor)
+                try? await storage.close()
+                print("next \(entry.alg.jwsName) key \(entry.kid): published now, signs from \(entry.activatesAt?.formatted(.iso8601) ?? "now")")
+            } catch {
+                try? await storage.close()
+                fail("\(error)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Emergency: revoke a compromised key. It leaves the JWKS, a replacement signs at once, and every token it signed is revoked.",
+            discussion: """
+            Verifiers that cached the JWKS keep trusting the key until their cache expires (Cache-Control max-age 300s; \
+            some libraries keep it up to 10 minutes). Resource servers that introspect see its tokens inactive at once.
+            """)
+
+        @Argument(help: "The kid to revoke (from `tessera keys list`). A kid may begin with '-': write `tessera keys revoke -- KID`.")
+        var kid: String
+
+        @Option(help: "Why: recorded in the audit log and the key set.")
+        var reason: String
+
+        @OptionGroup var context: KeyCommandContext
+
+        func validate() throws {
+            guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--reason must say why") }
+        }
+
+        func run() async throws {
+            let (manager, storage) = await context.open()
+            do {
+                let revocation = try await manager.revoke(kid: kid, reason: reason, actor: KeyCommandContext.actor)
+                try? await storage.close()
+                print("revoked \(revocation.entry.alg.jwsName) key \(kid); \(revocation.tokensRevoked) unexpired tokens revoked")
+                if let replacement = revocation.replacementKeyID { print("key \(replacement) signs \(revocation.entry.alg.jwsName) tokens now") }
+            } catch {
+                try? await storage.close()
+                fail("\(error)")
+            }
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import an existing private key (PKCS#8 PEM), for a migration from another issuer.",
+            discussion: "It becomes the next key: published now, signing after the pre-publication time (at once if no key of its algorithm exists).")
+
+        @Argument(help: "The PEM file.")
+        var file: String
+
+        @Option(help: "ES256, RS256, PS256 or EdDSA (default: ES256 for P-256, EdDSA for Ed25519, RS256 for RSA).")
+        var alg: String?
+
+        @OptionGroup var context: KeyCommandContext
+
+        func run() async throws {
+            let key: PrivateKey
+            do {
+                key = try PrivateKey(pem: String(contentsOfFile: file, encoding: .utf8))
+            } catch let error as CryptoError {
+                fail("\(file): not a usable private key: \(error.message)")
+            } catch {
+                fail("\(file): cannot read: \(error.localizedDescription)")
+            }
+            guard let algorithm = alg.map({ SignatureAlgorithm(jwsName: $0) }) ?? SignatureAlgorithm.allCases.first(where: { key.supports($0) }) else {
+                fail("unknown --alg \(alg ?? ""); use ES256, RS256, PS256 or EdDSA")
+            }
+            let (manager, storage) = await context.open()
+            do {
+                let entry = try await manager.importKey(key, algorithm: algorithm, actor: KeyCommandContext.actor)
+                try? await storage.close()
+                print("imported \(entry.alg.jwsName) key \(entry.kid) as \(entry.state.rawValue), signing from \(entry.activatesAt?.formatted(.iso8601) ?? "now")")
+            } catch {
+                try? await storage.close()
+                fail("\(error)")
+            }
+        }
+    }
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Generate a signing key. The first key signs (current); later ones are published as next.")
+            abstract: "Add a key to the keys folder at once (set-up and tests). The first of an algorithm signs; later ones wait as next.",
+            discussion: "On a running service use `tessera keys rotate`, which pre-publishes the key.")
 
         @Option(help: "ES256 (default), EdDSA, RS256 or PS256.")
         var alg: String = "ES256"
@@ -18,38 +153,66 @@ struct Keys: ParsableCommand {
         var rsaBits: Int = 2048
 
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var encryption: KeyEncryptionOptions
 
         func run() throws {
             guard let algorithm = SignatureAlgorithm(jwsName: alg) else {
                 fail("unknown --alg \(alg); use ES256, EdDSA, RS256 or PS256")
             }
             do {
-                let key = try KeyDirectory(path: folders.keys).generate(algorithm: algorithm, rsaBits: rsaBits, now: Date())
-                print("generated \(key.entry.alg) key \(key.entry.kid) (\(key.entry.state.rawValue)) in \(folders.keys)/\(key.entry.file)")
+                let key = try KeyDirectory(path: folders.keys).generate(
+                    algorithm: algorithm, rsaBits: rsaBits, now: Date(), codec: KeyMaterialCodec(kek: encryption.load(), form: .file))
+                print("generated \(key.entry.alg) key \(key.entry.kid) (\(key.entry.state.rawValue)) in \(folders.keys)")
             } catch {
-                fail(error.description)
+                fail("\(error)")
             }
         }
     }
 
-    struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List signing keys: kid, algorithm, state, creation time.")
-
-        @OptionGroup var folders: FolderOptions
+    struct KEK: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "kek",
+            abstract: "Print a new random key-encryption key (base64url of 32 bytes) for --key-encryption-key-file.",
+            discussion: "Write it to a file only its owner can read (umask 077), and keep a copy apart from the database: without it the keys cannot be opened.")
 
         func run() throws {
-            let keys: [StoredSigningKey]
             do {
-                keys = try KeyDirectory(path: folders.keys).load()
+                print(try KeyEncryptionKey.generate().encoded)
             } catch {
-                fail(error.description)
+                fail(error.message)
             }
-            guard !keys.isEmpty else {
-                print("no keys in \(folders.keys); `tessera serve` or `tessera keys generate` creates one")
-                return
-            }
-            let rows = keys.map { [$0.entry.kid, $0.entry.alg.jwsName, $0.entry.state.rawValue, $0.entry.created.formatted(.iso8601)] }
-            printTable(header: ["KID", "ALG", "STATE", "CREATED"], rows: rows)
+        }
+    }
+}
+
+/// What every key command needs to reach the key set the servers use.
+struct KeyCommandContext: ParsableArguments {
+    @OptionGroup var folders: FolderOptions
+    @OptionGroup var store: StoreOption
+    @OptionGroup var encryption: KeyEncryptionOptions
+    @OptionGroup var issuer: IssuerOption
+
+    /// Changes made from the command line, as the audit log names them.
+    static var actor: AuditActor {
+        AuditActor(subject: "local:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown"), userAgent: "tessera keys")
+    }
+
+    func open() async -> (KeyManager, any TesseraStorage) {
+        var logger = Logger(label: "tessera")
+        logger.logLevel = .warning
+        let configuration = IssuerConfiguration(issuer: issuer.value, keysDirectory: folders.keys, policiesDirectory: folders.policies,
+                                                dataDirectory: folders.data, storeURL: store.url, keyEncryptionKey: encryption.load())
+        let storage: any TesseraStorage
+        do {
+            storage = try await Issuer.openStorage(configuration)
+        } catch {
+            fail("\(error)")
+        }
+        do {
+            return (try await Issuer.keyManager(configuration, storage: storage, logger: logger), storage)
+        } catch {
+            try? await storage.close()
+            fail("\(error)")
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TesseraCore
+import TesseraCrypto
 import TesseraStore
 
 /// Options that name Tessera's folders. Each falls back to a `TESSERA_*` environment variable,
@@ -82,4 +83,26 @@ func resolve(_ flag: String?, _ variable: String, _ fallback: String) -> String 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("tessera: \(message)\n".utf8))
     exit(1)
+}
+
+/// The key-encryption key that seals signing keys at rest (required with PostgreSQL).
+struct KeyEncryptionOptions: ParsableArguments {
+    @Option(name: .customLong("key-encryption-key-file"), help: ArgumentHelp(
+        "File holding the key-encryption key, mode 0600 (env TESSERA_KEY_ENCRYPTION_KEY_FILE, or the key itself in TESSERA_KEY_ENCRYPTION_KEY).",
+        discussion: "`tessera keys kek` prints a new one. Required when the store is PostgreSQL; optional for the keys folder, where it encrypts the key files."))
+    var fileFlag: String?
+
+    /// The KEK from the file or the environment; nil when none is configured. A bad one stops the command.
+    func load() -> KeyEncryptionKey? {
+        do {
+            let file = resolve(fileFlag, "TESSERA_KEY_ENCRYPTION_KEY_FILE", "")
+            if !file.isEmpty { return try KeyEncryptionKey.load(path: file) }
+            if let value = ProcessInfo.processInfo.environment["TESSERA_KEY_ENCRYPTION_KEY"], !value.isEmpty {
+                return try KeyEncryptionKey(encoded: value)
+            }
+            return nil
+        } catch {
+            fail("key-encryption key: \(error.message)")
+        }
+    }
 }

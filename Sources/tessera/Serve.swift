@@ -27,12 +27,19 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("policy-poll-interval"), help: "How often to check the policies folder for changes (env TESSERA_POLICY_POLL_INTERVAL, default 2s; 0: reload on SIGHUP only).")
     var policyPollIntervalFlag: String?
 
+    @Option(name: .customLong("key-check-interval"), help: "How often signing keys move through their lifecycle and changes by other replicas or `tessera keys` are picked up (env TESSERA_KEY_CHECK_INTERVAL, default 2s).")
+    var keyCheckIntervalFlag: String?
+
+    @Flag(name: .customLong("unsafe-short-key-timings"), help: .hidden)
+    var unsafeShortKeyTimings = false
+
     @Flag(name: .customLong("dev"), help: "Trust identity tokens from `tessera dev token` (the development upstream). Never in production.")
     var dev = false
 
     @OptionGroup var folders: FolderOptions
     @OptionGroup var store: StoreOption
     @OptionGroup var logging: LogOptions
+    @OptionGroup var encryption: KeyEncryptionOptions
 
     func validate() throws {
         for sink in auditSinks {
@@ -43,7 +50,7 @@ struct Serve: AsyncParsableCommand {
             }
         }
         for (flag, text) in [("--checkpoint-interval", checkpointInterval), ("--prune-interval", pruneInterval),
-                             ("--policy-poll-interval", policyPollInterval)] {
+                             ("--policy-poll-interval", policyPollInterval), ("--key-check-interval", keyCheckInterval)] {
             guard DurationText.seconds(text) != nil else {
                 throw ValidationError("\(flag) must be a duration such as 0, 90s, 5m or 1h, not \(text)")
             }
@@ -59,6 +66,7 @@ struct Serve: AsyncParsableCommand {
     var checkpointInterval: String { resolve(checkpointIntervalFlag, "TESSERA_CHECKPOINT_INTERVAL", "1h") }
     var pruneInterval: String { resolve(pruneIntervalFlag, "TESSERA_PRUNE_INTERVAL", "5m") }
     var policyPollInterval: String { resolve(policyPollIntervalFlag, "TESSERA_POLICY_POLL_INTERVAL", "2s") }
+    var keyCheckInterval: String { resolve(keyCheckIntervalFlag, "TESSERA_KEY_CHECK_INTERVAL", "2s") }
 
     func run() async throws {
         // SIGHUP reloads the policies, but its handler is installed only once the services run;
@@ -78,11 +86,15 @@ struct Serve: AsyncParsableCommand {
         }
         var settings = ServerSettings(host: host, port: port, issuer: IssuerConfiguration(
             issuer: issuer, keysDirectory: folders.keys, policiesDirectory: folders.policies, dataDirectory: folders.data,
-            storeURL: store.url, devUpstream: dev),
+            storeURL: store.url, devUpstream: dev, keyEncryptionKey: encryption.load(), unsafeShortKeyTimings: unsafeShortKeyTimings),
             checkpointInterval: .seconds(DurationText.seconds(checkpointInterval) ?? 3600),
             pruneInterval: .seconds(DurationText.seconds(pruneInterval) ?? 300),
             auditSinks: auditSinks.compactMap { try? AuditSinkSpecification($0) })
         settings.policyPollInterval = .seconds(DurationText.seconds(policyPollInterval) ?? 2)
+        settings.keyCheckInterval = .seconds(max(DurationText.seconds(keyCheckInterval) ?? 2, 1))
+        if unsafeShortKeyTimings {
+            logger.warning("UNSAFE SHORT KEY TIMINGS: keys may sign sooner after publication than verifiers refresh their JWKS. For tests only.")
+        }
         do {
             try await runServer(settings, logger: logger)
         } catch let error as IssuerStartupError {

@@ -19,7 +19,7 @@ struct AdminAccessTests {
         keys = try SigningKeys(keys: [stored])
     }
 
-    var access: AdminAccess { AdminAccess(urls: urls, keys: keys, store: store, timeSource: clock) }
+    var access: AdminAccess { AdminAccess(urls: urls, keys: CurrentValue(keys), store: store, timeSource: clock) }
     var audit: AuditLog { AuditLog(store: store, timeSource: clock) }
 
     func issue(subject: String = "alice", lifetime: Int = 900) async throws -> MintedToken {

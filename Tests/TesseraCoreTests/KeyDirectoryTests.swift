@@ -9,19 +9,19 @@ struct KeyDirectoryTests {
     @Test func generatesAPrivateKeyFileReadableOnlyByTheOwner() throws {
         let directory = KeyDirectory(path: try temporaryDirectory())
         let key = try directory.generate(algorithm: .es256, now: testNow)
-        let attributes = try FileManager.default.attributesOfItem(atPath: directory.path + "/" + key.entry.file)
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory.path + "/\(key.entry.kid).pem")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         #expect(key.entry.state == .current)
         #expect(key.entry.kid == (try key.privateKey.publicKey().thumbprint()))
-        let pem = try String(contentsOfFile: directory.path + "/" + key.entry.file, encoding: .utf8)
+        let pem = try String(contentsOfFile: directory.path + "/\(key.entry.kid).pem", encoding: .utf8)
         #expect(pem.hasPrefix("-----BEGIN PRIVATE KEY-----"))
     }
 
     @Test func reloadsWhatItWrote() throws {
         let directory = KeyDirectory(path: try temporaryDirectory())
         let first = try directory.generate(algorithm: .es256, now: testNow)
-        let second = try directory.generate(algorithm: .edDSA, now: testNow)
-        #expect(second.entry.state == .next)
+        let second = try directory.generate(algorithm: .es256, now: testNow)
+        #expect(second.entry.state == .next, "a second key of an algorithm waits")
         let loaded = try directory.load()
         #expect(loaded.map(\.entry) == [first.entry, second.entry])
     }
@@ -38,7 +38,7 @@ struct KeyDirectoryTests {
     @Test func refusesAPrivateKeyReadableByOthers() throws {
         let directory = KeyDirectory(path: try temporaryDirectory())
         let key = try directory.generate(algorithm: .es256, now: testNow)
-        chmod(directory.path + "/" + key.entry.file, 0o644)
+        chmod(directory.path + "/\(key.entry.kid).pem", 0o644)
         let error = #expect(throws: KeyDirectoryError.self) { try directory.load() }
         #expect(error?.message.contains("chmod 600") == true)
     }
@@ -53,7 +53,7 @@ struct KeyDirectoryTests {
     @Test func refusesAKeyFileThatDoesNotMatchTheManifest() throws {
         let directory = KeyDirectory(path: try temporaryDirectory())
         let key = try directory.generate(algorithm: .es256, now: testNow)
-        let file = directory.path + "/" + key.entry.file
+        let file = directory.path + "/\(key.entry.kid).pem"
         try PrivateKey.generate(.p256).pkcs8PEM().write(toFile: file, atomically: false, encoding: .utf8)
         #expect(throws: KeyDirectoryError.self) { try directory.load() }
         try "garbage".write(toFile: file, atomically: false, encoding: .utf8)

@@ -38,7 +38,7 @@ struct AuditTamperingTests {
         for index in 1...6 {
             _ = try await log.record(AuditEvent("test.event", outcome: .success, actor: AuditActor(subject: "user-\(index)")))
         }
-        let checkpointer = AuditCheckpointer(issuer: "https://tessera.test", keys: keys, store: store, audit: log,
+        let checkpointer = AuditCheckpointer(issuer: "https://tessera.test", keys: CurrentValue(keys), store: store, audit: log,
                                              timeSource: SystemTimeSource())
         let signed = try #require(try await checkpointer.take())
         let checkpoint = try AuditCheckpoint.verified(signed, issuer: "https://tessera.test", keys: keys)

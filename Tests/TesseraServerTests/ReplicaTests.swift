@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Testing
 import TesseraCore
+import TesseraCrypto
 
 /// Two `tessera serve` processes on one PostgreSQL database, as two replicas behind a load
 /// balancer: shared tokens, shared revocations, one audit chain.
@@ -40,8 +41,13 @@ struct ReplicaTests {
             can_introspect: true
         """.write(toFile: root + "/policies/clients.yaml", atomically: true, encoding: .utf8)
 
+        // Keys live in the database, sealed with the key-encryption key; the first start adopts the folder's key.
+        let kekFile = root + "/kek"
+        #expect(FileManager.default.createFile(atPath: kekFile, contents: Data(try KeyEncryptionKey.generate().encoded.utf8),
+                                               attributes: [.posixPermissions: 0o600]))
         // Same keys, policies, issuer and store; each its own data folder and port.
-        let shared = ["--keys", root + "/keys", "--policies", root + "/policies", "--store", storeURL, "--issuer", "https://tessera.example"]
+        let shared = ["--keys", root + "/keys", "--policies", root + "/policies", "--store", storeURL, "--issuer", "https://tessera.example",
+                      "--key-encryption-key-file", kekFile]
         let first = try await Replica.start(tessera, shared + ["--data", root + "/data-a"])
         defer { first.kill() }
         let second = try await Replica.start(tessera, shared + ["--data", root + "/data-b"])

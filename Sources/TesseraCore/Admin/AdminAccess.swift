@@ -21,11 +21,11 @@ public struct AdminAccess: Sendable {
     public static let maximumLifetimeSeconds = 3600
 
     let urls: IssuerURLs
-    let keys: SigningKeys
+    let keys: CurrentValue<SigningKeys>
     let store: any IssuedTokenStore
     let timeSource: any TimeSource
 
-    public init(urls: IssuerURLs, keys: SigningKeys, store: any IssuedTokenStore, timeSource: any TimeSource) {
+    public init(urls: IssuerURLs, keys: CurrentValue<SigningKeys>, store: any IssuedTokenStore, timeSource: any TimeSource) {
         self.urls = urls
         self.keys = keys
         self.store = store
@@ -44,7 +44,7 @@ public struct AdminAccess: Sendable {
             maximumLifetime: TimeInterval(Self.maximumLifetimeSeconds)))
         let claims: JWTClaims
         do {
-            claims = try verifier.verify(String(parts[1]), keys: keys.verificationKeys, now: timeSource.now()).claims
+            claims = try verifier.verify(String(parts[1]), keys: keys.value.verificationKeys, now: timeSource.now()).claims
         } catch {
             throw .invalidToken(error.message)
         }
