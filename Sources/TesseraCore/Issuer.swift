@@ -167,7 +167,10 @@ public struct Issuer: Sendable {
                                   timeSource: any TimeSource = SystemTimeSource(), logger: Logger) async throws(IssuerStartupError) -> KeyManager {
         let timings: KeyTimings
         do {
-            timings = try LoadedPolicy.keyTimings(try PolicyBundle.load(directory: configuration.policiesDirectory), configuration: configuration)
+            // Reading the timings, not enforcing them: a server refuses a too-short prepublish itself.
+            var reading = configuration
+            reading.unsafeShortKeyTimings = true
+            timings = try LoadedPolicy.keyTimings(try PolicyBundle.load(directory: configuration.policiesDirectory), configuration: reading)
         } catch let error as IssuerStartupError {
             throw error
         } catch {

@@ -4,8 +4,8 @@ import TesseraCrypto
 /// The timing rules of key rotation (DESIGN.md, key lifecycle), from the policy bundle.
 public struct KeyTimings: Sendable, Hashable {
     /// Verifiers cache the JWKS for `Cache-Control: max-age` (300 s), and some libraries for a
-    /// fixed time of their own (panva/jose 600 s): a new key is published for at least max-age
-    /// plus this margin before it signs.
+    /// fixed time of their own (PyJWT 300 s and at most one refetch per 30 s on an unknown kid;
+    /// panva/jose 600 s): a new key is published for at least max-age plus this margin before it signs.
     public static let verifierCacheMargin: TimeInterval = 600
     /// What the JWKS response's `Cache-Control: max-age` says.
     public static let jwksMaxAge: TimeInterval = 300
