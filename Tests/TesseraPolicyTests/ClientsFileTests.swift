@@ -75,6 +75,7 @@ struct ClientsParsingTests {
         ("clients:\n  - id: cli\n    public: true\n    secret_sha256: \"\(hash)\"\n", 2, "clients[0]", "holds no secret_sha256"),
         ("clients:\n  - id: cli\n    public: true\n    auth_method: client_secret_basic\n", 4, "clients[0].auth_method", "authenticates with nothing"),
         ("clients:\n  - id: cli\n    auth_method: none\n", 3, "clients[0].auth_method", "public: true"),
+        ("clients:\n  - id: cli\n    public: true\n    signing_alg: HS256\n", 4, "clients[0].signing_alg", "unsupported signing algorithm \"HS256\""),
     ])
     func rejectsBrokenFiles(yaml: String, line: Int, field: String, message: String) {
         let error = #expect(throws: PolicyError.self) { try PolicyBundle.parseClients(yaml, file: "policies/clients.yaml") }
@@ -152,6 +153,18 @@ struct ClientsFileEditorTests {
         try broken.write(toFile: directory + "/clients.yaml", atomically: true, encoding: .utf8)
         #expect(throws: PolicyError.self) { try ClientsFileEditor(policiesDirectory: directory).append(client("x")) }
         #expect(try String(contentsOfFile: directory + "/clients.yaml", encoding: .utf8) == broken)
+    }
+
+    @Test func roundTripsSigningAlg() throws {
+        let directory = try temporaryDirectory()
+        var legacy = client("legacy")
+        legacy.signingAlgorithm = "RS256"
+        let block = try ClientsFileEditor(policiesDirectory: directory).append(legacy)
+        try ClientsFileEditor(policiesDirectory: directory).append(client("plain"))
+        #expect(block.contains("signing_alg: \"RS256\""))
+        let clients = try PolicyBundle.load(directory: directory).clients
+        #expect(clients.map(\.signingAlgorithm) == ["RS256", nil])
+        #expect(!(try String(contentsOfFile: directory + "/clients.yaml", encoding: .utf8)).contains("signing_alg: null"))
     }
 
     @Test func quotesHostileStrings() throws {

@@ -61,6 +61,7 @@ struct RoleParsingTests {
               ticket: {required: true, pattern: "^(INC|CHG)-[0-9]+$"}
               approval: {required: true, approvers: [sre-leads], count: 2}
               on_call: {schedule: payments-primary}
+            signing_alg: RS256
           - name: minimal
             audiences: https://a.example.com
             max_duration: 10m
@@ -94,6 +95,8 @@ struct RoleParsingTests {
         #expect(role.location.line == 2)
         #expect(roles[1].defaultDurationSeconds == 600, "default_duration defaults to max_duration")
         #expect(roles[1].eligibility == Eligibility())
+        #expect(role.signingAlgorithm == "RS256")
+        #expect(roles[1].signingAlgorithm == nil, "signing_alg is optional")
     }
 
     /// Each broken role is refused with an error naming the file, line and field.
@@ -117,6 +120,7 @@ struct RoleParsingTests {
         ("roles:\n  - name: r\n    audiences: [a]\n    max_duration: 1h\n    conditions:\n      mfa: true\n      geo: eu\n", 7, "roles[0].conditions.geo", "unknown field"),
         ("roles:\n  - name: r\n    audiences: [a]\n    max_duration: 1h\n    eligible: {users: [a]}\n", 5, "roles[0].eligible.users", "unknown field"),
         ("roles:\n  - name: r\n    audiences: [a]\n    max_duration: 1h\n    conditions:\n      strength: strong\n", 6, "roles[0].conditions.strength", "phishing_resistant"),
+        ("roles:\n  - name: r\n    audiences: [a]\n    max_duration: 1h\n    signing_alg: RS512\n", 5, "roles[0].signing_alg", "supported: ES256, RS256, PS256, EdDSA"),
     ])
     func rejectsBrokenRoles(yaml: String, line: Int, field: String, message: String) {
         let error = #expect(throws: PolicyError.self) {
