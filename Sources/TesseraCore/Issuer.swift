@@ -146,7 +146,7 @@ public struct Issuer: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let document = (try? encoder.encode(metadata)).map(Array.init) ?? []
         let admin = AdminAPI(access: AdminAccess(urls: urls, keys: keys, store: storage, timeSource: timeSource), store: storage,
-                             audit: audit, policy: access, timeSource: timeSource)
+                             audit: audit, policy: access, keyManager: keyManager, timeSource: timeSource)
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
         let reloader = PolicyReloader(configuration: configuration, urls: urls, clients: clients, access: access, audiences: audiences,
                                       audit: audit, httpClient: httpClient, timeSource: timeSource, logger: logger)

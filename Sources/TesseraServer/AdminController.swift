@@ -4,11 +4,12 @@ import NIOCore
 import TesseraCore
 import TesseraJWT
 
-/// The admin API (`GET /admin/audit`) and the public audit checkpoint
+/// The admin API (`GET /admin/audit`, `POST /admin/explain`, `/admin/keys...`) and the public audit checkpoint
 /// (`GET /audit/checkpoint`). Authorization and auditing live in `AdminAPI`; this only
 /// translates HTTP.
 struct AdminController {
     static let maximumExplainBytes = 64 * 1024
+    static let maximumKeyRequestBytes = 4 * 1024
 
     let admin: AdminAPI
     let checkpointer: AuditCheckpointer
@@ -40,6 +41,26 @@ struct AdminController {
             }
         }
         rejectOtherMethods("/admin/explain", allowed: [.post], router: router)
+        router.get("/admin/keys") { request, context in
+            try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
+                try await admin.signingKeys(authorization: request.headers[.authorization], origin: origin)
+            }
+        }
+        rejectOtherMethods("/admin/keys", allowed: [.get], router: router)
+        router.post("/admin/keys/rotate") { request, context in
+            let body = try await request.body.collect(upTo: Self.maximumKeyRequestBytes)
+            return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
+                try await admin.rotateKey(authorization: request.headers[.authorization], body: Array(buffer: body), origin: origin)
+            }
+        }
+        rejectOtherMethods("/admin/keys/rotate", allowed: [.post], router: router)
+        router.post("/admin/keys/revoke") { request, context in
+            let body = try await request.body.collect(upTo: Self.maximumKeyRequestBytes)
+            return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
+                try await admin.revokeKey(authorization: request.headers[.authorization], body: Array(buffer: body), origin: origin)
+            }
+        }
+        rejectOtherMethods("/admin/keys/revoke", allowed: [.post], router: router)
         // Public on purpose: a checkpoint reveals only a count and a hash, and its value is
         // that anyone outside can keep copies.
         addReadOnlyRoute("/audit/checkpoint", to: router) { _ in
@@ -49,6 +70,19 @@ struct AdminController {
             }
             return Response(status: .ok, headers: [.contentType: "application/jwt", .cacheControl: "no-cache"],
                             body: .init(byteBuffer: ByteBuffer(string: latest)))
+        }
+    }
+
+    /// Runs an admin operation and answers its JSON, or its error.
+    private func respond(_ request: Request, _ context: TesseraRequestContext,
+                         _ operation: (AuditActor) async throws(AdminAccessError) -> [UInt8]) async throws -> Response {
+        let origin = AuditActor(remoteAddress: context.remoteAddress?.ipAddress, userAgent: request.headers[.userAgent])
+        do {
+            let body = try await operation(origin)
+            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        } catch {
+            return Self.response(error)
         }
     }
 

@@ -155,4 +155,67 @@ struct AdminAPITests {
         let error = await #expect(throws: IssuerStartupError.self) { try await fixture.application() }
         #expect(error?.description.contains("reserved for admin tokens") == true, "\(String(describing: error))")
     }
+
+    /// Rotation and emergency revocation over the admin API: the JWKS follows at once and the
+    /// revoked key's tokens turn inactive.
+    @Test func rotatesAndRevokesKeys() async throws {
+        try await fixture.application().test(.router) { client in
+            let token = try await adminToken()
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer " + token
+            headers[.contentType] = "application/json"
+            let unauthorized = try await client.execute(uri: "/admin/keys/rotate", method: .post, body: ByteBuffer(string: "{}"))
+            #expect(unauthorized.status == .unauthorized)
+
+            let jwksKIDs = { () async throws -> [String] in
+                try await client.execute(uri: "/.well-known/jwks.json", method: .get) { response in
+                    (json(response.body)["keys"] as? [[String: Any]] ?? []).compactMap { $0["kid"] as? String }
+                }
+            }
+            let before = try await jwksKIDs()
+            #expect(before.count == 1)
+            let rotated = try await client.execute(uri: "/admin/keys/rotate", method: .post, headers: headers,
+                                                   body: ByteBuffer(string: #"{"alg":"ES256"}"#))
+            #expect(rotated.status == .ok)
+            let next = try #require((json(rotated.body)["key"] as? [String: Any])?["kid"] as? String)
+            #expect((json(rotated.body)["key"] as? [String: Any])?["state"] as? String == "next")
+            #expect(try await jwksKIDs() == before + [next], "the next key is not published at once")
+
+            let bad = try await client.execute(uri: "/admin/keys/rotate", method: .post, headers: headers,
+                                               body: ByteBuffer(string: #"{"alg":"HS256"}"#))
+            #expect(bad.status == .badRequest)
+
+            // A token signed by the current key, then that key revoked.
+            var tokenHeaders = formHeaders
+            tokenHeaders[.authorization] = fixture.basicAuthorization
+            let access = try await client.execute(uri: "/token", method: .post, headers: tokenHeaders,
+                                                  body: formBody([("grant_type", "client_credentials")])) { response in
+                try #require(json(response.body)["access_token"] as? String)
+            }
+            let missingReason = try await client.execute(uri: "/admin/keys/revoke", method: .post, headers: headers,
+                                                         body: ByteBuffer(string: #"{"kid":"\#(before[0])"}"#))
+            #expect(missingReason.status == .badRequest)
+            let revoked = try await client.execute(uri: "/admin/keys/revoke", method: .post, headers: headers,
+                                                   body: ByteBuffer(string: #"{"kid":"\#(before[0])","reason":"key file leaked"}"#))
+            #expect(revoked.status == .ok, "\(String(buffer: revoked.body))")
+            #expect(json(revoked.body)["replacement_kid"] as? String == next, "the waiting next key should replace it")
+            #expect(json(revoked.body)["tokens_revoked"] as? Int ?? -1 >= 1)
+            #expect(try await jwksKIDs() == [next], "the revoked key is still published")
+
+            var introspect = formHeaders
+            introspect[.authorization] = fixture.basicAuthorization(client: "resource-server")
+            let active = try await client.execute(uri: "/introspect", method: .post, headers: introspect,
+                                                  body: formBody([("token", access)])) { json($0.body)["active"] as? Bool }
+            #expect(active == false, "a token of the revoked key is still active")
+            // The admin token itself was signed by the revoked key: it is dead too.
+            #expect(try await client.execute(uri: "/admin/keys", method: .get, headers: headers).status == .unauthorized)
+            headers[.authorization] = "Bearer " + (try await adminToken())
+            let listed = try await client.execute(uri: "/admin/keys", method: .get, headers: headers)
+            #expect(listed.status == .ok, "\(String(buffer: listed.body))")
+            let states = (json(listed.body)["keys"] as? [[String: Any]] ?? []).compactMap { $0["state"] as? String }
+            #expect(states.sorted() == ["current", "revoked"])
+        }
+        let events = try await fixture.auditEvents()
+        #expect(events.contains("key.revoked") && events.contains("key.tokens_revoked") && events.contains("key.generated"))
+    }
 }

@@ -11,10 +11,13 @@ public struct AdminAPI: Sendable {
     let audit: AuditLog
     /// The engine of the current policy bundle (nil: no roles to explain).
     let policy: CurrentValue<AccessPolicy>?
+    /// Rotates and revokes signing keys (nil: the key operations answer 503).
+    let keyManager: KeyManager?
     let timeSource: any TimeSource
 
     public init(access: AdminAccess, store: any AuditStore, audit: AuditLog, policy: CurrentValue<AccessPolicy>? = nil,
-                timeSource: any TimeSource = SystemTimeSource()) {
+                keyManager: KeyManager? = nil, timeSource: any TimeSource = SystemTimeSource()) {
+        self.keyManager = keyManager
         self.access = access
         self.store = store
         self.audit = audit
@@ -87,7 +90,7 @@ public struct AdminAPI: Sendable {
         return Array(body.utf8)
     }
 
-    private func authorize(_ authorization: String?, origin: AuditActor) async throws(AdminAccessError) -> AdminPrincipal {
+    func authorize(_ authorization: String?, origin: AuditActor) async throws(AdminAccessError) -> AdminPrincipal {
         do {
             return try await access.authorize(authorization: authorization)
         } catch {
