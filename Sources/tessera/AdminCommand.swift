@@ -29,6 +29,7 @@ struct Admin: AsyncParsableCommand {
         @OptionGroup var folders: FolderOptions
         @OptionGroup var store: StoreOption
         @OptionGroup var issuer: IssuerOption
+        @OptionGroup var encryption: KeyEncryptionOptions
 
         func validate() throws {
             guard !subject.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--subject must not be empty") }
@@ -38,8 +39,9 @@ struct Admin: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let keys = Audit.signingKeys(folders)
+            // The store first: it says whether a server ever ran here, before keys are looked for.
             let store = await Audit.openStore(folders, self.store)
+            let keys = await currentSigningKeys(folders, self.store, encryption, issuer)
             let minted: MintedToken
             do {
                 minted = try await AdminAccess.issueToken(

@@ -35,11 +35,13 @@ struct Audit: AsyncParsableCommand {
         @OptionGroup var folders: FolderOptions
         @OptionGroup var store: StoreOption
         @OptionGroup var issuer: IssuerOption
+        @OptionGroup var encryption: KeyEncryptionOptions
 
         func run() async throws {
             let store = await Audit.openStore(folders, self.store)
             if let checkpointFile {
-                let checkpoint = Audit.readCheckpoint(checkpointFile, issuer: issuer.value, folders: folders)
+                let keys = await currentSigningKeys(folders, self.store, encryption, issuer)
+                let checkpoint = Audit.readCheckpoint(checkpointFile, issuer: issuer.value, keys: keys)
                 if case .failure(let broken) = try await checkpoint.confirm(in: store) {
                     try await store.close()
                     fail("audit log does not match the checkpoint at \(broken)")
@@ -173,10 +175,11 @@ struct Audit: AsyncParsableCommand {
         @OptionGroup var folders: FolderOptions
         @OptionGroup var store: StoreOption
         @OptionGroup var issuer: IssuerOption
+        @OptionGroup var encryption: KeyEncryptionOptions
 
         func run() async throws {
-            let keys = Audit.signingKeys(folders)
             let store = await Audit.openStore(folders, self.store)
+            let keys = await currentSigningKeys(folders, self.store, encryption, issuer)
             guard try await store.auditHead() != nil else {
                 try await store.close()
                 fail("the audit log is empty: nothing to checkpoint")
@@ -189,15 +192,7 @@ struct Audit: AsyncParsableCommand {
         }
     }
 
-    static func signingKeys(_ folders: FolderOptions) -> SigningKeys {
-        do {
-            return try SigningKeys(keys: KeyDirectory(path: folders.keys).load())
-        } catch {
-            fail(error.description)
-        }
-    }
-
-    static func readCheckpoint(_ path: String, issuer: String, folders: FolderOptions) -> AuditCheckpoint {
+    static func readCheckpoint(_ path: String, issuer: String, keys: SigningKeys) -> AuditCheckpoint {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -205,7 +200,7 @@ struct Audit: AsyncParsableCommand {
             fail("\(path): cannot read the checkpoint: \(error.localizedDescription)")
         }
         do {
-            return try AuditCheckpoint.verified(text, issuer: issuer, keys: signingKeys(folders))
+            return try AuditCheckpoint.verified(text, issuer: issuer, keys: keys)
         } catch {
             fail("\(path): \(error.description)")
         }

@@ -143,8 +143,8 @@ struct Keys: AsyncParsableCommand {
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a key to the keys folder at once (set-up and tests). The first of an algorithm signs; later ones wait as next.",
-            discussion: "On a running service use `tessera keys rotate`, which pre-publishes the key.")
+            abstract: "Create the first key of an algorithm in the keys folder (set-up, before `serve` runs).",
+            discussion: "For every later key use `tessera keys rotate`, which pre-publishes it.")
 
         @Option(help: "ES256 (default), EdDSA, RS256 or PS256.")
         var alg: String = "ES256"
@@ -159,8 +159,13 @@ struct Keys: AsyncParsableCommand {
             guard let algorithm = SignatureAlgorithm(jwsName: alg) else {
                 fail("unknown --alg \(alg); use ES256, EdDSA, RS256 or PS256")
             }
+            let directory = KeyDirectory(path: folders.keys)
             do {
-                let key = try KeyDirectory(path: folders.keys).generate(
+                if try directory.snapshot().records.contains(where: { $0.algorithm == algorithm.jwsName && $0.state == KeyState.current.rawValue }) {
+                    fail("\(folders.keys) already has a current \(algorithm) key; `tessera keys rotate --alg \(algorithm)` adds the next one "
+                        + "and publishes it for the pre-publication time before it signs")
+                }
+                let key = try directory.generate(
                     algorithm: algorithm, rsaBits: rsaBits, now: Date(), codec: KeyMaterialCodec(kek: encryption.load(), form: .file))
                 print("generated \(key.entry.alg) key \(key.entry.kid) (\(key.entry.state.rawValue)) in \(folders.keys)")
             } catch {
@@ -198,23 +203,40 @@ struct KeyCommandContext: ParsableArguments {
     }
 
     func open() async -> (KeyManager, any TesseraStorage) {
-        var logger = Logger(label: "tessera")
-        logger.logLevel = .warning
-        let configuration = IssuerConfiguration(issuer: issuer.value, keysDirectory: folders.keys, policiesDirectory: folders.policies,
-                                                dataDirectory: folders.data, storeURL: store.url, keyEncryptionKey: encryption.load())
-        let storage: any TesseraStorage
-        do {
-            storage = try await Issuer.openStorage(configuration)
-        } catch {
-            fail("\(error)")
-        }
-        do {
-            return (try await Issuer.keyManager(configuration, storage: storage, logger: logger), storage)
-        } catch {
-            try? await storage.close()
-            fail("\(error)")
-        }
+        await openKeyManager(folders, store, encryption, issuer)
     }
+}
+
+/// The key set the servers of this configuration use (the keys folder, or the database), for
+/// commands. The caller closes the storage.
+func openKeyManager(_ folders: FolderOptions, _ store: StoreOption, _ encryption: KeyEncryptionOptions,
+                    _ issuer: IssuerOption) async -> (KeyManager, any TesseraStorage) {
+    var logger = Logger(label: "tessera")
+    logger.logLevel = .warning
+    let configuration = IssuerConfiguration(issuer: issuer.value, keysDirectory: folders.keys, policiesDirectory: folders.policies,
+                                            dataDirectory: folders.data, storeURL: store.url, keyEncryptionKey: encryption.load())
+    let storage: any TesseraStorage
+    do {
+        storage = try await Issuer.openStorage(configuration)
+    } catch {
+        fail(error.description)
+    }
+    do {
+        return (try await Issuer.keyManager(configuration, storage: storage, logger: logger), storage)
+    } catch {
+        try? await storage.close()
+        fail(error.description)
+    }
+}
+
+/// The signing keys in force, for commands that sign (admin tokens, checkpoints) or check a signature.
+func currentSigningKeys(_ folders: FolderOptions, _ store: StoreOption, _ encryption: KeyEncryptionOptions,
+                        _ issuer: IssuerOption) async -> SigningKeys {
+    let (manager, storage) = await openKeyManager(folders, store, encryption, issuer)
+    let hasCurrent = (try? await manager.entries().contains { $0.state == .current }) == true
+    try? await storage.close()
+    guard hasCurrent else { fail("no signing key yet: `tessera serve` creates the first one") }
+    return manager.keys.value
 }
 
 func printTable(header: [String], rows: [[String]]) {

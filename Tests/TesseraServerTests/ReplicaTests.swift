@@ -73,6 +73,27 @@ struct ReplicaTests {
             return try await group.reduce(0, +)
         }
         #expect(issued == 160)
+
+        // Two rotations started at the same moment against the shared key set: one new key, and
+        // both replicas serve the same JWKS with it within seconds.
+        let keyOptions = ["--store", storeURL, "--key-encryption-key-file", kekFile, "--policies", root + "/policies", "--keys", root + "/keys"]
+        async let rotateA = run(tessera, ["keys", "rotate"] + keyOptions)
+        async let rotateB = run(tessera, ["keys", "rotate"] + keyOptions)
+        let (a, b) = try await (rotateA, rotateB)
+        #expect(a.status == 0 && b.status == 0, "\(a.error) \(b.error)")
+        // "next ES256 key KID: published now, ..."
+        let nextKey = { (output: String) in output.split(separator: " ").dropFirst(3).first.map { String($0.dropLast()) } }
+        #expect(nextKey(a.output) != nil && nextKey(a.output) == nextKey(b.output), "two rotations made two keys: \(a.output) \(b.output)")
+        let listed = try await run(tessera, ["keys", "list"] + keyOptions)
+        #expect(listed.output.split(separator: "\n").filter { $0.contains(" next ") }.count == 1, "\(listed.output)")
+        var sameJWKS = false
+        var served: (String, String) = ("", "")
+        for _ in 0..<50 where !sameJWKS {
+            served = (try await first.jwks(), try await second.jwks())
+            sameJWKS = served.0 == served.1 && served.0.contains(nextKey(a.output) ?? "-")
+            if !sameJWKS { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(sameJWKS, "the replicas do not serve the same JWKS with the new key \(nextKey(a.output) ?? "-"): \(served)")
         try await first.stop()
         try await second.stop()
         let verified = try await run(tessera, ["audit", "verify", "--store", storeURL])
@@ -128,6 +149,12 @@ struct Replica: Sendable {
             .joined(separator: "&").utf8)
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+    }
+
+    /// The JWKS document as served.
+    func jwks() async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/.well-known/jwks.json")!)
+        return String(decoding: data, as: UTF8.self)
     }
 
     func token(_ authorization: String) async throws -> String? {

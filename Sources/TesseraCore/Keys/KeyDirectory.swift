@@ -1,5 +1,6 @@
 import Foundation
 import TesseraCrypto
+import TesseraPolicy
 import TesseraStore
 
 /// One entry of `keys/manifest.json`: a key's state and timeline, and its file.
@@ -157,7 +158,8 @@ public struct KeyDirectory: SigningKeyStore {
 
     /// Generates a key and adds it to the folder. The first key of an algorithm becomes
     /// `current` at once (no verifier can hold an older set lacking it); a later one is `next`,
-    /// published now and signing from `activatesAt` (`tessera keys rotate` picks that time).
+    /// published now and signing from `activatesAt` (default: after the default pre-publication
+    /// time, so a key added this way never signs before verifiers can have it).
     @discardableResult
     public func generate(algorithm: SignatureAlgorithm, rsaBits: Int = 2048, now: Date, activatesAt: Date? = nil,
                          codec: KeyMaterialCodec = KeyMaterialCodec(kek: nil, form: .file)) throws(KeyDirectoryError) -> StoredSigningKey {
@@ -166,7 +168,7 @@ public struct KeyDirectory: SigningKeyStore {
             let current = try snapshot()
             let hasCurrent = current.records.contains { $0.algorithm == algorithm.jwsName && $0.state == KeyState.current.rawValue }
             let entry = SigningKeyEntry(kid: key.kid, alg: algorithm, state: hasCurrent ? .next : .current, created: now,
-                                        activatesAt: hasCurrent ? (activatesAt ?? now) : now)
+                                        activatesAt: hasCurrent ? (activatesAt ?? now + TimeInterval(SigningKeyPolicy.defaultPrepublishSeconds)) : now)
             let records = current.records + [entry.record(material: try codec.seal(key.privateKey, kid: key.kid))]
             if try replace(records, expectedVersion: current.version) {
                 return StoredSigningKey(entry: entry, privateKey: key.privateKey)
