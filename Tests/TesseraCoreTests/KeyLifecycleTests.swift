@@ -182,4 +182,35 @@ struct KeyLifecycleTests {
         let changes = KeyLifecycle.dueChanges([], now: testNow, timings: timings)
         #expect(changes == [.generate(.es256, .current, activatesAt: testNow), .generate(.rs256, .current, activatesAt: testNow)])
     }
+
+    /// The keys folder of a running server turns bad (a key file made world-readable, then a
+    /// corrupt manifest): each change is refused with a logged error, nothing is rewritten, and
+    /// the keys in force keep signing.
+    @Test func aBrokenKeysFolderLeavesTheKeysInForceAndTheFilesUntouched() async throws {
+        let directory = KeyDirectory(path: try temporaryDirectory())
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let manager = try await KeyManager.open(store: directory, codec: KeyMaterialCodec(kek: nil, form: .file), location: directory.path,
+                                                timings: { Self.timings }, audit: AuditLog(store: store, timeSource: clock), tokens: store,
+                                                timeSource: clock, logger: logger)
+        let signing = manager.keys.value.currentKeyID
+        let keyFile = directory.path + "/\(signing).pem"
+        let manifest = try String(contentsOfFile: directory.path + "/manifest.json", encoding: .utf8)
+
+        chmod(keyFile, 0o644)
+        clock.advance(by: Self.week)  // a rotation is due, but the folder cannot be trusted
+        #expect(await manager.tick().isEmpty)
+        #expect(manager.keys.value.currentKeyID == signing)
+        #expect(try String(contentsOfFile: directory.path + "/manifest.json", encoding: .utf8) == manifest, "the manifest was rewritten")
+        await #expect(throws: KeyDirectoryError.self) { try await manager.rotate(algorithm: .es256) }
+
+        chmod(keyFile, 0o600)
+        try "{broken".write(toFile: directory.path + "/manifest.json", atomically: true, encoding: .utf8)
+        #expect(await manager.tick().isEmpty)
+        #expect(try mint(manager).keyID == signing)
+
+        // Repaired: the overdue rotation happens.
+        try manifest.write(toFile: directory.path + "/manifest.json", atomically: true, encoding: .utf8)
+        #expect(await manager.tick().contains { if case .generate(.es256, .next, _) = $0 { true } else { false } })
+    }
 }
