@@ -20,15 +20,7 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var context: KeyCommandContext
 
         func run() async throws {
-            let (manager, storage) = await context.open()
-            let entries: [SigningKeyEntry]
-            do {
-                entries = try await manager.entries()
-            } catch {
-                try? await storage.close()
-                fail("\(error)")
-            }
-            try? await storage.close()
+            let entries = await context.run { manager throws(KeyDirectoryError) in try await manager.entries() }
             guard !entries.isEmpty else {
                 print("no keys yet; `tessera serve` creates the first one")
                 return
@@ -58,15 +50,10 @@ struct Keys: AsyncParsableCommand {
                 guard let named = SignatureAlgorithm(jwsName: alg) else { fail("unknown --alg \(alg); use ES256, RS256, PS256 or EdDSA") }
                 algorithm = named
             }
-            let (manager, storage) = await context.open()
-            do {
-                let entry = try await manager.rotate(algorithm: algorithm, actor: KeyCommandContext.actor)
-                try? await storage.close()
-                print("next \(entry.alg.jwsName) key \(entry.kid): published now, signs from \(entry.activatesAt?.formatted(.iso8601) ?? "now")")
-            } catch {
-                try? await storage.close()
-                fail("\(error)")
+            let entry = await context.run { manager throws(KeyDirectoryError) in
+                try await manager.rotate(algorithm: algorithm, actor: KeyCommandContext.actor)
             }
+            print("next \(entry.alg.jwsName) key \(entry.kid): published now, signs from \(entry.activatesAt?.formatted(.iso8601) ?? "now")")
         }
     }
 
@@ -91,16 +78,11 @@ struct Keys: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let (manager, storage) = await context.open()
-            do {
-                let revocation = try await manager.revoke(kid: kid, reason: reason, actor: KeyCommandContext.actor)
-                try? await storage.close()
-                print("revoked \(revocation.entry.alg.jwsName) key \(kid); \(revocation.tokensRevoked) unexpired tokens revoked")
-                if let replacement = revocation.replacementKeyID { print("key \(replacement) signs \(revocation.entry.alg.jwsName) tokens now") }
-            } catch {
-                try? await storage.close()
-                fail("\(error)")
+            let revocation = await context.run { manager throws(KeyDirectoryError) in
+                try await manager.revoke(kid: kid, reason: reason, actor: KeyCommandContext.actor)
             }
+            print("revoked \(revocation.entry.alg.jwsName) key \(kid); \(revocation.tokensRevoked) unexpired tokens revoked")
+            if let replacement = revocation.replacementKeyID { print("key \(replacement) signs \(revocation.entry.alg.jwsName) tokens now") }
         }
     }
 
@@ -129,15 +111,10 @@ struct Keys: AsyncParsableCommand {
             guard let algorithm = alg.map({ SignatureAlgorithm(jwsName: $0) }) ?? SignatureAlgorithm.allCases.first(where: { key.supports($0) }) else {
                 fail("unknown --alg \(alg ?? ""); use ES256, RS256, PS256 or EdDSA")
             }
-            let (manager, storage) = await context.open()
-            do {
-                let entry = try await manager.importKey(key, algorithm: algorithm, actor: KeyCommandContext.actor)
-                try? await storage.close()
-                print("imported \(entry.alg.jwsName) key \(entry.kid) as \(entry.state.rawValue), signing from \(entry.activatesAt?.formatted(.iso8601) ?? "now")")
-            } catch {
-                try? await storage.close()
-                fail("\(error)")
+            let entry = await context.run { manager throws(KeyDirectoryError) in
+                try await manager.importKey(key, algorithm: algorithm, actor: KeyCommandContext.actor)
             }
+            print("imported \(entry.alg.jwsName) key \(entry.kid) as \(entry.state.rawValue), signing from \(entry.activatesAt?.formatted(.iso8601) ?? "now")")
         }
     }
 
@@ -202,8 +179,17 @@ struct KeyCommandContext: ParsableArguments {
         AuditActor(subject: "local:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown"), userAgent: "tessera keys")
     }
 
-    func open() async -> (KeyManager, any TesseraStorage) {
-        await openKeyManager(folders, store, encryption, issuer)
+    /// Opens the key set, runs `operation`, closes the store; an error ends the command with its message.
+    func run<T>(_ operation: (KeyManager) async throws(KeyDirectoryError) -> T) async -> T {
+        let (manager, storage) = await openKeyManager(folders, store, encryption, issuer)
+        do {
+            let result = try await operation(manager)
+            try? await storage.close()
+            return result
+        } catch {
+            try? await storage.close()
+            fail(error.description)
+        }
     }
 }
 

@@ -100,4 +100,49 @@ struct KeyRotationTests {
         #expect(result.status != 0)
         #expect(result.error.contains("too short") && result.error.contains("15m"), "\(result.error)")
     }
+
+    /// The key commands on a keys folder sealed with a key-encryption key.
+    @Test func keyCommandsOnAnEncryptedFolder() async throws {
+        guard let tessera = CommandLineTests.executable else {
+            peerMissing("the tessera executable (swift build --build-tests builds it)")
+            return
+        }
+        let root = NSTemporaryDirectory() + "tessera-key-commands-\(UUID())"
+        try FileManager.default.createDirectory(atPath: root + "/policies", withIntermediateDirectories: true)
+        let kek = try await run(tessera, ["keys", "kek"])
+        #expect(kek.status == 0)
+        let kekFile = root + "/kek"
+        #expect(FileManager.default.createFile(atPath: kekFile, contents: Data(kek.output.utf8), attributes: [.posixPermissions: 0o600]))
+        let folder = ["--keys", root + "/keys", "--policies", root + "/policies", "--data", root + "/data"]
+        let sealed = folder + ["--key-encryption-key-file", kekFile]
+
+        #expect(try await run(tessera, ["keys", "generate"] + sealed).status == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: root + "/keys")
+        let sealedFile = try #require(files.first { $0.hasSuffix(".sealed") }, "\(files)")
+        #expect(!files.contains { $0.hasSuffix(".pem") }, "a private key was written in clear: \(files)")
+        let firstKID = String(sealedFile.dropLast(".sealed".count))
+        let again = try await run(tessera, ["keys", "generate"] + sealed)
+        #expect(again.status != 0 && again.error.contains("keys rotate"), "\(again.error)")
+
+        let withoutKEK = try await run(tessera, ["keys", "list"] + folder)
+        #expect(withoutKEK.status != 0 && withoutKEK.error.contains("key-encryption key"), "\(withoutKEK.error)")
+
+        let pemFile = root + "/imported.pem"
+        try PrivateKey.generate(.p256).pkcs8PEM().write(toFile: pemFile, atomically: true, encoding: .utf8)
+        let imported = try await run(tessera, ["keys", "import", pemFile] + sealed)
+        #expect(imported.status == 0 && imported.output.contains("as next"), "\(imported.output) \(imported.error)")
+
+        // A kid may start with '-', so it goes after `--`.
+        let revoked = try await run(tessera, ["keys", "revoke", "--reason", "copied to a stolen laptop"] + sealed + ["--", firstKID])
+        #expect(revoked.status == 0, "\(revoked.error)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/keys/" + sealedFile), "the revoked key's private part is still on disk")
+        let listed = try await run(tessera, ["keys", "list"] + sealed)
+        #expect(listed.output.contains("revoked") && listed.output.contains("copied to a stolen laptop"), "\(listed.output)")
+        #expect(listed.output.contains(" current "), "the imported key did not replace the revoked one: \(listed.output)")
+
+        let remaining = try #require(try FileManager.default.contentsOfDirectory(atPath: root + "/keys").first { $0.hasSuffix(".sealed") })
+        chmod(root + "/keys/" + remaining, 0o644)
+        let loose = try await run(tessera, ["keys", "list"] + sealed)
+        #expect(loose.status != 0 && loose.error.contains("chmod 600"), "\(loose.error)")
+    }
 }
