@@ -55,9 +55,10 @@ public struct Issuer: Sendable {
     /// The current clients (replaced by a reload).
     public let clients: CurrentValue<ClientRegistry>
     public let tokenEndpoint: TokenEndpoint
-    public let metadata: IssuerMetadata
     /// The metadata document as served, encoded once.
-    public let metadataDocument: [UInt8]
+    /// The discovery document (RFC 8414) as served, encoded once per policy bundle.
+    let discovery: CurrentValue<[UInt8]>
+    public var metadataDocument: [UInt8] { discovery.value }
     public let storage: any TesseraStorage
     public let audit: AuditLog
     public let inspection: TokenInspection
@@ -139,19 +140,15 @@ public struct Issuer: Sendable {
                                      audit: audit)
         let inspection = TokenInspection(authenticator: authenticator, issuer: urls.issuer, keys: keys, audiences: audiences,
                                          store: storage, audit: audit, timeSource: timeSource)
-        // With token exchange, a role name is what goes in `scope`.
-        let scopes = Array(Set(loaded.clients.scopes + bundle.roles.map(\.name))).sorted()
-        let metadata = IssuerMetadata(urls: urls, grantTypes: endpoint.supportedGrantTypes, scopes: scopes)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let document = (try? encoder.encode(metadata)).map(Array.init) ?? []
+        let discovery = CurrentValue(loaded.discoveryDocument(urls: urls, grantTypes: endpoint.supportedGrantTypes))
         let admin = AdminAPI(access: AdminAccess(urls: urls, keys: keys, store: storage, timeSource: timeSource), store: storage,
                              audit: audit, policy: access, keyManager: keyManager, timeSource: timeSource)
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
         let reloader = PolicyReloader(configuration: configuration, urls: urls, clients: clients, access: access, audiences: audiences,
+                                      discovery: discovery, grantTypes: endpoint.supportedGrantTypes,
                                       audit: audit, httpClient: httpClient, timeSource: timeSource, logger: logger)
-        return Issuer(urls: urls, keyManager: keyManager, clients: clients, tokenEndpoint: endpoint, metadata: metadata,
-                      metadataDocument: document, storage: storage, audit: audit, inspection: inspection, admin: admin,
+        return Issuer(urls: urls, keyManager: keyManager, clients: clients, tokenEndpoint: endpoint,
+                      discovery: discovery, storage: storage, audit: audit, inspection: inspection, admin: admin,
                       checkpointer: checkpointer, policy: reloader, access: access, httpClient: httpClient)
     }
 

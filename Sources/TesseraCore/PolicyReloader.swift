@@ -15,6 +15,15 @@ struct LoadedPolicy: Sendable {
     /// Every audience Tessera issues for: the clients' and the roles' (introspection checks them).
     var audiences: Set<String> { clients.audiences.union(bundle.roles.flatMap(\.audiences)) }
 
+    /// The discovery document for this bundle: with token exchange, a role name is what goes in
+    /// `scope`, so `scopes_supported` lists the clients' scopes and the roles.
+    func discoveryDocument(urls: IssuerURLs, grantTypes: [String]) -> [UInt8] {
+        let scopes = Array(Set(clients.scopes + bundle.roles.map(\.name))).sorted()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(IssuerMetadata(urls: urls, grantTypes: grantTypes, scopes: scopes))).map(Array.init) ?? []
+    }
+
     static func load(_ configuration: IssuerConfiguration, urls: IssuerURLs, httpClient: HTTPClient, timeSource: any TimeSource,
                      logger: Logger, reusing previous: UpstreamRegistry? = nil) throws(IssuerStartupError) -> LoadedPolicy {
         let bundle: PolicyBundle
@@ -90,14 +99,16 @@ struct LoadedPolicy: Sendable {
 /// proxies switch over, all at once. A bundle that fails is refused with its file, line and
 /// field, logged and audited (`policy.rejected`), and the previous one stays in force.
 ///
-/// The discovery document (`scopes_supported`) is built at start only. Key timings and
-/// algorithms switch with the bundle; the keys themselves change through `KeyManager`.
+/// The discovery document (`scopes_supported`), key timings and algorithms switch with the
+/// bundle; the keys themselves change through `KeyManager`.
 public actor PolicyReloader {
     let configuration: IssuerConfiguration
     let urls: IssuerURLs
     let clients: CurrentValue<ClientRegistry>
     let access: CurrentValue<AccessPolicy>
     let audiences: CurrentValue<Set<String>>
+    let discovery: CurrentValue<[UInt8]>
+    let grantTypes: [String]
     let audit: AuditLog
     let httpClient: HTTPClient
     let timeSource: any TimeSource
@@ -106,7 +117,10 @@ public actor PolicyReloader {
     private var lastFingerprint: String
 
     init(configuration: IssuerConfiguration, urls: IssuerURLs, clients: CurrentValue<ClientRegistry>, access: CurrentValue<AccessPolicy>,
-         audiences: CurrentValue<Set<String>>, audit: AuditLog, httpClient: HTTPClient, timeSource: any TimeSource, logger: Logger) {
+         audiences: CurrentValue<Set<String>>, discovery: CurrentValue<[UInt8]>, grantTypes: [String], audit: AuditLog,
+         httpClient: HTTPClient, timeSource: any TimeSource, logger: Logger) {
+        self.discovery = discovery
+        self.grantTypes = grantTypes
         self.configuration = configuration
         self.urls = urls
         self.clients = clients
@@ -147,6 +161,7 @@ public actor PolicyReloader {
         clients.replace(with: loaded.clients)
         access.replace(with: loaded.access)
         audiences.replace(with: loaded.audiences)
+        discovery.replace(with: loaded.discoveryDocument(urls: urls, grantTypes: grantTypes))
         logger.notice("policy bundle reloaded", metadata: [
             "tessera.trigger": .string(trigger), "tessera.clients": .stringConvertible(loaded.clients.count),
             "tessera.roles": .stringConvertible(loaded.bundle.roles.count), "tessera.upstreams": .stringConvertible(loaded.bundle.upstreams.count),

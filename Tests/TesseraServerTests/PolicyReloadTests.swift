@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -96,6 +99,9 @@ struct PolicyReloadTests {
             status = try await server.post("/token", request, authorization)
         }
         #expect(status == 200, "SIGHUP did not bring in the new scope")
+        let (discovery, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(server.port)/.well-known/openid-configuration")!)
+        let scopes = (try JSONSerialization.jsonObject(with: discovery) as? [String: Any])?["scopes_supported"] as? [String] ?? []
+        #expect(scopes.contains("deploy"), "discovery still advertises the old scopes: \(scopes)")
         try await server.stop()
         #expect(server.process.terminationStatus == 0)
     }

@@ -70,11 +70,8 @@ public actor KeyManager {
     @discardableResult
     public func tick() async -> [KeyChange] {
         do {
-            let changes = try await advance()
-            if changes.isEmpty, try await store.signingKeysVersion() != loadedVersion {
-                try await reload()
-            }
-            return changes
+            // Reading the set to plan also notices a version written elsewhere, and reloads it.
+            return try await advance()
         } catch {
             logger.error("signing keys unchanged: \(error)", metadata: ["tessera.keys": .string(location)])
             return []
