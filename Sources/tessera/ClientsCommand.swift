@@ -38,6 +38,9 @@ struct Clients: ParsableCommand {
         @Flag(name: .customLong("can-introspect"), help: "Allow the client to call /introspect (resource servers).")
         var canIntrospect = false
 
+        @Option(name: .customLong("signing-alg"), help: "Sign this client's tokens with ES256, RS256, PS256 or EdDSA (default: keys.yaml's default_alg).")
+        var signingAlgorithm: String?
+
         @Flag(name: .customLong("public"), help: "A public client (a CLI on laptops): no secret, token exchange only; audiences come from roles.")
         var isPublic = false
 
@@ -61,6 +64,9 @@ struct Clients: ParsableCommand {
             guard ClientDefinition.tokenTypeHeaders.contains(tokenTypeHeader) else {
                 fail("--token-type-header must be at+jwt or JWT")
             }
+            if let signingAlgorithm, !SigningKeyPolicy.supportedAlgorithms.contains(signingAlgorithm) {
+                fail("--signing-alg must be one of \(SigningKeyPolicy.supportedAlgorithms.joined(separator: ", "))")
+            }
             var secret: String?
             var keys: ClientKeySource?
             var hash: String?
@@ -75,7 +81,7 @@ struct Clients: ParsableCommand {
             let client = ClientDefinition(
                 id: id, description: description, authMethod: method, secretSHA256: hash, keys: keys, scopes: scopes,
                 audiences: audiences, tokenLifetimeSeconds: seconds, tokenTypeHeader: tokenTypeHeader, canIntrospect: canIntrospect,
-                location: SourceLocation(file: "command line"))
+                location: SourceLocation(file: "command line"), signingAlgorithm: signingAlgorithm)
             do {
                 // A client with a key file must load cleanly before it is written down.
                 if method == .privateKeyJWT {

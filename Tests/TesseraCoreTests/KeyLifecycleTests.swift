@@ -177,6 +177,15 @@ struct KeyLifecycleTests {
         #expect(throws: KeyDirectoryError.self) { try KeyMaterialCodec(kek: nil, form: .database).checkUsable(location: "db") }
     }
 
+    @Test func aNewSetWithoutADefaultGetsES256BesideWhatClientsAsk() {
+        let timings = KeyTimings(prepublish: 900, retention: 3900, algorithms: [.rs256])
+        #expect(KeyLifecycle.dueChanges([], now: testNow, timings: timings)
+            == [.generate(.es256, .current, activatesAt: testNow), .generate(.rs256, .current, activatesAt: testNow)])
+        // An existing RS256-only set without a named default keeps signing RS256 alone.
+        let existing = SigningKeyEntry(kid: "k", alg: .rs256, state: .current, created: testNow)
+        #expect(KeyLifecycle.dueChanges([existing], now: testNow, timings: KeyTimings(prepublish: 900, retention: 3900)).isEmpty)
+    }
+
     @Test func plannerGeneratesEveryRequiredAlgorithmOnce() {
         let timings = KeyTimings(prepublish: 900, retention: 3900, algorithms: [.rs256], defaultAlgorithm: .es256)
         let changes = KeyLifecycle.dueChanges([], now: testNow, timings: timings)

@@ -145,4 +145,39 @@ struct KeyRotationTests {
         let loose = try await run(tessera, ["keys", "list"] + sealed)
         #expect(loose.status != 0 && loose.error.contains("chmod 600"), "\(loose.error)")
     }
+
+    /// One current key per algorithm: a client created with `--signing-alg RS256` gets RS256
+    /// tokens while the others keep ES256, and the JWKS publishes both keys.
+    @Test func aClientChoosesItsSigningAlgorithm() async throws {
+        guard let tessera = CommandLineTests.executable else {
+            peerMissing("the tessera executable (swift build --build-tests builds it)")
+            return
+        }
+        let root = NSTemporaryDirectory() + "tessera-algorithms-\(UUID())"
+        try FileManager.default.createDirectory(atPath: root + "/policies", withIntermediateDirectories: true)
+        let policies = ["--policies", root + "/policies"]
+        let rsa = try await run(tessera, ["clients", "create", "legacy-rs", "--audience", "https://old.example.com", "--signing-alg", "RS256"] + policies)
+        let ec = try await run(tessera, ["clients", "create", "modern", "--audience", "https://api.example.com"] + policies)
+        #expect(rsa.status == 0 && ec.status == 0, "\(rsa.error) \(ec.error)")
+        let bad = try await run(tessera, ["clients", "create", "odd", "--audience", "https://x.example", "--signing-alg", "HS256"] + policies)
+        #expect(bad.status != 0 && bad.error.contains("--signing-alg"), "\(bad.error)")
+        let secret = { (output: String) in
+            output.split(separator: "\n").first { $0.hasPrefix("client_secret:") }.map { String($0.dropFirst("client_secret:".count)).trimmingCharacters(in: .whitespaces) }
+        }
+        let server = try await Replica.start(tessera, ["--keys", root + "/keys", "--data", root + "/data"] + policies)
+        defer { server.kill() }
+        func algorithm(_ client: String, _ output: String) async throws -> String? {
+            let authorization = "Basic " + Data("\(client):\(secret(output) ?? "")".utf8).base64EncodedString()
+            let token = try #require(try await server.token(authorization), "no token for \(client)")
+            var header = String(token.split(separator: ".")[0]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            while header.count % 4 != 0 { header += "=" }
+            let object = try JSONSerialization.jsonObject(with: try #require(Data(base64Encoded: header))) as? [String: Any]
+            return object?["alg"] as? String
+        }
+        #expect(try await algorithm("legacy-rs", rsa.output) == "RS256")
+        #expect(try await algorithm("modern", ec.output) == "ES256")
+        let jwks = try await server.jwks()
+        #expect(jwks.contains(#""alg":"RS256""#) && jwks.contains(#""alg":"ES256""#), "\(jwks)")
+        try await server.stop()
+    }
 }

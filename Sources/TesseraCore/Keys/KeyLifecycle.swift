@@ -57,8 +57,8 @@ public enum KeyLifecycle {
     public static func dueChanges(_ entries: [SigningKeyEntry], now: Date, timings: KeyTimings) -> [KeyChange] {
         var changes: [KeyChange] = []
         var required = timings.algorithms
-        if required.isEmpty, !entries.contains(where: { $0.state == .current || $0.state == .next }) {
-            required = [.es256]  // a new key set, and nothing named: the default algorithm
+        if timings.defaultAlgorithm == nil, !entries.contains(where: { $0.state == .current || $0.state == .next }) {
+            required.insert(.es256)  // a new key set and no default named: ES256 signs by default
         }
         let algorithms = required.union(entries.filter { $0.state != .revoked }.map(\.alg))
         for alg in algorithms.sorted(by: { $0.jwsName < $1.jwsName }) {
