@@ -34,6 +34,22 @@ struct TokenExchangeTests {
             .dropFirst("client_secret: ".count))
         let gateway = "Basic " + Data("api-gateway:\(secret)".utf8).base64EncodedString()
 
+        // A role for a resource server that only verifies RSA: its tokens are signed RS256.
+        try """
+        roles:
+          - name: legacy-readonly
+            audiences: [https://legacy.example.com]
+            scopes: [legacy:read]
+            default_duration: 15m
+            max_duration: 1h
+            signing_alg: RS256
+            eligible:
+              upstreams: [dev]
+              groups: [payments-sre]
+            conditions:
+              mfa: true
+        """.write(toFile: root + "/policies/roles/legacy.yaml", atomically: true, encoding: .utf8)
+
         // Without --dev, dev tokens are just tokens from an unknown issuer.
         let server = try await Replica.start(tessera, folders + ["--issuer", issuer, "--dev"])
         defer { server.kill() }
@@ -74,6 +90,10 @@ struct TokenExchangeTests {
         } else {
             peerMissing("python3 with PyJWT and cryptography (pip install pyjwt cryptography)")
         }
+
+        let legacy = try #require(try await exchange(alice, role: "legacy-readonly").body["access_token"] as? String)
+        #expect(Self.algorithm(of: legacy) == "RS256", "the role's signing_alg was not used")
+        #expect(Self.algorithm(of: token) == "ES256")
 
         // Introspection and revocation know role tokens too; the CLI client revokes its own.
         #expect(try await server.introspect(token, gateway) == true)
@@ -118,5 +138,13 @@ struct TokenExchangeTests {
         let roleQuery = try await run(tessera, ["audit", "export", "--since", "1h", "--role", "db-admin", "--data", root + "/data"])
         #expect(roleQuery.output.split(separator: "\n").count == 1, "\(roleQuery.output)")
         #expect(try await run(tessera, ["audit", "verify", "--data", root + "/data"]).status == 0)
+    }
+
+    /// The `alg` of a compact JWS's header.
+    static func algorithm(of token: String) -> String? {
+        var header = String(token.split(separator: ".").first ?? "").replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while header.count % 4 != 0 { header += "=" }
+        guard let data = Data(base64Encoded: header) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["alg"] as? String
     }
 }
