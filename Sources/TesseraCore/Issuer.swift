@@ -55,7 +55,6 @@ public struct Issuer: Sendable {
     /// The current clients (replaced by a reload).
     public let clients: CurrentValue<ClientRegistry>
     public let tokenEndpoint: TokenEndpoint
-    /// The metadata document as served, encoded once.
     /// The discovery document (RFC 8414) as served, encoded once per policy bundle.
     let discovery: CurrentValue<[UInt8]>
     public var metadataDocument: [UInt8] { discovery.value }
