@@ -126,8 +126,7 @@ public struct KeyDirectory: SigningKeyStore {
                 let entry = try SigningKeyEntry(record: record)
                 var name: String?
                 if !record.material.isEmpty {
-                    let sealed = KeyEncryptionKey.unarmor(String(decoding: record.material, as: UTF8.self)) != nil
-                    let fileName = "\(record.kid).\(sealed ? "sealed" : "pem")"
+                    let fileName = Self.fileName(for: record)
                     let keyPath = file(fileName)
                     // Key files never change once written; only new keys are written.
                     if FileManager.default.contents(atPath: keyPath).map(Array.init) != record.material {
@@ -151,7 +150,7 @@ public struct KeyDirectory: SigningKeyStore {
     public func load(codec: KeyMaterialCodec = KeyMaterialCodec(kek: nil, form: .file)) throws(KeyDirectoryError) -> [StoredSigningKey] {
         try snapshot().records.filter { !$0.material.isEmpty }.map { (record) throws(KeyDirectoryError) in
             let entry = try SigningKeyEntry(record: record)
-            let location = file("\(record.kid).pem")
+            let location = file(Self.fileName(for: record))
             return StoredSigningKey(entry: entry, privateKey: try codec.open(record.material, kid: record.kid, alg: entry.alg, location: location))
         }
     }
@@ -248,6 +247,12 @@ public struct KeyDirectory: SigningKeyStore {
         }
         defer { flock(descriptor, LOCK_UN) }
         return try body()
+    }
+
+    /// `<kid>.sealed` for a key sealed with the key-encryption key, `<kid>.pem` for PEM.
+    static func fileName(for record: SigningKeyRecord) -> String {
+        let sealed = KeyEncryptionKey.unarmor(String(decoding: record.material, as: UTF8.self)) != nil
+        return "\(record.kid).\(sealed ? "sealed" : "pem")"
     }
 
     /// A private key readable by group or others is refused: whoever can read it can mint tokens.
