@@ -38,11 +38,6 @@ public struct SigningKeyPolicy: Sendable, Hashable {
         self.rotations = rotations
         self.location = location
     }
-
-    /// The rotation period of `algorithm`, nil when it is not rotated on a schedule.
-    public func period(for algorithm: String) -> Int? {
-        rotations.first { $0.algorithm == algorithm }?.periodSeconds
-    }
 }
 
 extension PolicyBundle {

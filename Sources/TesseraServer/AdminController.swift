@@ -16,28 +16,16 @@ struct AdminController {
 
     func addRoutes(to router: Router<TesseraRequestContext>) {
         router.get("/admin/audit") { request, context in
-            let origin = AuditActor(remoteAddress: context.remoteAddress?.ipAddress, userAgent: request.headers[.userAgent])
             let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
-            do {
-                let body = try await admin.auditEntries(authorization: request.headers[.authorization], parameters: parameters,
-                                                        origin: origin)
-                return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                                body: .init(byteBuffer: ByteBuffer(bytes: body)))
-            } catch let error as AdminAccessError {
-                return Self.response(error)
+            return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
+                try await admin.auditEntries(authorization: request.headers[.authorization], parameters: parameters, origin: origin)
             }
         }
         rejectOtherMethods("/admin/audit", allowed: [.get], router: router)
         router.post("/admin/explain") { request, context in
-            let origin = AuditActor(remoteAddress: context.remoteAddress?.ipAddress, userAgent: request.headers[.userAgent])
             let body = try await request.body.collect(upTo: Self.maximumExplainBytes)
-            do {
-                let answer = try await admin.explain(authorization: request.headers[.authorization], body: String(buffer: body),
-                                                     origin: origin)
-                return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                                body: .init(byteBuffer: ByteBuffer(bytes: answer)))
-            } catch let error as AdminAccessError {
-                return Self.response(error)
+            return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
+                try await admin.explain(authorization: request.headers[.authorization], body: String(buffer: body), origin: origin)
             }
         }
         rejectOtherMethods("/admin/explain", allowed: [.post], router: router)

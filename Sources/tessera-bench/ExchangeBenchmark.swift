@@ -43,14 +43,7 @@ struct ExchangeBenchmark {
         guard result.non2xx == 0 else {
             throw BenchError(description: "token exchange had \(result.non2xx) responses that were not 2xx: its rate measures errors")
         }
-        print([
-            Format.left("POST /token (exchange)", 27),
-            Format.right(Format.count(result.requestsPerSecond), 7) + " exchanges/s",
-            "p50 " + Format.milliseconds(result.p50Microseconds),
-            "p99 " + Format.milliseconds(result.p99Microseconds),
-            "requests \(Format.count(Double(result.requests)))",
-            "socket errors \(result.socketErrors)",
-        ].joined(separator: "  "))
+        HTTPBenchmark.report("POST /token (exchange)", result, unit: "exchanges/s")
         let ratio = result.requestsPerSecond / floor.exchangesPerSecond
         let verdict = Verdict(ratio: ratio, target: Self.target, applies: true)
         print("   exchanges/s / crypto floor (\(Format.count(floor.exchangesPerSecond))/s = one core doing raw ES256 verify "

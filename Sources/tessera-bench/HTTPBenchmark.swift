@@ -36,8 +36,8 @@ struct HTTPBenchmark {
         }
         await server.stop()
 
-        report("POST /token", measured.tokens, unit: "tokens/s")
-        report("GET /.well-known/jwks.json", measured.jwks, unit: "requests/s")
+        Self.report("POST /token", measured.tokens, unit: "tokens/s")
+        Self.report("GET /.well-known/jwks.json", measured.jwks, unit: "requests/s")
         let ratio = measured.tokens.requestsPerSecond / rawES256Signing
         // The issue sets the bar for the embedded store; PostgreSQL adds a network round trip per group.
         let verdict = Verdict(ratio: ratio, target: Self.target, applies: storeURL == nil, appliesTo: "SQLite")
@@ -56,7 +56,8 @@ struct HTTPBenchmark {
         return (tokens, jwks)
     }
 
-    private func report(_ name: String, _ result: LoadResult, unit: String) {
+    /// One line per load run: rate, latency percentiles and counts.
+    static func report(_ name: String, _ result: LoadResult, unit: String) {
         print([
             Format.left(name, 27),
             Format.right(Format.count(result.requestsPerSecond), 7) + " " + unit,

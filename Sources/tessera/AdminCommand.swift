@@ -41,7 +41,7 @@ struct Admin: AsyncParsableCommand {
         func run() async throws {
             // The store first: it says whether a server ever ran here, before keys are looked for.
             let store = await Audit.openStore(folders, self.store)
-            let keys = await currentSigningKeys(folders, self.store, encryption, issuer)
+            let keys = await currentSigningKeys(folders, self.store, encryption, issuer, storage: store)
             let minted: MintedToken
             do {
                 minted = try await AdminAccess.issueToken(

@@ -40,7 +40,7 @@ struct Audit: AsyncParsableCommand {
         func run() async throws {
             let store = await Audit.openStore(folders, self.store)
             if let checkpointFile {
-                let keys = await currentSigningKeys(folders, self.store, encryption, issuer)
+                let keys = await currentSigningKeys(folders, self.store, encryption, issuer, storage: store)
                 let checkpoint = Audit.readCheckpoint(checkpointFile, issuer: issuer.value, keys: keys)
                 if case .failure(let broken) = try await checkpoint.confirm(in: store) {
                     try await store.close()
@@ -179,7 +179,7 @@ struct Audit: AsyncParsableCommand {
 
         func run() async throws {
             let store = await Audit.openStore(folders, self.store)
-            let keys = await currentSigningKeys(folders, self.store, encryption, issuer)
+            let keys = await currentSigningKeys(folders, self.store, encryption, issuer, storage: store)
             guard try await store.auditHead() != nil else {
                 try await store.close()
                 fail("the audit log is empty: nothing to checkpoint")

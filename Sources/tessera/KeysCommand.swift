@@ -197,32 +197,44 @@ struct KeyCommandContext: ParsableArguments {
 /// commands. The caller closes the storage.
 func openKeyManager(_ folders: FolderOptions, _ store: StoreOption, _ encryption: KeyEncryptionOptions,
                     _ issuer: IssuerOption) async -> (KeyManager, any TesseraStorage) {
-    var logger = Logger(label: "tessera")
-    logger.logLevel = .warning
-    let configuration = IssuerConfiguration(issuer: issuer.value, keysDirectory: folders.keys, policiesDirectory: folders.policies,
-                                            dataDirectory: folders.data, storeURL: store.url, keyEncryptionKey: encryption.load())
+    let configuration = keyConfiguration(folders, store, encryption, issuer)
     let storage: any TesseraStorage
     do {
         storage = try await Issuer.openStorage(configuration)
     } catch {
         fail(error.description)
     }
+    return (await keyManager(configuration, storage: storage), storage)
+}
+
+/// The signing keys in force, for commands that sign (admin tokens, checkpoints) or check a
+/// signature, read through the store the command has open.
+func currentSigningKeys(_ folders: FolderOptions, _ store: StoreOption, _ encryption: KeyEncryptionOptions,
+                        _ issuer: IssuerOption, storage: any TesseraStorage) async -> SigningKeys {
+    let manager = await keyManager(keyConfiguration(folders, store, encryption, issuer), storage: storage)
+    guard (try? await manager.entries().contains { $0.state == .current }) == true else {
+        try? await storage.close()
+        fail("no signing key yet: `tessera serve` creates the first one")
+    }
+    return manager.keys.value
+}
+
+private func keyConfiguration(_ folders: FolderOptions, _ store: StoreOption, _ encryption: KeyEncryptionOptions,
+                              _ issuer: IssuerOption) -> IssuerConfiguration {
+    IssuerConfiguration(issuer: issuer.value, keysDirectory: folders.keys, policiesDirectory: folders.policies,
+                        dataDirectory: folders.data, storeURL: store.url, keyEncryptionKey: encryption.load())
+}
+
+/// The key manager over `storage`; on failure the storage is closed and the command ends.
+private func keyManager(_ configuration: IssuerConfiguration, storage: any TesseraStorage) async -> KeyManager {
+    var logger = Logger(label: "tessera")
+    logger.logLevel = .warning
     do {
-        return (try await Issuer.keyManager(configuration, storage: storage, logger: logger), storage)
+        return try await Issuer.keyManager(configuration, storage: storage, logger: logger)
     } catch {
         try? await storage.close()
         fail(error.description)
     }
-}
-
-/// The signing keys in force, for commands that sign (admin tokens, checkpoints) or check a signature.
-func currentSigningKeys(_ folders: FolderOptions, _ store: StoreOption, _ encryption: KeyEncryptionOptions,
-                        _ issuer: IssuerOption) async -> SigningKeys {
-    let (manager, storage) = await openKeyManager(folders, store, encryption, issuer)
-    let hasCurrent = (try? await manager.entries().contains { $0.state == .current }) == true
-    try? await storage.close()
-    guard hasCurrent else { fail("no signing key yet: `tessera serve` creates the first one") }
-    return manager.keys.value
 }
 
 func printTable(header: [String], rows: [[String]]) {

@@ -10,28 +10,14 @@ struct PostgresStorageTests {
     @Test("conformance", arguments: StoreConformance.checks)
     func conformance(_ check: StoreConformance.Check) async throws {
         try await PostgresTestServer.withFreshDatabase { url in
-            let store = try await PostgresStorage.open(url: url)
-            do {
-                try await check.run(store)
-                try await store.close()
-            } catch {
-                try? await store.close()
-                throw error
-            }
+            try await closing(try await PostgresStorage.open(url: url)) { try await check.run($0) }
         }
     }
 
     @Test("signing-key conformance", arguments: StoreConformance.signingKeyChecks)
     func signingKeyConformance(_ check: StoreConformance.SigningKeyCheck) async throws {
         try await PostgresTestServer.withFreshDatabase { url in
-            let store = try await PostgresStorage.open(url: url)
-            do {
-                try await check.run(store)
-                try await store.close()
-            } catch {
-                try? await store.close()
-                throw error
-            }
+            try await closing(try await PostgresStorage.open(url: url)) { try await check.run($0) }
         }
     }
 

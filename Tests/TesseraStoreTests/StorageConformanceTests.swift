@@ -8,14 +8,7 @@ struct StorageConformanceTests {
     @Test("SQLite", arguments: StoreConformance.checks)
     func sqlite(_ check: StoreConformance.Check) async throws {
         let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
-        let store = try await SQLiteStorage.open(directory: directory)
-        do {
-            try await check.run(store)
-            try await store.close()
-        } catch {
-            try? await store.close()
-            throw error
-        }
+        try await closing(try await SQLiteStorage.open(directory: directory)) { try await check.run($0) }
     }
 
     @Test("in memory", arguments: StoreConformance.checks)
@@ -100,4 +93,15 @@ struct SQLiteStorageTests {
         try await first.close()
         try await second.close()
     }
+}
+
+/// Runs `body` on `store`, then closes it, also when `body` throws.
+func closing<Store: TesseraStorage>(_ store: Store, _ body: (Store) async throws -> Void) async throws {
+    do {
+        try await body(store)
+    } catch {
+        try? await store.close()
+        throw error
+    }
+    try await store.close()
 }

@@ -40,9 +40,7 @@ public struct AdminAPI: Sendable {
             throw .invalidRequest(error.description)
         }
         let decision = engine.decide(identity: question.identity, request: question.request, context: question.context)
-        var actor = origin
-        actor.subject = admin.subject
-        actor.clientID = admin.clientID
+        let actor = admin.acting(from: origin)
         do {
             try await audit.record(AuditEvent("admin.explain", outcome: .success, actor: actor, target: [
                 "token_jti": .string(admin.jwtID), "asked_role": .string(question.request.role),
@@ -69,9 +67,7 @@ public struct AdminAPI: Sendable {
     public func auditEntries(authorization: String?, parameters: [(String, String)], origin: AuditActor) async throws(AdminAccessError) -> [UInt8] {
         let admin = try await authorize(authorization, origin: origin)
         let query = try AuditQuery(parameters: parameters)
-        var actor = origin
-        actor.subject = admin.subject
-        actor.clientID = admin.clientID
+        let actor = admin.acting(from: origin)
         do {
             try await audit.record(AuditEvent("admin.audit_read", outcome: .success, actor: actor,
                                               target: ["filters": .object(query.auditFilters), "token_jti": .string(admin.jwtID)]))

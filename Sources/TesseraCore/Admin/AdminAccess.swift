@@ -111,6 +111,14 @@ public struct AdminPrincipal: Sendable, Hashable {
         self.clientID = clientID
         self.jwtID = jwtID
     }
+
+    /// The audit actor of a call this admin made from `origin` (address, user agent).
+    func acting(from origin: AuditActor) -> AuditActor {
+        var actor = origin
+        actor.subject = subject
+        actor.clientID = clientID
+        return actor
+    }
 }
 
 /// Why a request gets no admin access, as RFC 6750 §3 describes it.

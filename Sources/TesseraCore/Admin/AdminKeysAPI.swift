@@ -54,10 +54,7 @@ extension AdminAPI {
     private func keyOperation(_ authorization: String?, origin: AuditActor) async throws(AdminAccessError) -> (KeyManager, AuditActor) {
         let admin = try await authorize(authorization, origin: origin)
         guard let keyManager else { throw .unavailable }
-        var actor = origin
-        actor.subject = admin.subject
-        actor.clientID = admin.clientID
-        return (keyManager, actor)
+        return (keyManager, admin.acting(from: origin))
     }
 
     private static func object(_ body: [UInt8], allowed: Set<String>) throws(AdminAccessError) -> [String: JSONValue] {

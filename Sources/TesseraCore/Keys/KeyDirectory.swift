@@ -127,10 +127,9 @@ public struct KeyDirectory: SigningKeyStore {
                 var name: String?
                 if !record.material.isEmpty {
                     let fileName = Self.fileName(for: record)
-                    let keyPath = file(fileName)
-                    // Key files never change once written; only new keys are written.
-                    if FileManager.default.contents(atPath: keyPath).map(Array.init) != record.material {
-                        try writeAtomically(Data(record.material), to: keyPath, permissions: 0o600)
+                    // Key files never change once written: only a key new to the manifest gets one.
+                    if !previousFiles.contains(fileName) {
+                        try writeAtomically(Data(record.material), to: file(fileName), permissions: 0o600)
                     }
                     name = fileName
                 }

@@ -24,6 +24,8 @@ public actor KeyManager {
     let timeSource: any TimeSource
     let logger: Logger
     private var loadedVersion: Int64
+    /// The entries of the set at `loadedVersion`: what each tick plans on without reading the store.
+    private var loadedEntries: [SigningKeyEntry] = []
     /// Private keys opened so far, by kid: opening (and unsealing) happens once per key.
     private var opened: [String: PrivateKey]
 
@@ -65,12 +67,15 @@ public actor KeyManager {
 
     // MARK: - Scheduled work
 
-    /// What the rotation service calls every few seconds: applies what is due, and picks up
-    /// changes made elsewhere. A failure is logged and the keys in force stay in force.
+    /// What the rotation service calls every few seconds: picks up changes made elsewhere and
+    /// applies what is due. The poll is only the set's version; the plan runs on the entries in
+    /// memory, and the store is read and written only when something is due. A failure is logged
+    /// and the keys in force stay in force.
     @discardableResult
     public func tick() async -> [KeyChange] {
         do {
-            // Reading the set to plan also notices a version written elsewhere, and reloads it.
+            if try await store.signingKeysVersion() != loadedVersion { try await reload() }
+            guard !KeyLifecycle.dueChanges(loadedEntries, now: timeSource.now(), timings: timings()).isEmpty else { return [] }
             return try await advance()
         } catch {
             logger.error("signing keys unchanged: \(error)", metadata: ["tessera.keys": .string(location)])
@@ -213,13 +218,15 @@ public actor KeyManager {
     /// key) throws and leaves the keys in force untouched.
     private func reload(allowEmpty: Bool = false) async throws(KeyDirectoryError) {
         let snapshot = try await Self.read(store, location: location)
+        let entries = try snapshot.records.map { (record) throws(KeyDirectoryError) in try SigningKeyEntry(record: record) }
         let (built, opened) = try Self.build(snapshot, codec: codec, location: location, defaultAlgorithm: timings().defaultAlgorithm,
                                              previouslyOpened: opened, allowEmpty: allowEmpty)
+        self.opened = opened
+        loadedVersion = snapshot.version
+        loadedEntries = entries
         guard let built else { return }
         let changed = built.jwksETag != keys.value.jwksETag || built.signers.mapValues(\.keyID) != keys.value.signers.mapValues(\.keyID)
         keys.replace(with: built)
-        self.opened = opened
-        loadedVersion = snapshot.version
         if changed {
             logger.info("signing keys loaded", metadata: [
                 "tessera.signing": .string(built.signers.values.map { "\($0.algorithm.jwsName):\($0.keyID)" }.sorted().joined(separator: ",")),

@@ -5,7 +5,8 @@ import TesseraJWT
 /// The keys the issuer uses right now: a signer per algorithm for new tokens, and the JWKS
 /// document of every published key, serialised once when the set is built (never per request)
 /// with its ETag. A rotation builds a new value; requests read whichever value is current.
-public struct SigningKeys: Sendable {
+/// A class, so reading the current value on every token and JWKS request is one reference.
+public final class SigningKeys: Sendable {
     /// The current key of each algorithm.
     public let signers: [SignatureAlgorithm: JWSSigner]
     /// What signs when a token's role and client name no algorithm.
