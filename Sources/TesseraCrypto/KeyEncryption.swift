@@ -117,13 +117,8 @@ public struct KeyEncryptionKey: Sendable {
         }
         let header = Self.magic + fingerprintBytes
         var sealed = header + nonce
-        let context = try checkNotNil(EVP_CIPHER_CTX_new(), "creating a cipher context")
+        let context = try gcmContext(encrypting: true, nonce: nonce, authenticated: header + associatedData)
         defer { EVP_CIPHER_CTX_free(context) }
-        try secret.withBytes { key throws(CryptoError) in
-            try check(EVP_EncryptInit_ex2(context, Cipher.aes256GCM.pointer, key.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                                          nonce, nil), "initialising AES-256-GCM")
-        }
-        try Self.addAssociatedData(header + associatedData, to: context, operation: "sealing")
         var ciphertext = [UInt8](repeating: 0, count: plaintext.count)
         var written: Int32 = 0
         if !plaintext.isEmpty {
@@ -158,13 +153,8 @@ public struct KeyEncryptionKey: Sendable {
         let nonce = Array(sealed[Self.headerCount..<Self.headerCount + Self.nonceCount])
         let ciphertext = Array(sealed[(Self.headerCount + Self.nonceCount)..<(sealed.count - Self.tagCount)])
         var tag = Array(sealed.suffix(Self.tagCount))
-        let context = try checkNotNil(EVP_CIPHER_CTX_new(), "creating a cipher context")
+        let context = try gcmContext(encrypting: false, nonce: nonce, authenticated: header + associatedData)
         defer { EVP_CIPHER_CTX_free(context) }
-        try secret.withBytes { key throws(CryptoError) in
-            try check(EVP_DecryptInit_ex2(context, Cipher.aes256GCM.pointer, key.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                                          nonce, nil), "initialising AES-256-GCM")
-        }
-        try Self.addAssociatedData(header + associatedData, to: context, operation: "opening")
         var plaintext = [UInt8](repeating: 0, count: ciphertext.count)
         var written: Int32 = 0
         if !ciphertext.isEmpty {
@@ -182,6 +172,26 @@ public struct KeyEncryptionKey: Sendable {
                               "the sealed key failed authentication: it was altered, or belongs to another record (associated data)")
         }
         return plaintext
+    }
+
+    /// An AES-256-GCM context keyed with this KEK and `nonce`, with `authenticated` (the header
+    /// and the caller's associated data) fed in, ready for one seal or open. The caller frees it.
+    private func gcmContext(encrypting: Bool, nonce: [UInt8], authenticated: [UInt8]) throws(CryptoError) -> OpaquePointer {
+        let context = try checkNotNil(EVP_CIPHER_CTX_new(), "creating a cipher context")
+        do {
+            try secret.withBytes { key throws(CryptoError) in
+                let keyBytes = key.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                let status = encrypting
+                    ? EVP_EncryptInit_ex2(context, Cipher.aes256GCM.pointer, keyBytes, nonce, nil)
+                    : EVP_DecryptInit_ex2(context, Cipher.aes256GCM.pointer, keyBytes, nonce, nil)
+                try check(status, "initialising AES-256-GCM")
+            }
+            try Self.addAssociatedData(authenticated, to: context, operation: encrypting ? "sealing" : "opening")
+        } catch {
+            EVP_CIPHER_CTX_free(context)
+            throw error
+        }
+        return context
     }
 
     public static func isSealed(_ bytes: [UInt8]) -> Bool {
