@@ -37,14 +37,19 @@ let package = Package(
             dependencies: ["COpenSSL"],
             swiftSettings: swiftSettings
         ),
+        // Exact (byte-for-byte) comparison of identifiers; no dependencies.
+        .target(
+            name: "TesseraText",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TesseraJWT",
-            dependencies: ["TesseraCrypto"],
+            dependencies: ["TesseraCrypto", "TesseraText"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "TesseraPolicy",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["TesseraText", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -66,7 +71,7 @@ let package = Package(
         .target(
             name: "TesseraCore",
             dependencies: [
-                "TesseraCrypto", "TesseraJWT", "TesseraPolicy", "TesseraStore",
+                "TesseraCrypto", "TesseraJWT", "TesseraPolicy", "TesseraStore", "TesseraText",
                 .product(name: "Logging", package: "swift-log"),
                 // Upstream JWKS fetching (DESIGN.md: NIO-native, timeouts, connection pooling).
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -99,6 +104,11 @@ let package = Package(
                 "TesseraServer", "TesseraCore", "TesseraJWT", "TesseraCrypto", "TesseraStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TesseraTextTests",
+            dependencies: ["TesseraText"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

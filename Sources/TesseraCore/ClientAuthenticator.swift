@@ -4,6 +4,7 @@ import TesseraCrypto
 import TesseraJWT
 import TesseraPolicy
 import TesseraStore
+import TesseraText
 
 /// How a request presented client credentials, as found by the HTTP layer.
 public struct ClientCredentialPresentation: Sendable {
@@ -65,7 +66,7 @@ public struct ClientAuthenticator: Sendable {
             throw .invalidRequest("use exactly one client authentication method (RFC 6749 §2.3)")
         }
         if let basic = presentation.basic {
-            if let formID = presentation.formClientID, formID != basic.id {
+            if let formID = presentation.formClientID, !formID.isExactly(basic.id) {
                 throw .invalidRequest("client_id in the body does not match the Authorization header")
             }
             return try authenticateSecret(id: basic.id, secret: basic.secret, method: .clientSecretBasic)
@@ -89,6 +90,12 @@ public struct ClientAuthenticator: Sendable {
     }
 
     private static let authenticationFailed = OAuthError.invalidClient("client authentication failed")
+
+    /// A refused assertion of a known client answers exactly as an unknown client does, so
+    /// client ids cannot be found by probing; the reason goes to the audit entry and the log.
+    private static func assertionRejected(_ reason: String) -> OAuthError {
+        OAuthError(.invalidClient, "client authentication failed", auditDetails: ["reason": .string("client_assertion rejected: " + reason)])
+    }
 
     private func authenticateSecret(id: String, secret: String, method: ClientAuthMethod) throws(OAuthError) -> RegisteredClient {
         guard let client = registry.client(id: id), let expected = client.secretHash else {
@@ -115,13 +122,13 @@ public struct ClientAuthenticator: Sendable {
         guard let id = jws.unverifiedClaims()?.issuer ?? claimedID else {
             throw .invalidClient("client_assertion has no iss naming the client")
         }
-        if let claimedID, claimedID != id {
+        if let claimedID, !claimedID.isExactly(id) {
             throw .invalidClient("client_id does not match the assertion's iss")
         }
         guard let client = registry.client(id: id), let keys = client.assertionKeys,
               client.definition.authMethod == .privateKeyJWT
         else {
-            throw Self.authenticationFailed
+            throw Self.assertionRejected("no client with this id uses private_key_jwt")
         }
         let now = timeSource.now()
         let verifier = JWTVerifier(policy: VerificationPolicy(
@@ -131,13 +138,13 @@ public struct ClientAuthenticator: Sendable {
         do {
             verified = try verifier.verify(jws, keys: keys, now: now)
         } catch {
-            throw .invalidClient("client_assertion rejected: \(error.message)")
+            throw Self.assertionRejected(error.message)
         }
-        guard verified.claims.subject == id else {
-            throw .invalidClient("client_assertion rejected: sub must equal iss (the client id)")
+        guard verified.claims.subject?.isExactly(id) == true else {
+            throw Self.assertionRejected("sub must equal iss (the client id)")
         }
         guard let jti = verified.claims.jwtID, !jti.isEmpty, let expiresAt = verified.claims.expiresAt else {
-            throw .invalidClient("client_assertion rejected: jti is required")
+            throw Self.assertionRejected("jti is required")
         }
         let firstUse: Bool
         do {
@@ -146,7 +153,39 @@ public struct ClientAuthenticator: Sendable {
         } catch {
             throw OAuthError(.serverError, "cannot record the assertion jti; try again")
         }
-        guard firstUse else { throw .invalidClient("client_assertion rejected: this jti was already used") }
+        guard firstUse else { throw Self.assertionRejected("this jti was already used") }
         return client
+    }
+}
+
+extension ClientAuthenticator {
+    /// The client id to record for a request: as given when a client has exactly that id,
+    /// otherwise bounded and fingerprinted (`AuditText.unknownClientID`), so an unauthenticated
+    /// request never writes its own text (or a pasted secret) into the log and the sinks.
+    public func auditedClientID(_ presented: String) -> String {
+        registry.client(id: presented) != nil ? presented : AuditText.unknownClientID(presented)
+    }
+
+    /// `authenticate`, and on failure one log line and a bounded audit record
+    /// (`client.authentication_failed`, through `failures`), for every endpoint that
+    /// authenticates clients (`/token`, `/introspect`, `/revoke`), so a guessing attack is seen
+    /// on each of them.
+    func authenticate(_ presentation: ClientCredentialPresentation, origin: AuditActor, endpoint: String,
+                      failures: FailureAuditThrottle, logger: Logger) async throws(OAuthError) -> RegisteredClient {
+        do {
+            return try await authenticate(presentation)
+        } catch {
+            var actor = origin
+            actor.clientID = (presentation.basic?.id ?? presentation.formClientID).map(auditedClientID)
+            logger.notice("client authentication failed", metadata: [
+                "tessera.endpoint": .string(endpoint),
+                "tessera.client": .string(actor.clientID ?? "-"),
+                "tessera.error": .string(error.auditDetails["reason"]?.stringValue ?? error.errorDescription),
+            ])
+            var event = AuditEvent.clientAuthenticationFailed(error, actor: actor)
+            event.target["endpoint"] = .string(endpoint)
+            await failures.record(event)
+            throw error
+        }
     }
 }

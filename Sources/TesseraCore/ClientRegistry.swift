@@ -2,6 +2,7 @@ import Foundation
 import TesseraCrypto
 import TesseraJWT
 import TesseraPolicy
+import TesseraText
 
 /// A client ready for authentication: its declaration plus the parsed secret hash or keys.
 public struct RegisteredClient: Sendable {
@@ -29,7 +30,8 @@ public struct ClientRegistry: Sendable {
         self.clients = clients
     }
 
-    public func client(id: String) -> RegisteredClient? { clients[id] }
+    /// The client whose id is exactly `id`: a canonically equivalent spelling is no client.
+    public func client(id: String) -> RegisteredClient? { clients[exactly: id] }
 
     public var count: Int { clients.count }
 

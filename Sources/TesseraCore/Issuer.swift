@@ -63,6 +63,9 @@ public struct Issuer: Sendable {
     public let inspection: TokenInspection
     public let admin: AdminAPI
     public let checkpointer: AuditCheckpointer
+    /// The bounded records of unauthenticated failures; its summaries are flushed every
+    /// interval by the maintenance service and at shutdown.
+    public let failureAudit: FailureAuditThrottle
     /// Reloads the policy bundle (SIGHUP, file changes).
     public let policy: PolicyReloader
     /// The current upstreams, roles and trusted proxies.
@@ -135,24 +138,26 @@ public struct Issuer: Sendable {
                                                 replayStore: storage, timeSource: timeSource)
         let minter = TokenMinter(issuer: urls.issuer, keys: keys, timeSource: timeSource)
         let exchange = TokenExchangeGrant(policy: access, timeSource: timeSource)
+        let failures = FailureAuditThrottle(audit: audit, timeSource: timeSource, logger: logger)
         let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant(), exchange], authenticator: authenticator, minter: minter,
-                                     audit: audit)
+                                     audit: audit, failures: failures)
         let inspection = TokenInspection(authenticator: authenticator, issuer: urls.issuer, keys: keys, audiences: audiences,
-                                         store: storage, audit: audit, timeSource: timeSource)
+                                         store: storage, audit: audit, timeSource: timeSource, failures: failures)
         let discovery = CurrentValue(loaded.discoveryDocument(urls: urls, grantTypes: endpoint.supportedGrantTypes))
         let admin = AdminAPI(access: AdminAccess(urls: urls, keys: keys, store: storage, timeSource: timeSource), store: storage,
-                             audit: audit, policy: access, keyManager: keyManager, timeSource: timeSource)
+                             audit: audit, failures: failures, policy: access, keyManager: keyManager, timeSource: timeSource)
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
         let reloader = PolicyReloader(configuration: configuration, urls: urls, clients: clients, access: access, audiences: audiences,
                                       discovery: discovery, grantTypes: endpoint.supportedGrantTypes,
                                       audit: audit, httpClient: httpClient, timeSource: timeSource, logger: logger)
         return Issuer(urls: urls, keyManager: keyManager, clients: clients, tokenEndpoint: endpoint,
                       discovery: discovery, storage: storage, audit: audit, inspection: inspection, admin: admin,
-                      checkpointer: checkpointer, policy: reloader, access: access, httpClient: httpClient)
+                      checkpointer: checkpointer, failureAudit: failures, policy: reloader, access: access, httpClient: httpClient)
     }
 
     /// Stops upstream key fetches and closes their HTTP client (the store is closed separately).
     public func shutdown() async {
+        await failureAudit.flushAll()
         await upstreams.shutdown()
         try? await httpClient.shutdown()
     }

@@ -34,10 +34,7 @@ struct LoadedPolicy: Sendable {
         } catch {
             throw IssuerStartupError(description: error.description)
         }
-        if clients.audiences.contains(urls.adminAudience) {
-            throw IssuerStartupError(description: "\(configuration.policiesDirectory)/clients.yaml: the audience \(urls.adminAudience) is "
-                + "reserved for admin tokens, which only `tessera admin token` issues; remove it from every client")
-        }
+        try checkAdminAudienceReserved(bundle, adminAudience: urls.adminAudience)
         var definitions = bundle.upstreams
         if configuration.devUpstream {
             do {
@@ -59,6 +56,18 @@ struct LoadedPolicy: Sendable {
         return LoadedPolicy(bundle: bundle, clients: clients, access: AccessPolicy(
             upstreams: upstreams, engine: PolicyEngine(bundle: bundle), trustedProxies: bundle.networkSettings.trustedProxies,
             keyTimings: timings))
+    }
+
+    /// Only admin tokens carry the admin audience (`<issuer>/admin`): a client or a role that
+    /// could be given it would mint tokens the admin API accepts without `admin.token_issued`.
+    /// `String ==` here, not bytes: refusing canonically equivalent spellings too is stricter.
+    static func checkAdminAudienceReserved(_ bundle: PolicyBundle, adminAudience: String) throws(IssuerStartupError) {
+        let holders = bundle.clients.map { ("client \"\($0.id)\"", $0.location, $0.audiences) }
+            + bundle.roles.map { ("role \"\($0.name)\"", $0.location, $0.audiences) }
+        for (who, location, audiences) in holders where audiences.contains(adminAudience) {
+            throw IssuerStartupError(description: "\(location): \(who): the audience \(adminAudience) is reserved for admin tokens, "
+                + "which only `tessera admin token` issues; remove it")
+        }
     }
 
     /// The key lifecycle's timings: `keys.yaml`, the algorithms roles and clients ask for, and

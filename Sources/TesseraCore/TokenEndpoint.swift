@@ -4,6 +4,7 @@ import TesseraCrypto
 import TesseraJWT
 import TesseraPolicy
 import TesseraStore
+import TesseraText
 
 /// The successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1).
 public struct TokenResponse: Codable, Sendable, Hashable {
@@ -60,12 +61,14 @@ public struct GrantRequest: Sendable {
     }
 }
 
-/// `X-Forwarded-For` and `Forwarded` (RFC 7239) as the request carried them.
+/// `X-Forwarded-For` and `Forwarded` (RFC 7239) as the request carried them: each header's
+/// field lines in the order received, not joined, so that one line's broken syntax cannot
+/// reach into the next (a proxy that adds a line of its own writes the last one).
 public struct ForwardedHeaders: Sendable, Hashable {
-    public var xForwardedFor: String?
-    public var forwarded: String?
+    public var xForwardedFor: [String]
+    public var forwarded: [String]
 
-    public init(xForwardedFor: String? = nil, forwarded: String? = nil) {
+    public init(xForwardedFor: [String] = [], forwarded: [String] = []) {
         self.xForwardedFor = xForwardedFor
         self.forwarded = forwarded
     }
@@ -78,12 +81,16 @@ public struct TokenEndpoint: Sendable {
     let authenticator: ClientAuthenticator
     let minter: TokenMinter
     let audit: AuditLog
+    /// Where failures anyone can cause without credentials are recorded, bounded per source.
+    let failures: FailureAuditThrottle
 
-    public init(grants: [any Grant], authenticator: ClientAuthenticator, minter: TokenMinter, audit: AuditLog) {
+    public init(grants: [any Grant], authenticator: ClientAuthenticator, minter: TokenMinter, audit: AuditLog,
+                failures: FailureAuditThrottle? = nil) {
         self.grants = Dictionary(grants.map { ($0.grantType, $0) }, uniquingKeysWith: { first, _ in first })
         self.authenticator = authenticator
         self.minter = minter
         self.audit = audit
+        self.failures = failures ?? FailureAuditThrottle(audit: audit, timeSource: authenticator.timeSource, logger: Logger(label: "tessera.audit"))
     }
 
     public var supportedGrantTypes: [String] { grants.keys.sorted() }
@@ -93,28 +100,25 @@ public struct TokenEndpoint: Sendable {
     public func handle(form: FormParameters, basic: (id: String, secret: String)?, origin: AuditActor = AuditActor(),
                        forwarded: ForwardedHeaders = ForwardedHeaders(), logger: Logger) async throws(OAuthError) -> TokenResponse {
         guard let grantType = form["grant_type"] else { throw .invalidRequest("grant_type is required") }
-        guard let grant = grants[grantType] else {
-            throw OAuthError(.unsupportedGrantType, "grant_type \"\(grantType)\" is not supported; supported: \(supportedGrantTypes.joined(separator: ", "))")
+        guard let grant = grants[exactly: grantType] else {
+            throw OAuthError(.unsupportedGrantType, "grant_type \"\(displayed(grantType))\" is not supported; supported: \(supportedGrantTypes.joined(separator: ", "))")
         }
+        let client = try await authenticator.authenticate(ClientCredentialPresentation(basic: basic, form: form), origin: origin,
+                                                          endpoint: "/token", failures: failures, logger: logger)
         var actor = origin
-        actor.clientID = basic?.id ?? form["client_id"]
-        let client: RegisteredClient
-        do {
-            client = try await authenticator.authenticate(ClientCredentialPresentation(basic: basic, form: form))
-        } catch {
-            logger.notice("client authentication failed", metadata: [
-                "tessera.client": .string(actor.clientID ?? "-"),
-                "tessera.error": .string(error.errorDescription),
-            ])
-            await recordFailure(.clientAuthenticationFailed(error, actor: actor), logger: logger)
-            throw error
-        }
         actor.clientID = client.id
         let decision: TokenGrantDecision
         do {
             decision = try await grant.decide(GrantRequest(form: form, client: client, origin: actor, forwarded: forwarded))
         } catch {
-            await recordFailure(.tokenDenied(error, grantType: grantType, actor: actor), logger: logger)
+            let event = AuditEvent.tokenDenied(error, grantType: grantType, actor: actor)
+            // A rejected subject token needs no credentials of its own (public clients), so its
+            // records are bounded per source like failed client authentication.
+            if event.event == AuditEvent.upstreamTokenRejected {
+                await failures.record(event)
+            } else {
+                await recordFailure(event, logger: logger)
+            }
             throw error
         }
         let minted = try minter.mint(decision)
@@ -179,8 +183,8 @@ public enum RequestedScope {
     public static func resolve(_ parameter: String?, allowed: [String]) throws(OAuthError) -> [String] {
         guard let parameter else { return allowed }
         var requested: [String] = []
-        for scope in parameter.split(separator: " ", omittingEmptySubsequences: true).map(String.init) where !requested.contains(scope) {
-            guard allowed.contains(scope) else {
+        for scope in parameter.split(separator: " ", omittingEmptySubsequences: true).map(String.init) where !requested.containsExactly(scope) {
+            guard allowed.containsExactly(scope) else {
                 throw OAuthError(.invalidScope, "scope \"\(scope)\" is not allowed for this client; allowed: \(allowed.joined(separator: " "))")
             }
             requested.append(scope)
@@ -201,8 +205,8 @@ public enum RequestedAudience {
             }
         }
         var requested: [String] = []
-        for value in resources + audiences where !requested.contains(value) {
-            guard allowed.contains(value) else {
+        for value in resources + audiences where !requested.containsExactly(value) {
+            guard allowed.containsExactly(value) else {
                 throw OAuthError(.invalidTarget, "\"\(value)\" is not an audience this client may request; allowed: \(allowed.joined(separator: " "))")
             }
             requested.append(value)

@@ -2,6 +2,7 @@ import Foundation
 import TesseraCrypto
 import TesseraJWT
 import TesseraPolicy
+import TesseraText
 
 /// Turns a subject token from an upstream identity provider into a verified `Identity`; the
 /// upstream registry does it for configured IdPs (and the dev upstream under `--dev`).
@@ -65,12 +66,12 @@ public struct TokenExchangeGrant: Grant {
         let form = request.form
         let now = timeSource.now()
         let roleName = try Self.requestedRole(form["scope"])
-        if let requested = form["requested_token_type"], requested != Self.accessTokenType {
+        if let requested = form["requested_token_type"], !requested.isExactly(Self.accessTokenType) {
             throw OAuthError(.invalidRequest, "requested_token_type must be \(Self.accessTokenType): Tessera issues access tokens")
         }
         guard let subjectToken = form["subject_token"], !subjectToken.isEmpty else { throw .invalidRequest("subject_token is required") }
         guard let tokenType = form["subject_token_type"] else { throw .invalidRequest("subject_token_type is required") }
-        guard Self.subjectTokenTypes.contains(tokenType) else {
+        guard Self.subjectTokenTypes.containsExactly(tokenType) else {
             throw .invalidRequest("subject_token_type must be one of \(Self.subjectTokenTypes.sorted().joined(separator: ", "))")
         }
         let lifetime = try form["requested_lifetime"].map { text throws(OAuthError) -> Int in
@@ -80,22 +81,29 @@ public struct TokenExchangeGrant: Grant {
             return seconds
         }
 
+        let accessRequest: AccessRequest
+        do {
+            // The rules, the token and the audit log all see the cleaned text, never the raw one.
+            accessRequest = AccessRequest(role: roleName, lifetimeSeconds: lifetime,
+                                          justification: try RequestText.justification(form["justification"]),
+                                          ticket: try RequestText.ticket(form["ticket"]))
+        } catch {
+            throw .invalidRequest(error.message)
+        }
+
         let identity: Identity
         do {
             identity = try await upstreams.verify(subjectToken: subjectToken, now: now)
         } catch {
             // The reason, never the token.
-            throw OAuthError(.invalidGrant, "subject_token rejected: \(error.message)", auditEvent: "upstream.token_rejected",
+            throw OAuthError(.invalidGrant, "subject_token rejected: \(error.message)", auditEvent: AuditEvent.upstreamTokenRejected,
                              auditDetails: ["reason": .string(error.message), "code": .string(error.code.rawValue),
                                             "role": .string(roleName)])
         }
         let peer = request.origin.remoteAddress.flatMap(IPAddress.init)
-        let clientAddress = peer.map {
-            trustedProxies.clientAddress(peer: $0, xForwardedFor: request.forwarded.xForwardedFor.map { [$0] } ?? [],
-                                         forwarded: request.forwarded.forwarded.map { [$0] } ?? [])
+        let clientAddress = peer.flatMap {
+            trustedProxies.clientAddress(peer: $0, xForwardedFor: request.forwarded.xForwardedFor, forwarded: request.forwarded.forwarded)
         }
-        let accessRequest = AccessRequest(role: roleName, lifetimeSeconds: lifetime, justification: form["justification"],
-                                          ticket: form["ticket"])
         let decision = engine.decide(identity: identity, request: accessRequest,
                                      context: DecisionContext(clientID: request.client.id, clientAddress: clientAddress, now: now))
         var details: [String: JSONValue] = [
@@ -138,6 +146,10 @@ public struct TokenExchangeGrant: Grant {
         let names = (scope ?? "").split(separator: " ").map(String.init)
         guard names.count == 1, let role = names.first else {
             throw OAuthError(.invalidScope, "scope must name exactly one role (for example scope=db-admin)")
+        }
+        // Checked before anything records it: the role name goes into audit entries.
+        guard RoleDefinition.isValidName(role) else {
+            throw OAuthError(.invalidScope, "no role is named \"\(displayed(role))\": role names use lowercase letters, digits, '-', '_' and '.'")
         }
         return role
     }

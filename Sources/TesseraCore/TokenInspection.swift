@@ -20,9 +20,11 @@ public struct TokenInspection: Sendable {
     let store: any IssuedTokenStore
     let audit: AuditLog
     let timeSource: any TimeSource
+    /// Failed client authentication is recorded here, bounded per source, as on `/token`.
+    let failures: FailureAuditThrottle
 
     public init(authenticator: ClientAuthenticator, issuer: String, keys: CurrentValue<SigningKeys>, audiences: CurrentValue<Set<String>>,
-                store: any IssuedTokenStore, audit: AuditLog, timeSource: any TimeSource) {
+                store: any IssuedTokenStore, audit: AuditLog, timeSource: any TimeSource, failures: FailureAuditThrottle? = nil) {
         self.authenticator = authenticator
         self.issuer = issuer
         self.keys = keys
@@ -30,13 +32,18 @@ public struct TokenInspection: Sendable {
         self.store = store
         self.audit = audit
         self.timeSource = timeSource
+        self.failures = failures ?? FailureAuditThrottle(audit: audit, timeSource: timeSource, logger: Logger(label: "tessera.audit"))
     }
 
     /// The introspection answer as JSON: the token's claims with `active: true`, or only
     /// `{"active":false}` for a token that is expired, revoked, unknown or not Tessera's.
-    public func introspect(form: FormParameters, basic: (id: String, secret: String)?, origin: AuditActor) async throws(OAuthError) -> [UInt8] {
-        let client = try await authenticator.authenticate(ClientCredentialPresentation(basic: basic, form: form))
-        guard client.definition.canIntrospect else {
+    public func introspect(form: FormParameters, basic: (id: String, secret: String)?, origin: AuditActor,
+                           logger: Logger) async throws(OAuthError) -> [UInt8] {
+        let client = try await authenticator.authenticate(ClientCredentialPresentation(basic: basic, form: form), origin: origin,
+                                                          endpoint: "/introspect", failures: failures, logger: logger)
+        // A public client proves nothing about itself; the bundle refuses the combination, and
+        // this holds even for a definition built elsewhere.
+        guard client.definition.canIntrospect, client.definition.authMethod != .none else {
             throw OAuthError(.unauthorizedClient, "client \(client.id) may not introspect tokens (set can_introspect: true in clients.yaml)",
                              status: 403)
         }
@@ -59,7 +66,8 @@ public struct TokenInspection: Sendable {
     /// Tessera's, or already expired, need no revocation and succeed too (RFC 7009 §2.2).
     public func revoke(form: FormParameters, basic: (id: String, secret: String)?, origin: AuditActor,
                        logger: Logger) async throws(OAuthError) {
-        let client = try await authenticator.authenticate(ClientCredentialPresentation(basic: basic, form: form))
+        let client = try await authenticator.authenticate(ClientCredentialPresentation(basic: basic, form: form), origin: origin,
+                                                          endpoint: "/revoke", failures: failures, logger: logger)
         guard let token = form["token"] else { throw .invalidRequest("token is required") }
         guard let verified = try? verify(token, leeway: Self.revocationLeeway), let jwtID = verified.claims.jwtID else { return }
         let outcome: RevocationOutcome

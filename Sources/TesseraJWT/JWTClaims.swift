@@ -1,4 +1,5 @@
 import Foundation
+import TesseraText
 
 /// The claim set of a token whose signature has been verified. Each time check takes the
 /// current time as a parameter, so callers and tests control the clock.
@@ -9,50 +10,53 @@ public struct JWTClaims: Sendable, Hashable {
         self.members = members
     }
 
-    public subscript(name: String) -> JSONValue? { members[name] }
+    /// The claim named exactly `name` (a canonically equivalent name is another claim).
+    public subscript(name: String) -> JSONValue? { members[exactly: name] }
 
-    public var issuer: String? { members["iss"]?.stringValue }
-    public var subject: String? { members["sub"]?.stringValue }
-    public var jwtID: String? { members["jti"]?.stringValue }
-    public var audiences: [String] { members["aud"]?.stringList ?? [] }
+    public var issuer: String? { self["iss"]?.stringValue }
+    public var subject: String? { self["sub"]?.stringValue }
+    public var jwtID: String? { self["jti"]?.stringValue }
+    public var audiences: [String] { self["aud"]?.stringList ?? [] }
     public var expiresAt: Date? { date("exp") }
     public var notBefore: Date? { date("nbf") }
     public var issuedAt: Date? { date("iat") }
 
-    public func string(_ name: String) -> String? { members[name]?.stringValue }
+    public func string(_ name: String) -> String? { self[name]?.stringValue }
 
     /// A NumericDate claim (seconds since the epoch, RFC 7519 §2).
     public func date(_ name: String) -> Date? {
-        members[name]?.numberValue.map { Date(timeIntervalSince1970: $0) }
+        self[name]?.numberValue.map { Date(timeIntervalSince1970: $0) }
     }
 
     /// Registered claims must have their registered types when present (RFC 7519 §4.1).
     func verifyRegisteredClaimTypes() throws(JWTError) {
         for name in ["iss", "sub", "jti"] {
-            if let value = members[name], value.stringValue == nil {
+            if let value = self[name], value.stringValue == nil {
                 throw JWTError(.invalidClaim, "\"\(name)\" must be a string")
             }
         }
         for name in ["exp", "nbf", "iat"] {
-            if let value = members[name], value.numberValue == nil {
-                throw JWTError(.invalidClaim, "\"\(name)\" must be a number")
-            }
+            guard let value = self[name] else { continue }
+            guard let seconds = value.numberValue else { throw JWTError(.invalidClaim, "\"\(name)\" must be a number") }
+            guard NumericDate.isPlausible(seconds) else { throw JWTError(.invalidClaim, NumericDate.implausible(name)) }
         }
-        if let aud = members["aud"], aud.stringList == nil {
+        if let aud = self["aud"], aud.stringList == nil {
             throw JWTError(.invalidClaim, "\"aud\" must be a string or an array of strings")
         }
     }
 
     public func verifyIssuer(_ expected: String) throws(JWTError) {
         guard let issuer else { throw JWTError(.missingClaim, "the token has no \"iss\"") }
-        // Exact, case-sensitive comparison (RFC 8725 §3.8): no normalisation of any kind.
-        guard issuer == expected else { throw JWTError(.invalidIssuer, "unexpected issuer \"\(displayed(issuer))\"") }
+        // Exact, case-sensitive comparison (RFC 8725 §3.8): no normalisation of any kind, not
+        // even the canonical equivalence of `String ==`.
+        guard issuer.isExactly(expected) else { throw JWTError(.invalidIssuer, "unexpected issuer \"\(displayed(issuer))\"") }
     }
 
     public func verifyAudience(acceptsAnyOf accepted: Set<String>) throws(JWTError) {
         let audiences = self.audiences
         guard !audiences.isEmpty else { throw JWTError(.missingClaim, "the token has no \"aud\"") }
-        guard audiences.contains(where: accepted.contains) else {
+        // A set lookup finds a canonically equivalent audience too; the bytes decide.
+        guard audiences.contains(where: { accepted.containsExactly($0) }) else {
             throw JWTError(.invalidAudience, "the token is not meant for this audience")
         }
     }
@@ -83,16 +87,17 @@ public struct JWTClaims: Sendable, Hashable {
 
     /// A NumericDate for an error message. `Int64(_:)` would trap on a signed but absurd value
     /// such as `"exp":-1e300`, so whole seconds are printed only when they fit.
-    private static func numericDate(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
-        return Int64(exactly: seconds.rounded(.towardZero)).map(String.init) ?? "\(seconds)"
+    private static func numericDate(_ date: Date) -> String { seconds(date.timeIntervalSince1970) }
+
+    private static func seconds(_ seconds: TimeInterval) -> String {
+        Int64(exactly: seconds.rounded(.towardZero)).map(String.init) ?? "\(seconds)"
     }
 
     /// Bounds how far in the future `exp` may lie, e.g. for short-lived client assertions.
     public func verifyLifetime(atMost maximum: TimeInterval, currentDate: Date, leeway: TimeInterval) throws(JWTError) {
         guard let expiresAt else { throw JWTError(.missingClaim, "the token has no \"exp\"") }
         guard expiresAt.timeIntervalSince(currentDate) <= maximum + leeway else {
-            throw JWTError(.lifetimeTooLong, "the token expires too far in the future (at most \(Int(maximum)) s allowed)")
+            throw JWTError(.lifetimeTooLong, "the token expires too far in the future (at most \(Self.seconds(maximum)) s allowed)")
         }
     }
 }

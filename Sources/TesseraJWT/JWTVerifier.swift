@@ -1,5 +1,6 @@
 import Foundation
 import TesseraCrypto
+import TesseraText
 
 /// A trusted key and the one algorithm it may verify. The algorithm comes from here, never
 /// from a token's header (RFC 8725 §3.1).
@@ -27,7 +28,7 @@ public struct VerificationKeySet: Sendable {
     /// without a `kid`, every key of the header's algorithm (as go-oidc does for IdPs that omit it).
     func candidates(for header: JOSEHeader, algorithm: SignatureAlgorithm) throws(JWTError) -> [VerificationKey] {
         if let kid = header.keyID {
-            let matching = keys.filter { $0.keyID == kid }
+            let matching = keys.filter { $0.keyID?.isExactly(kid) == true }
             guard !matching.isEmpty else { throw JWTError(.unknownKey, "no trusted key has kid \"\(displayed(kid))\"") }
             let usable = matching.filter { $0.algorithm == algorithm }
             guard !usable.isEmpty else {

@@ -75,6 +75,16 @@ public struct ClientDefinition: Sendable, Hashable {
     }
 
     /// RFC 6749 §3.3 scope-token: `%x21 / %x23-5B / %x5D-7E`, at least one character.
+    /// Scopes under `tessera:` belong to Tessera's own tokens (`tessera:admin`, which only
+    /// `tessera admin token` issues): no client or role may hand them out.
+    public static func isReservedScope(_ scope: String) -> Bool {
+        scope.lowercased().hasPrefix("tessera:")
+    }
+
+    static func reservedScopeMessage(_ scope: String) -> String {
+        "the scope \"\(scope)\" is reserved: scopes under tessera: are for Tessera's admin tokens, which only `tessera admin token` issues"
+    }
+
     public static func isValidScope(_ scope: String) -> Bool {
         !scope.isEmpty && scope.utf8.allSatisfy { byte in
             byte == 0x21 || (byte >= 0x23 && byte <= 0x5B) || (byte >= 0x5D && byte <= 0x7E)
@@ -152,6 +162,9 @@ extension ClientDefinition {
             if let bad = scopes.first(where: { !Self.isValidScope($0) }) {
                 throw scopesField.error("\"\(bad)\" is not a valid scope (printable ASCII, no spaces, quotes or backslashes)")
             }
+            if let reserved = scopes.first(where: Self.isReservedScope) {
+                throw scopesField.error(Self.reservedScopeMessage(reserved))
+            }
         }
         // A public client gets its audiences from the roles it exchanges tokens for.
         var audiences: [String] = []
@@ -178,9 +191,15 @@ extension ClientDefinition {
             }
         }
 
+        let canIntrospect = try members["can_introspect"]?.bool() ?? false
+        if canIntrospect, isPublic, let flag = members["can_introspect"] {
+            // A public client proves nothing about itself: anyone could introspect as it.
+            throw flag.error("client \"\(id)\" is public (it has no credentials), so it may not introspect tokens; "
+                + "give introspection to a confidential client (a secret or private_key_jwt)")
+        }
         self.init(id: id, description: try members["description"]?.string(), authMethod: method, secretSHA256: secret,
                   keys: keys, scopes: scopes, audiences: audiences, tokenLifetimeSeconds: lifetime,
-                  tokenTypeHeader: typeHeader, canIntrospect: try members["can_introspect"]?.bool() ?? false,
+                  tokenTypeHeader: typeHeader, canIntrospect: canIntrospect,
                   location: field.location, signingAlgorithm: try members["signing_alg"]?.signingAlgorithm())
     }
 

@@ -92,6 +92,9 @@ public struct UpstreamDefinition: Sendable, Hashable {
         self.location = location
     }
 
+    /// The id of the development upstream that `tessera serve --dev` adds; no bundle may use it.
+    public static let developmentID = "dev"
+
     /// Upstream ids are lowercase letters, digits, '.', '_' and '-': they appear in namespaced
     /// subjects, audit records and log metadata.
     public static func isValidID(_ id: String) -> Bool {
@@ -137,6 +140,10 @@ extension UpstreamDefinition {
         let id = try idField.nonEmptyString()
         guard Self.isValidID(id) else {
             throw idField.error("upstream ids use lowercase letters, digits, '.', '_' and '-' only (at most 64)")
+        }
+        guard id != Self.developmentID else {
+            throw idField.error("the upstream id \"\(Self.developmentID)\" is reserved for the development upstream of `tessera serve --dev`: "
+                + "an IdP of that name would share its subjects (dev:alice) and the roles that admit it; choose another id")
         }
         guard let issuerField = members["issuer"] else { throw field.error("upstream \"\(id)\" needs an \"issuer\" (its exact iss value)") }
         let issuer = try issuerField.nonEmptyString()

@@ -161,15 +161,40 @@ public enum DurationText {
     }
 }
 
+/// At most this many nodes once aliases are expanded. Yams shares an aliased node rather than
+/// copying it, so `a: &a [x, x]`, `b: &b [*a, *a]`... stays small as text and in memory, but
+/// everything that walks the tree (and the values built from it) sees 2^n nodes: without a
+/// bound, a few hundred bytes sent to `POST /admin/explain` would occupy the server for good.
+/// A policy file of a thousand roles has some tens of thousands of nodes.
+let maximumExpandedYAMLNodes = 200_000
+
 /// Parses YAML text into its root node, turning syntax errors into `PolicyError`s with positions.
 func parseYAMLDocument(_ text: String, file: String) throws(PolicyError) -> YAMLField? {
     do {
         guard let node = try Yams.compose(yaml: text) else { return nil }
+        var budget = maximumExpandedYAMLNodes
+        guard fitsExpanded(node, budget: &budget) else {
+            throw PolicyError(SourceLocation(file: file), field: nil,
+                              "the YAML expands to more than \(maximumExpandedYAMLNodes) nodes (through anchors and aliases); write it out plainly")
+        }
         return YAMLField(node: node, path: "", file: file)
+    } catch let error as PolicyError {
+        throw error
     } catch let error as YamlError {
         throw PolicyError(location(of: error, file: file), field: nil, "invalid YAML: \(summary(of: error))")
     } catch {
         throw PolicyError(SourceLocation(file: file), field: nil, "invalid YAML: \(error)")
+    }
+}
+
+/// Walks `node` as its readers will, aliases expanded, and stops as soon as `budget` runs out.
+private func fitsExpanded(_ node: Node, budget: inout Int) -> Bool {
+    budget -= 1
+    guard budget >= 0 else { return false }
+    switch node {
+    case .scalar, .alias: return true
+    case .sequence(let sequence): return sequence.allSatisfy { fitsExpanded($0, budget: &budget) }
+    case .mapping(let mapping): return mapping.allSatisfy { fitsExpanded($0.key, budget: &budget) && fitsExpanded($0.value, budget: &budget) }
     }
 }
 

@@ -66,7 +66,8 @@ public func buildApplication(
     InspectionController(inspection: issuer.inspection).addRoutes(to: router)
     HealthController(issuer: issuer).addRoutes(to: router)
     AdminController(admin: issuer.admin, checkpointer: issuer.checkpointer).addRoutes(to: router)
-    let maintenance = MaintenanceService(checkpointer: issuer.checkpointer, storage: storage, timeSource: timeSource,
+    let maintenance = MaintenanceService(checkpointer: issuer.checkpointer, failureAudit: issuer.failureAudit, storage: storage,
+                                         timeSource: timeSource,
                                          checkpointInterval: settings.checkpointInterval, pruneInterval: settings.pruneInterval,
                                          logger: logger)
     let sinkDirectory = (settings.issuer.dataDirectory as NSString).appendingPathComponent("sinks")

@@ -11,7 +11,7 @@ struct InspectionController {
     func addRoutes(to router: Router<TesseraRequestContext>) {
         router.post("/introspect") { request, context in
             let (form, basic, origin) = try await TokenController.readForm(request, context: context)
-            let body = try await inspection.introspect(form: form, basic: basic, origin: origin)
+            let body = try await inspection.introspect(form: form, basic: basic, origin: origin, logger: context.logger)
             return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                             body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }

@@ -3,11 +3,13 @@ import ServiceLifecycle
 import TesseraCore
 import TesseraStore
 
-/// The server's periodic chores: signing audit checkpoints and pruning expired records. Runs
-/// beside the HTTP server and stops with it; a failed run is logged and retried at the next
-/// interval, never fatal (issuance does not depend on it).
+/// The server's periodic chores: signing audit checkpoints, pruning expired records, and
+/// writing the summaries of unauthenticated failures whose interval ended. Runs beside the HTTP
+/// server and stops with it; a failed run is logged and retried at the next interval, never
+/// fatal (issuance does not depend on it).
 struct MaintenanceService: Service {
     let checkpointer: AuditCheckpointer
+    let failureAudit: FailureAuditThrottle
     let storage: any TesseraStorage
     let timeSource: any TimeSource
     /// Zero disables the chore.
@@ -16,12 +18,12 @@ struct MaintenanceService: Service {
     let logger: Logger
 
     func run() async throws {
-        // A service that returns ends the whole service group, the server included.
-        guard checkpointInterval > .zero || pruneInterval > .zero else {
-            try? await gracefulShutdown()
-            return
-        }
         await withDiscardingTaskGroup { group in
+            // Always runs, so the service lives as long as the server (a service that returns
+            // ends the whole group); the last summaries are written at shutdown by the issuer.
+            group.addTask {
+                await repeatEvery(.seconds(FailureAuditThrottle.defaultInterval), startNow: false) { await failureAudit.flushEnded() }
+            }
             if checkpointInterval > .zero {
                 // `buildApplication` took the first one.
                 group.addTask { await repeatEvery(checkpointInterval, startNow: false) { await checkpoint() } }

@@ -8,6 +8,8 @@ import TesseraCore
 /// `POST /token`: translates HTTP to a `TokenEndpoint` call and back, nothing more.
 struct TokenController {
     static let maximumBodyBytes = 64 * 1024
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let forwardedField = HTTPField.Name("Forwarded")!
 
     let endpoint: TokenEndpoint
 
@@ -18,8 +20,8 @@ struct TokenController {
 
     private func token(_ request: Request, context: TesseraRequestContext) async throws -> Response {
         let (form, basic, origin) = try await Self.readForm(request, context: context)
-        let forwarded = ForwardedHeaders(xForwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!],
-                                         forwarded: request.headers[HTTPField.Name("Forwarded")!])
+        let forwarded = ForwardedHeaders(xForwardedFor: request.headers[values: Self.xForwardedFor],
+                                         forwarded: request.headers[values: Self.forwardedField])
         let response = try await endpoint.handle(form: form, basic: basic, origin: origin, forwarded: forwarded, logger: context.logger)
         let json = response.jsonBytes()
         return Response(status: .ok,

@@ -403,9 +403,7 @@ public final class SQLiteStorage: MigratedStorage {
         return Array(repeating: row, count: rows).joined(separator: ", ")
     }
 
-    static func milliseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-    }
+    static func milliseconds(_ date: Date) -> Int64 { date.millisecondsSince1970 }
 
     static func date(_ milliseconds: Int64) -> Date {
         Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000)

@@ -143,3 +143,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         self.description = description
     }
 }
+
+extension Date {
+    /// Whole milliseconds since the epoch, as the stores keep times. Clamped rather than
+    /// converted blindly: a Double that does not fit an Int64 would trap the process, and a date
+    /// that far out is the end of time for every comparison the stores make.
+    public var millisecondsSince1970: Int64 {
+        let milliseconds = (timeIntervalSince1970 * 1000).rounded(.down)
+        if let exact = Int64(exactly: milliseconds) { return exact }
+        return milliseconds < 0 ? Int64.min : Int64.max
+    }
+}

@@ -53,11 +53,18 @@ struct Clients: ParsableCommand {
             if jwksFile != nil { method = .privateKeyJWT }
             if isPublic {
                 guard jwksFile == nil else { fail("a --public client holds no keys: drop --jwks-file") }
+                guard !canIntrospect else {
+                    fail("a --public client has no credentials, so anyone could introspect as it: drop --can-introspect, "
+                         + "or create a confidential client for the resource server")
+                }
                 method = .none
             }
             guard ClientDefinition.isValidID(id) else { fail("client ids use letters, digits, '-', '_' and '.' only") }
             guard isPublic || !audiences.isEmpty else { fail("give at least one --audience (the resource server the tokens are for)") }
             if let bad = scopes.first(where: { !ClientDefinition.isValidScope($0) }) { fail("\"\(bad)\" is not a valid scope") }
+            if let reserved = scopes.first(where: ClientDefinition.isReservedScope) {
+                fail("the scope \"\(reserved)\" is reserved for Tessera's admin tokens (`tessera admin token`)")
+            }
             guard let seconds = DurationText.seconds(lifetime), (1...ClientDefinition.maximumTokenLifetime).contains(seconds) else {
                 fail("--lifetime must be between 1s and 60m, such as 300, 90s, 5m or 1h")
             }

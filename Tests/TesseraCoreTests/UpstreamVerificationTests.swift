@@ -309,6 +309,12 @@ struct HostileSubjectTokenTests {
         await refuses(try fixture.corpToken(["auth_time": .number(now + 3600)]), code: .init(.invalidClaim), "future")
     }
 
+    /// Security review, finding 2: `"auth_time": -1e300` crashed the process in the auth-age rule.
+    @Test(arguments: [-1e300, -1.0, 0, 946_684_799, 4_102_444_800, 1e300])
+    func refusesAuthTimesOutsideThePlausibleRange(_ seconds: Double) async throws {
+        await refuses(try fixture.corpToken(["auth_time": .number(seconds)]), code: .init(.invalidClaim), "between 2000-01-01 and 2100-01-01")
+    }
+
     @Test func refusesOversizedTokensBeforeDecodingThem() async throws {
         let padding = String(repeating: "g", count: UpstreamVerifier.maximumTokenBytes)
         await refuses(try fixture.corpToken(["groups": .string(padding)]), code: .init(.oversized))

@@ -76,6 +76,10 @@ struct ClientsParsingTests {
         ("clients:\n  - id: cli\n    public: true\n    auth_method: client_secret_basic\n", 4, "clients[0].auth_method", "authenticates with nothing"),
         ("clients:\n  - id: cli\n    auth_method: none\n", 3, "clients[0].auth_method", "public: true"),
         ("clients:\n  - id: cli\n    public: true\n    signing_alg: HS256\n", 4, "clients[0].signing_alg", "unsupported signing algorithm \"HS256\""),
+        // Security review, finding 9: anyone could introspect as a public client.
+        ("clients:\n  - id: pubintro\n    public: true\n    can_introspect: true\n", 4, "clients[0].can_introspect", "may not introspect"),
+        // Finding 8: tessera: scopes belong to admin tokens.
+        ("clients:\n  - id: a\n    secret_sha256: \"\(hash)\"\n    audiences: [x]\n    scopes: [read, tessera:admin]\n", 5, "clients[0].scopes", "reserved"),
     ])
     func rejectsBrokenFiles(yaml: String, line: Int, field: String, message: String) {
         let error = #expect(throws: PolicyError.self) { try PolicyBundle.parseClients(yaml, file: "policies/clients.yaml") }

@@ -94,8 +94,10 @@ struct NetworkTests {
         #expect(resolved == address("203.0.113.9"))
     }
 
-    @Test func garbageHopStopsTheWalk() {
-        #expect(proxies.clientAddress(peer: address("10.0.0.2"), xForwardedFor: ["198.51.100.4, not-an-ip"]) == address("10.0.0.2"))
+    @Test func garbageHopMakesTheAddressUnknown() {
+        // Falling back to the proxy's own address would hand the proxy's network to the sender.
+        #expect(proxies.clientAddress(peer: address("10.0.0.2"), xForwardedFor: ["198.51.100.4, not-an-ip"]) == nil)
+        // A trusted proxy that forwards nothing is itself the client (a health check, say).
         #expect(proxies.clientAddress(peer: address("10.0.0.2"), xForwardedFor: []) == address("10.0.0.2"))
     }
 
@@ -104,8 +106,8 @@ struct NetworkTests {
         let value = "for=\"[2001:db8:cafe::17]:4711\";proto=https, for=10.0.0.4;by=10.0.0.2"
         #expect(forwarded.clientAddress(peer: address("2001:db8:1::5"), forwarded: [value]) == address("2001:db8:cafe::17"))
         #expect(forwarded.clientAddress(peer: address("10.0.0.1"), forwarded: ["For=\"192.0.2.60:8080\""]) == address("192.0.2.60"))
-        #expect(forwarded.clientAddress(peer: address("10.0.0.1"), forwarded: ["for=unknown"]) == address("10.0.0.1"))
-        #expect(forwarded.clientAddress(peer: address("10.0.0.1"), forwarded: ["for=_hidden"]) == address("10.0.0.1"))
+        #expect(forwarded.clientAddress(peer: address("10.0.0.1"), forwarded: ["for=unknown"]) == nil)
+        #expect(forwarded.clientAddress(peer: address("10.0.0.1"), forwarded: ["for=_hidden"]) == nil)
     }
 
     @Test func onlyTheConfiguredHeaderIsRead() {
@@ -118,5 +120,52 @@ struct NetworkTests {
         #expect(proxies.clientAddress(peer: address("10.0.0.2"), xForwardedFor: ["198.51.100.4:5555"]) == address("198.51.100.4"))
         #expect(proxies.clientAddress(peer: address("10.0.0.2"), xForwardedFor: ["[2001:db8::9]:443"]) == address("2001:db8::9"))
         #expect(proxies.clientAddress(peer: address("10.0.0.2"), xForwardedFor: ["2001:db8::9"]) == address("2001:db8::9"))
+    }
+
+    // MARK: hostile forwarding headers (security review, finding 1)
+
+    /// Headers a client can send through a trusted proxy (10.0.0.2, our peer) that appends or
+    /// adds the address it saw, 203.0.113.9: each must resolve to that address or to unknown,
+    /// never to the 10.8.1.1 the client wrote.
+    static let hostileForwarded: [(lines: [String], expected: String?)] = [
+        (["for=10.8.1.1;x=\", for=203.0.113.9"], nil),                   // unpaired quote swallows the proxy's element
+        (["for=10.8.1.1;x=\"", "for=203.0.113.9"], "203.0.113.9"),        // the same over two lines
+        (["for=10.8.1.1, for=203.0.113.9"], "203.0.113.9"),               // the control
+        (["for=\"10.8.1.1\\\", for=203.0.113.9"], nil),                  // an escaped quote keeps the string open
+        (["for=\"10.8.1.1\\\"\", for=203.0.113.9"], "203.0.113.9"),       // a closed string with an escape inside
+        (["for=10.8.1.1;for=10.8.1.2, for=203.0.113.9"], nil),            // a parameter twice in one element
+        (["for=10.8.1.1 x, for=203.0.113.9"], nil),                        // a stray token
+        (["for=10.8.1.1;;proto=https, for=203.0.113.9"], "203.0.113.9"),  // empty pairs are allowed
+        (["for=10.8.1.1,, for=203.0.113.9"], "203.0.113.9"),              // empty elements are allowed
+        (["for=10.8.1.1\u{0}, for=203.0.113.9"], nil),                     // a control character
+        (["for=10.8.1.1, for=\"203.0.113.9"], nil),                        // the proxy's own element broken: unknown
+        (["for=10.8.1.1", "for=unknown"], nil),                           // the proxy does not know: unknown
+        (["for=10.8.1.1, proto=https"], nil),                             // an element without for=
+        (["FOR=\"[2001:db8::9]:443\""], "2001:db8::9"),
+    ]
+
+    @Test(arguments: hostileForwarded)
+    func hostileForwardedHeaders(_ hostile: (lines: [String], expected: String?)) {
+        let forwarded = TrustedProxies(networks: proxies.networks, header: .forwarded)
+        let resolved = forwarded.clientAddress(peer: address("10.0.0.2"), forwarded: hostile.lines)
+        #expect(resolved == hostile.expected.map(address), "\(hostile.lines)")
+    }
+
+    static let hostileXForwardedFor: [(lines: [String], expected: String?)] = [
+        (["10.8.1.1, 203.0.113.9"], "203.0.113.9"),
+        (["10.8.1.1", "203.0.113.9"], "203.0.113.9"),
+        (["10.8.1.1, 203.0.113.9, 10.0.0.3"], "203.0.113.9"),  // through a second trusted proxy
+        (["10.8.1.1, unknown"], nil),
+        (["10.8.1.1, 203.0.113.9:99999"], nil),                 // not a port
+        (["10.8.1.1, 203.0.113.9 10.8.1.2"], nil),
+        (["10.8.1.1,, 203.0.113.9"], "203.0.113.9"),
+        (["10.8.1.1, \"203.0.113.9\""], nil),
+        (["10.8.1.1, [2001:db8::9]:443"], "2001:db8::9"),
+    ]
+
+    @Test(arguments: hostileXForwardedFor)
+    func hostileXForwardedForHeaders(_ hostile: (lines: [String], expected: String?)) {
+        let resolved = proxies.clientAddress(peer: address("10.0.0.2"), xForwardedFor: hostile.lines)
+        #expect(resolved == hostile.expected.map(address), "\(hostile.lines)")
     }
 }

@@ -121,6 +121,7 @@ struct RoleParsingTests {
         ("roles:\n  - name: r\n    audiences: [a]\n    max_duration: 1h\n    eligible: {users: [a]}\n", 5, "roles[0].eligible.users", "unknown field"),
         ("roles:\n  - name: r\n    audiences: [a]\n    max_duration: 1h\n    conditions:\n      strength: strong\n", 6, "roles[0].conditions.strength", "phishing_resistant"),
         ("roles:\n  - name: r\n    audiences: [a]\n    max_duration: 1h\n    signing_alg: RS512\n", 5, "roles[0].signing_alg", "supported: ES256, RS256, PS256, EdDSA"),
+        ("roles:\n  - name: r\n    audiences: [a]\n    scopes: [tessera:admin]\n    max_duration: 1h\n", 4, "roles[0].scopes", "reserved"),
     ])
     func rejectsBrokenRoles(yaml: String, line: Int, field: String, message: String) {
         let error = #expect(throws: PolicyError.self) {

@@ -96,6 +96,8 @@ struct UpstreamsParsingTests {
         ("upstreams:\n  - id: Corp\n    issuer: https://a.example\n    discovery: true\n    audiences: [x]\n", 2, "upstreams[0].id", "lowercase"),
         ("upstreams:\n  - id: a\n    issuer: http://a.example\n    discovery: true\n    audiences: [x]\n", 3, "upstreams[0].issuer", "https"),
         ("upstreams:\n  - id: a\n    discovery: true\n    audiences: [x]\n", 2, "upstreams[0]", "needs an \"issuer\""),
+        // `dev` belongs to `tessera serve --dev`: a real IdP of that name would share its subjects.
+        ("upstreams:\n  - id: dev\n    issuer: https://a.example\n    discovery: true\n    audiences: [x]\n", 2, "upstreams[0].id", "reserved"),
     ])
     func rejectsBrokenFiles(yaml: String, line: Int, field: String, message: String) {
         let error = #expect(throws: PolicyError.self) { try PolicyBundle.parseUpstreams(yaml, file: "policies/upstreams.yaml") }

@@ -14,13 +14,16 @@ public struct AdminAPI: Sendable {
     /// Rotates and revokes signing keys (nil: the key operations answer 503).
     let keyManager: KeyManager?
     let timeSource: any TimeSource
+    /// Failed admin authentication needs no credentials: its records are bounded per source.
+    let failures: FailureAuditThrottle
 
-    public init(access: AdminAccess, store: any AuditStore, audit: AuditLog, policy: CurrentValue<AccessPolicy>? = nil,
-                keyManager: KeyManager? = nil, timeSource: any TimeSource = SystemTimeSource()) {
+    public init(access: AdminAccess, store: any AuditStore, audit: AuditLog, failures: FailureAuditThrottle,
+                policy: CurrentValue<AccessPolicy>? = nil, keyManager: KeyManager? = nil, timeSource: any TimeSource = SystemTimeSource()) {
         self.keyManager = keyManager
         self.access = access
         self.store = store
         self.audit = audit
+        self.failures = failures
         self.policy = policy
         self.timeSource = timeSource
     }
@@ -91,8 +94,8 @@ public struct AdminAPI: Sendable {
             return try await access.authorize(authorization: authorization)
         } catch {
             if error != .unavailable {
-                try? await audit.record(AuditEvent("admin.authentication_failed", outcome: .failure, actor: origin,
-                                                   reasons: [error.description]))
+                await failures.record(AuditEvent("admin.authentication_failed", outcome: .failure, actor: origin,
+                                                 reasons: [error.description]))
             }
             throw error
         }

@@ -1,6 +1,7 @@
 import Foundation
 import TesseraJWT
 import TesseraStore
+import TesseraText
 
 /// Who may call the admin API, and how they prove it.
 ///
@@ -49,7 +50,7 @@ public struct AdminAccess: Sendable {
             throw .invalidToken(error.message)
         }
         guard let subject = claims.subject, let jwtID = claims.jwtID else { throw .invalidToken("the token lacks sub or jti") }
-        guard (claims.string("scope") ?? "").split(separator: " ").contains(Substring(Self.scope)) else {
+        guard (claims.string("scope") ?? "").split(separator: " ").map(String.init).containsExactly(Self.scope) else {
             throw .insufficientScope
         }
         let record: IssuedTokenRecord?

@@ -32,7 +32,7 @@ public enum AuditChain {
     public static func seal(_ events: [Prepared], after head: AuditChainHead?, time: Date) -> [SealedAuditEntry] {
         var sequence = head?.sequence ?? 0
         var previous = head?.hash ?? genesisHash
-        let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
+        let milliseconds = time.millisecondsSince1970
         let stamped = Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000)
         // One timestamp for the whole group, formatted once: formatting costs microseconds.
         let timeText = stamped.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))

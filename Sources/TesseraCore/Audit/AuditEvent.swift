@@ -8,11 +8,13 @@ public struct AuditActor: Sendable, Hashable {
     public var remoteAddress: String?
     public var userAgent: String?
 
+    /// `userAgent` is whatever the request sent: it is kept cleaned and at most
+    /// `AuditText.maximumUserAgentBytes` long, since it reaches the log before any authentication.
     public init(subject: String? = nil, clientID: String? = nil, remoteAddress: String? = nil, userAgent: String? = nil) {
         self.subject = subject
         self.clientID = clientID
         self.remoteAddress = remoteAddress
-        self.userAgent = userAgent
+        self.userAgent = userAgent.map { AuditText.bounded($0, maximumBytes: AuditText.maximumUserAgentBytes) }
     }
 }
 
@@ -41,6 +43,9 @@ public struct AuditEvent: Sendable, Hashable {
 }
 
 extension AuditEvent {
+    /// A subject token that failed upstream verification.
+    public static let upstreamTokenRejected = "upstream.token_rejected"
+
     public static func tokenIssued(_ minted: MintedToken, decision: TokenGrantDecision, grantType: String,
                                    actor: AuditActor) -> AuditEvent {
         var target: [String: JSONValue] = decision.auditDetails
@@ -65,7 +70,7 @@ extension AuditEvent {
     }
 
     public static func clientAuthenticationFailed(_ error: OAuthError, actor: AuditActor) -> AuditEvent {
-        AuditEvent("client.authentication_failed", outcome: .failure, actor: actor,
+        AuditEvent("client.authentication_failed", outcome: .failure, actor: actor, target: error.auditDetails,
                    reasons: ["\(error.code): \(error.errorDescription)"])
     }
 }

@@ -11,7 +11,7 @@ import TesseraPolicy
 /// become anyone through it.
 public struct DevUpstream: Sendable {
     /// The upstream id that `--dev` adds, and the audience of its tokens.
-    public static let id = "dev"
+    public static let id = UpstreamDefinition.developmentID
     public static let audience = "tessera-dev"
     static let fileName = "dev-upstream.pem"
 

@@ -2,6 +2,7 @@ import Foundation
 import TesseraCrypto
 import TesseraJWT
 import TesseraPolicy
+import TesseraText
 
 /// Verifies subject tokens from the configured upstream identity providers into an `Identity`.
 ///
@@ -46,7 +47,7 @@ public struct UpstreamVerifier: Sendable {
         guard let claimedIssuer = jws.unverifiedClaims()?.issuer else {
             throw UpstreamVerificationError(.init(.missingClaim), "the subject token has no \"iss\" naming its issuer")
         }
-        guard let upstream = upstreams[claimedIssuer] else {
+        guard let upstream = upstreams[exactly: claimedIssuer] else {
             throw UpstreamVerificationError(.unknownIssuer, "the issuer \"\(displayed(claimedIssuer))\" is not a configured upstream")
         }
         let id = upstream.definition.id
@@ -103,8 +104,11 @@ public struct UpstreamVerifier: Sendable {
         let mapping = upstream.claims
         var authenticatedAt: Date?
         if let value = claims[mapping.authenticationTime] {
-            guard let seconds = value.numberValue, seconds.isFinite else {
+            guard let seconds = value.numberValue else {
                 throw UpstreamVerificationError(.init(.invalidClaim), upstream: id, "\"\(displayed(mapping.authenticationTime))\" must be a number")
+            }
+            guard NumericDate.isPlausible(seconds) else {
+                throw UpstreamVerificationError(.init(.invalidClaim), upstream: id, NumericDate.implausible(displayed(mapping.authenticationTime)))
             }
             let time = Date(timeIntervalSince1970: seconds)
             guard time.timeIntervalSince(now) <= leeway else {
@@ -150,8 +154,9 @@ public struct UpstreamVerifier: Sendable {
     static func deviceCompliance(_ value: JSONValue?, _ mapping: DeviceComplianceMapping) -> Bool? {
         guard let value, value != .null else { return nil }
         let claim = ClaimValue(value)
-        if case .array(let elements) = claim { return elements.contains(where: mapping.values.contains) }
-        return mapping.values.contains(claim)
+        let accepted = { (element: ClaimValue) in mapping.values.contains { $0.isExactly(element) } }
+        if case .array(let elements) = claim { return elements.contains(where: accepted) }
+        return accepted(claim)
     }
 
     static func describe(seconds: Int) -> String {

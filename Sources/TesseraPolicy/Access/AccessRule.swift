@@ -1,4 +1,5 @@
 import Foundation
+import TesseraText
 
 /// What one rule said about one request.
 public struct RuleResult: Sendable, Hashable, CustomStringConvertible {
@@ -85,19 +86,21 @@ func bracketed(_ values: [String]) -> String { "[" + values.joined(separator: ",
 
 struct EligibilityRule: AccessRule {
     let eligibility: Eligibility
-    let groups: Set<String>
+    /// Compared as bytes: a group spelled with a canonically equivalent character (KELVIN SIGN
+    /// for `K`) is another group.
+    let groups: Set<ExactString>
     var name: String { "eligibility" }
 
     init(_ eligibility: Eligibility) {
         self.eligibility = eligibility
-        self.groups = Set(eligibility.groups)
+        self.groups = Set(eligibility.groups.map { ExactString($0) })
     }
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
         if eligibility.subjects.isEmpty, eligibility.groups.isEmpty {
             return .failed(name, "role admits nobody: it lists no eligible subjects or groups")
         }
-        if !eligibility.upstreams.isEmpty, !eligibility.upstreams.contains(identity.upstream) {
+        if !eligibility.upstreams.isEmpty, !eligibility.upstreams.containsExactly(identity.upstream) {
             return .failed(name, "\(Self.who(identity)) is not eligible: upstream \(identity.upstream) not in \(bracketed(eligibility.upstreams))")
         }
         if let subject = eligibility.subjects.first(where: { $0.matches(identity.subject) }) {
@@ -113,9 +116,9 @@ struct EligibilityRule: AccessRule {
     /// few names is cheaper than hashing every group of the token; the set serves long lists.
     private func eligibleGroup(of identity: Identity) -> String? {
         if eligibility.groups.count <= 8 {
-            return eligibility.groups.first { identity.groups.contains($0) }
+            return eligibility.groups.firstExactly(in: identity.groups)
         }
-        return identity.groups.first { groups.contains($0) }
+        return identity.groups.first { groups.contains(ExactString($0)) }
     }
 
     private static func who(_ identity: Identity) -> String { "\(identity.subject) from \(identity.upstream)" }
@@ -135,7 +138,7 @@ struct AllowedClientsRule: AccessRule {
     var name: String { "allowed_clients" }
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
-        if clients.contains(context.clientID) { return .met(name, "client \(context.clientID) is allowed") }
+        if clients.containsExactly(context.clientID) { return .met(name, "client \(context.clientID) is allowed") }
         return .failed(name, "client \(context.clientID) is not allowed; allowed clients: \(bracketed(clients))")
     }
 }
@@ -148,10 +151,10 @@ struct MFARule: AccessRule {
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
         let amr = identity.authenticationMethods
-        if let method = amr.first(where: { condition.methods.contains($0) }) {
+        if let method = amr.firstExactly(in: condition.methods) {
             return .met(name, "MFA: token amr \(bracketed(amr)) includes \(method)")
         }
-        if let acr = identity.authenticationContext, condition.contexts.contains(acr) {
+        if let acr = identity.authenticationContext, condition.contexts.containsExactly(acr) {
             return .met(name, "MFA: token acr \(acr) is accepted")
         }
         return .failed(name, missing(identity))
@@ -172,10 +175,10 @@ struct StrengthRule: AccessRule {
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
         let amr = identity.authenticationMethods
-        if let method = amr.first(where: { condition.methods.contains($0) }) {
+        if let method = amr.firstExactly(in: condition.methods) {
             return .met(name, "phishing-resistant: token amr \(bracketed(amr)) includes \(method)")
         }
-        if let acr = identity.authenticationContext, condition.contexts.contains(acr) {
+        if let acr = identity.authenticationContext, condition.contexts.containsExactly(acr) {
             return .met(name, "phishing-resistant: token acr \(acr)")
         }
         return .failed(name, "phishing-resistant authentication required: token amr \(bracketed(amr)) has none of "
@@ -191,7 +194,9 @@ struct AuthAgeRule: AccessRule {
         guard let authenticatedAt = identity.authenticatedAt else {
             return .failed(name, "authentication time unknown: the token has no auth_time; the role needs an authentication within \(DurationText.format(maximumSeconds))")
         }
-        let age = Int(context.now.timeIntervalSince(authenticatedAt).rounded(.down))
+        // Verification bounds auth_time to plausible dates; policy tests and other callers may not,
+        // so the conversion is checked rather than trusted: an age beyond any Int is "too old".
+        let age = Int(exactly: context.now.timeIntervalSince(authenticatedAt).rounded(.down)) ?? Int.max
         if age <= maximumSeconds {
             return .met(name, "authenticated \(DurationText.format(max(age, 0))) ago, within \(DurationText.format(maximumSeconds))")
         }
@@ -265,7 +270,7 @@ struct ClaimRule: AccessRule {
     }
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
-        let value = identity.claims[condition.claim]
+        let value = identity.claims[exactly: condition.claim]
         if condition.holds(for: value) {
             return .met(name, "\(shown(value)) \(condition.expectation)")
         }

@@ -22,59 +22,58 @@ public struct TrustedProxies: Sendable, Hashable {
         networks.contains { $0.contains(address) }
     }
 
-    /// The client's address: starting at the TCP peer, walk the configured header from the
-    /// right (the hop nearest to us) and believe each entry only while the hop that wrote it is
-    /// a trusted proxy. An untrusted peer's headers are ignored entirely; an unparsable entry
-    /// (`unknown`, an obfuscated `_id`, garbage) stops the walk at the last address known.
-    /// Each argument is the list of that header's field values in the order received.
-    public func clientAddress(peer: IPAddress, xForwardedFor: [String] = [], forwarded: [String] = []) -> IPAddress {
-        var current = peer
-        guard isTrusted(current) else { return current }
-        let hops: [Substring] = switch header {
-        case .xForwardedFor: xForwardedFor.flatMap { $0.split(separator: ",") }
-        case .forwarded: forwarded.flatMap { Self.forwardedElements($0) }
+    /// The client's address, or nil when it cannot be known. Starting at the TCP peer, the
+    /// configured header is walked from the right (the hop nearest to us) and each entry is
+    /// believed only while the hop that wrote it is a trusted proxy. An untrusted peer's
+    /// headers are ignored entirely.
+    ///
+    /// Fails closed: an entry the walk reaches that is not an address (`unknown`, an obfuscated
+    /// `_id`, garbage), or a header line that does not parse (RFC 7239 strictly: an unpaired
+    /// quote, a repeated parameter), makes the address unknown, so every network condition
+    /// fails. Falling back to the last proxy's address instead would grant the proxy's network
+    /// to whoever sent the garbage. Each argument is that header's field lines in the order
+    /// received; each line parses on its own, so a client's broken line cannot swallow the line
+    /// a proxy added after it.
+    public func clientAddress(peer: IPAddress, xForwardedFor: [String] = [], forwarded: [String] = []) -> IPAddress? {
+        guard isTrusted(peer) else { return peer }
+        var hops: [ForwardedHop] = []
+        switch header {
+        case .xForwardedFor:
+            for line in xForwardedFor { hops += Self.xForwardedForHops(line) }
+        case .forwarded:
+            for line in forwarded {
+                guard let elements = ForwardedParser.elements(line) else {
+                    // What the line held cannot be told apart, so neither can who wrote it.
+                    hops.append(.unknown)
+                    continue
+                }
+                hops += elements.map { $0.forAddress.map(ForwardedHop.address) ?? .unknown }
+            }
         }
+        var current = peer
         for hop in hops.reversed() {
-            let parsed = header == .xForwardedFor ? Self.address(ofNode: hop) : Self.forwardedFor(hop)
-            guard let address = parsed else { return current }
+            guard case .address(let address) = hop else { return nil }
             current = address
             guard isTrusted(current) else { return current }
         }
         return current
     }
 
-    /// Splits a `Forwarded` value into its comma-separated elements, honouring quoted strings.
-    static func forwardedElements(_ value: String) -> [Substring] {
-        var elements: [Substring] = []
-        var start = value.startIndex
-        var quoted = false
-        var index = value.startIndex
-        while index < value.endIndex {
-            let character = value[index]
-            if character == "\"" { quoted.toggle() }
-            if character == ",", !quoted {
-                elements.append(value[start..<index])
-                start = value.index(after: index)
-            }
-            index = value.index(after: index)
-        }
-        elements.append(value[start..<value.endIndex])
-        return elements
+    /// One entry of a forwarding header.
+    enum ForwardedHop: Equatable {
+        case address(IPAddress)
+        /// `unknown`, an obfuscated identifier, or text that is no address.
+        case unknown
     }
 
-    /// The `for=` parameter of one `Forwarded` element (RFC 7239 §4, §6).
-    static func forwardedFor(_ element: Substring) -> IPAddress? {
-        for pair in element.split(separator: ";") {
-            let trimmed = pair.trimmingSpaces
-            guard let equals = trimmed.firstIndex(of: "=") else { continue }
-            guard trimmed[..<equals].lowercased() == "for" else { continue }
-            var value = trimmed[trimmed.index(after: equals)...]
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 {
-                value = value.dropFirst().dropLast()
-            }
-            return address(ofNode: value)
+    /// `X-Forwarded-For: client, proxy1, proxy2`: comma-separated addresses.
+    static func xForwardedForHops(_ line: String) -> [ForwardedHop] {
+        line.split(separator: ",", omittingEmptySubsequences: false).compactMap { entry in
+            let node = entry.trimmingSpaces
+            // An empty list member (`a, , b`) is allowed by the list syntax and names no hop.
+            if node.isEmpty { return nil }
+            return address(ofNode: node).map(ForwardedHop.address) ?? .unknown
         }
-        return nil
     }
 
     /// An address as a proxy writes it: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]:443`.
@@ -83,16 +82,20 @@ public struct TrustedProxies: Sendable, Hashable {
         if node.hasPrefix("[") {
             guard let close = node.firstIndex(of: "]") else { return nil }
             let rest = node[node.index(after: close)...]
-            guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }) else { return nil }
+            guard rest.isEmpty || (rest.hasPrefix(":") && isPort(rest.dropFirst())) else { return nil }
             return IPAddress(node[node.index(after: node.startIndex)..<close])
         }
-        let colons = node.reduce(0) { $1 == ":" ? $0 + 1 : $0 }
+        let colons = node.utf8.reduce(0) { $1 == UInt8(ascii: ":") ? $0 + 1 : $0 }
         if colons == 1, let colon = node.firstIndex(of: ":") {
-            let port = node[node.index(after: colon)...]
-            guard !port.isEmpty, port.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            guard isPort(node[node.index(after: colon)...]) else { return nil }
             return IPAddress(node[..<colon])
         }
         return IPAddress(node)
+    }
+
+    private static func isPort(_ text: Substring) -> Bool {
+        text.utf8.count <= 5 && text.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+            && Int(text).map { $0 <= 65_535 } == true
     }
 }
 

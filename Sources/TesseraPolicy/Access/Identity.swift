@@ -1,4 +1,5 @@
 import Foundation
+import TesseraText
 
 /// A claim of a verified identity token, as the policy engine sees it (JSON, without the
 /// JWT layer: the engine is pure and depends on nothing but this module).
@@ -9,6 +10,18 @@ public enum ClaimValue: Sendable, Hashable {
     case array([ClaimValue])
     case object([String: ClaimValue])
     case null
+
+    /// Equality with strings compared as exact UTF-8 bytes (`==` on `String` would accept a
+    /// canonically equivalent spelling), at every depth.
+    public func isExactly(_ other: ClaimValue) -> Bool {
+        switch (self, other) {
+        case (.string(let mine), .string(let theirs)): mine.isExactly(theirs)
+        case (.array(let mine), .array(let theirs)): mine.count == theirs.count && zip(mine, theirs).allSatisfy { $0.isExactly($1) }
+        case (.object(let mine), .object(let theirs)):
+            mine.count == theirs.count && mine.allSatisfy { key, value in theirs[exactly: key].map(value.isExactly) ?? false }
+        default: self == other
+        }
+    }
 }
 
 /// Who is asking, as an upstream identity provider vouched for it: the output of upstream

@@ -1,4 +1,5 @@
 import Foundation
+import TesseraText
 
 /// A shell-style glob: `*` matches any run of characters (including `/` and `:`), `?` exactly
 /// one character; everything else matches itself. The whole value must match.
@@ -16,7 +17,7 @@ public struct GlobPattern: Sendable, Hashable, CustomStringConvertible {
     public var description: String { pattern }
 
     public func matches(_ value: String) -> Bool {
-        if isLiteral { return value == pattern }
+        if isLiteral { return value.isExactly(pattern) }
         var value = value
         return value.withUTF8 { Self.match(bytes, $0) }
     }
@@ -143,8 +144,8 @@ public struct ClaimCondition: Sendable, Hashable {
     private func scalarHolds(_ value: ClaimValue) -> Bool {
         guard let text = value.scalarText else { return false }
         switch test {
-        case .equals(let expected): return text == expected
-        case .oneOf(let values): return values.contains(text)
+        case .equals(let expected): return text.isExactly(expected)
+        case .oneOf(let values): return values.containsExactly(text)
         case .glob(let glob): return glob.matches(text)
         case .regex(let regex): return regex.matches(text)
         case .present, .absent: return true
@@ -207,10 +208,12 @@ public struct TimeWindow: Sendable, Hashable, CustomStringConvertible {
         let offset = Double(timeZone.secondsFromGMT(for: date))
         let local = date.timeIntervalSince1970 + offset
         let days = (local / 86_400).rounded(.down)
-        let minute = Int(((local - days * 86_400) / 60).rounded(.down))
+        // Checked conversions: `now` comes from a clock or a policy test, but a Double that does
+        // not fit an Int must never trap the process (it lands on Thursday 00:00 instead).
+        let minute = Int(exactly: ((local - days * 86_400) / 60).rounded(.down)) ?? 0
         // 1970-01-01 was a Thursday (4).
-        let weekday = ((Int(days) % 7) + 7 + 4) % 7
-        return (weekday, minute)
+        let weekday = (((Int(exactly: days) ?? 0) % 7) + 7 + 4) % 7
+        return (weekday, min(max(minute, 0), 1439))
     }
 
     public func contains(_ date: Date) -> Bool {

@@ -1,4 +1,5 @@
 import Foundation
+import TesseraText
 
 /// What is asked for: a role, and what the request says about itself.
 public struct AccessRequest: Sendable, Hashable {
@@ -131,7 +132,7 @@ public struct PolicyEngine: Sendable {
 
     public var roleNames: [String] { roles.keys.sorted() }
 
-    public func role(named name: String) -> RoleDefinition? { roles[name]?.definition }
+    public func role(named name: String) -> RoleDefinition? { roles[exactly: name]?.definition }
 
     /// The rules a role compiles to, in the order they are evaluated and reported: who
     /// (eligibility, client), how they authenticated, from where and when, what the token says,
@@ -159,7 +160,7 @@ public struct PolicyEngine: Sendable {
     /// failed rule denies; approval is asked for only when every other rule holds. Every rule
     /// is evaluated (no short cut) so the answer lists all that must change, not just the first.
     public func decide(identity: Identity, request: AccessRequest, context: DecisionContext) -> AccessDecision {
-        guard let role = roles[request.role] else {
+        guard let role = roles[exactly: request.role] else {
             return AccessDecision(outcome: .deny, role: nil, lifetimeSeconds: nil,
                                   rules: [.failed("role", "unknown role \"\(request.role)\"")])
         }

@@ -182,6 +182,9 @@ extension RoleDefinition {
             if let bad = scopes.first(where: { !ClientDefinition.isValidScope($0) }) {
                 throw scopesField.error("\"\(bad)\" is not a valid scope (printable ASCII, no spaces, quotes or backslashes)")
             }
+            if let reserved = scopes.first(where: ClientDefinition.isReservedScope) {
+                throw scopesField.error(ClientDefinition.reservedScopeMessage(reserved))
+            }
         }
         guard let maxField = members["max_duration"] else { throw field.error("role \"\(name)\" needs max_duration (at most 12h)") }
         let maximum = try maxField.durationSeconds()
