@@ -94,7 +94,7 @@ public struct Issuer: Sendable {
         } catch {
             try? await httpClient.shutdown()
             // The refusal is part of the record; the store failing too must not hide the cause.
-            try? await audit.record(AuditEvent("policy.rejected", outcome: .failure, target: [
+            _ = try? await audit.record(AuditEvent("policy.rejected", outcome: .failure, target: [
                 "directory": .string(configuration.policiesDirectory),
             ], reasons: [error.description]))
             throw error

@@ -91,7 +91,7 @@ public struct AdminAPI: Sendable {
             return try await access.authorize(authorization: authorization)
         } catch {
             if error != .unavailable {
-                try? await audit.record(AuditEvent("admin.authentication_failed", outcome: .failure, actor: origin,
+                _ = try? await audit.record(AuditEvent("admin.authentication_failed", outcome: .failure, actor: origin,
                                                    reasons: [error.description]))
             }
             throw error

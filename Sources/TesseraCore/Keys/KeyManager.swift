@@ -141,7 +141,7 @@ public actor KeyManager {
             throw KeyDirectoryError(path: location, message: "key \(kid) is revoked and unpublished, but revoking its tokens failed: \(error); "
                 + "they no longer verify against the JWKS or introspection; run the revocation again to record them")
         }
-        try? await audit.record(AuditEvent("key.tokens_revoked", outcome: .success, actor: actor, target: [
+        _ = try? await audit.record(AuditEvent("key.tokens_revoked", outcome: .success, actor: actor, target: [
             "kid": .string(kid), "tokens": .number(Double(count)),
         ], reasons: [reason]))
         return KeyRevocation(entry: revoked.entry, replacementKeyID: revoked.replacement, tokensRevoked: count)
