@@ -27,7 +27,7 @@ struct PostgresStorageTests {
     @Test func twoReplicasReplacingSigningKeysAtOnceHaveOneWinner() async throws {
         try await PostgresTestServer.withFreshDatabase { url in
             let replicas = [try await PostgresStorage.open(url: url), try await PostgresStorage.open(url: url)]
-            #expect(try await replicas[0].replaceSigningKeys(StoreConformance.sampleSigningKeys(), expectedVersion: 0))
+            #expect(try await replicas[0].replaceSigningKeys(StoreConformance.sampleSigningKeys(), mac: nil, expectedVersion: 0))
             let version = try await replicas[1].signingKeysVersion()
             #expect(version == 1)
             let winners = try await withThrowingTaskGroup(of: String?.self) { group in
@@ -35,7 +35,7 @@ struct PostgresStorageTests {
                     for task in 0..<4 {
                         group.addTask {
                             let tag = "-r\(replica)-t\(task)"
-                            return try await store.replaceSigningKeys(StoreConformance.sampleSigningKeys(tag: tag), expectedVersion: version)
+                            return try await store.replaceSigningKeys(StoreConformance.sampleSigningKeys(tag: tag), mac: nil, expectedVersion: version)
                                 ? tag : nil
                         }
                     }

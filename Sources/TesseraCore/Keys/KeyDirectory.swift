@@ -82,8 +82,14 @@ public struct KeyDirectory: SigningKeyStore {
         try withLock(exclusive: false) { () throws(KeyDirectoryError) in try readManifest().generation ?? 0 }
     }
 
-    public func replaceSigningKeys(_ records: [SigningKeyRecord], expectedVersion: Int64) async throws -> Bool {
-        try replace(records, expectedVersion: expectedVersion)
+    /// A keys folder keeps no set MAC: its integrity rests on the folder's permissions (only
+    /// the database form is authenticated with the KEK, see `KeyMaterialCodec.setAuthenticator`),
+    /// so a MAC handed here would be lost, and is refused instead.
+    public func replaceSigningKeys(_ records: [SigningKeyRecord], mac: [UInt8]?, expectedVersion: Int64) async throws -> Bool {
+        guard mac == nil else {
+            throw KeyDirectoryError(path: manifestPath, message: "a keys folder keeps no key-set MAC")
+        }
+        return try replace(records, expectedVersion: expectedVersion)
     }
 
     // MARK: - Synchronous access (the CLI, tests, and the async methods above)
@@ -150,7 +156,7 @@ public struct KeyDirectory: SigningKeyStore {
         try snapshot().records.filter { !$0.material.isEmpty }.map { (record) throws(KeyDirectoryError) in
             let entry = try SigningKeyEntry(record: record)
             let location = file(Self.fileName(for: record))
-            return StoredSigningKey(entry: entry, privateKey: try codec.open(record.material, kid: record.kid, alg: entry.alg, location: location))
+            return StoredSigningKey(entry: entry, privateKey: try codec.open(record.material, for: entry, location: location))
         }
     }
 
@@ -167,7 +173,7 @@ public struct KeyDirectory: SigningKeyStore {
             let hasCurrent = current.records.contains { $0.algorithm == algorithm.jwsName && $0.state == KeyState.current.rawValue }
             let entry = SigningKeyEntry(kid: key.kid, alg: algorithm, state: hasCurrent ? .next : .current, created: now,
                                         activatesAt: hasCurrent ? (activatesAt ?? now + TimeInterval(SigningKeyPolicy.defaultPrepublishSeconds)) : now)
-            let records = current.records + [entry.record(material: try codec.seal(key.privateKey, kid: key.kid))]
+            let records = current.records + [entry.record(material: try codec.seal(key.privateKey, for: entry))]
             if try replace(records, expectedVersion: current.version) {
                 return StoredSigningKey(entry: entry, privateKey: key.privateKey)
             }
