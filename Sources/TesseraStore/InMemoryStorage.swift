@@ -64,7 +64,7 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore {
     }
 
     public func recordFirstUse(jti: String, clientID: String, expiresAt: Date, now: Date) async throws -> Bool {
-        try await replay.recordFirstUse(jti: jti, clientID: clientID, expiresAt: expiresAt, now: now)
+        await replay.recordFirstUse(jti: jti, clientID: clientID, expiresAt: expiresAt, now: now)
     }
 
     public func pruneExpired(now: Date) async throws -> PrunedRecords {
