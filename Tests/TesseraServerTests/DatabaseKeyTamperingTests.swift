@@ -50,7 +50,7 @@ struct DatabaseKeyTamperingTests {
             try #require(result.status == 0, "\(statement): \(result.error)")
         }
 
-        let storage = try await PostgresStorage.open(url: storeURL)
+        let storage = try await PostgresStorage.open(url: storeURL, logger: Self.quiet)
         let kek = try KeyEncryptionKey.generate()
         let clock = ManualTimeSource(Self.now)
         let records = LogRecords()
@@ -146,7 +146,7 @@ struct DatabaseKeyTamperingTests {
         let storeURL = ReplicaTests.replacingDatabase(in: serverURL, with: String(database))
         defer { Task { _ = try? await run(psql, [serverURL, "-q", "-c", "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"]) } }
 
-        let storage = try await PostgresStorage.open(url: storeURL)
+        let storage = try await PostgresStorage.open(url: storeURL, logger: Self.quiet)
         let kek = try KeyEncryptionKey.generate()
         // As the previous release wrote it: sealed with the kid as associated data, no MAC.
         let key = try PrivateKey.generate(.p256)
@@ -173,6 +173,13 @@ struct DatabaseKeyTamperingTests {
         #expect(events.contains("key.set_resealed"), "\(events)")
         try await storage.close()
     }
+
+    /// The store's migration notices are not what these tests look at.
+    static let quiet: Logger = {
+        var logger = Logger(label: "test.store")
+        logger.logLevel = .warning
+        return logger
+    }()
 
     static let verifier = JWTVerifier(policy: VerificationPolicy(issuer: "https://tessera.test", audiences: [audience], expectedType: "at+jwt"))
 
