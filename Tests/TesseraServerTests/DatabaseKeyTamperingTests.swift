@@ -69,6 +69,8 @@ struct DatabaseKeyTamperingTests {
         let second = manager.keys.value.currentKeyID
         let rsa = try #require(manager.keys.value.signers[.rs256]?.keyID)
         try #require(second != first)
+        // What the rotation re-sealed (promotion, retirement) opens on a fresh start.
+        #expect(try await open().keys.value.jwksETag == manager.keys.value.jwksETag)
         let etag = manager.keys.value.jwksETag
         let published = try Self.publishedKIDs(manager)
         try #require(Set(published) == [first, second, rsa])

@@ -61,10 +61,10 @@ public actor KeyManager {
         let authenticator = try codec.setAuthenticator()
         var snapshot = try await read(store, location: location)
         if let authenticator {
-            snapshot = try await upgradeUnauthenticated(snapshot, store: store, codec: codec, authenticator: authenticator,
-                                                        location: location, audit: audit, logger: logger)
+            snapshot = try await KeySetUpgrade.run(snapshot, store: store, codec: codec, authenticator: authenticator,
+                                                   location: location, audit: audit, logger: logger)
             do throws(KeyDirectoryError) {
-                try check(snapshot, authenticator: authenticator, location: location)
+                try authenticator.check(snapshot, location: location)
             } catch {
                 _ = try? await audit.record(rejection(snapshot, error))
                 throw error
@@ -262,7 +262,7 @@ public actor KeyManager {
         let snapshot = try await Self.read(store, location: location)
         guard let authenticator else { return snapshot }
         do throws(KeyDirectoryError) {
-            try Self.check(snapshot, authenticator: authenticator, location: location)
+            try authenticator.check(snapshot, location: location)
             if snapshot.version < loadedVersion {
                 throw KeyDirectoryError(path: location, message: "the key set went back from version \(loadedVersion) to \(snapshot.version) "
                     + "(an earlier copy put back?); refused, the keys in force stay in force. If the database was restored on purpose, restart the servers")
@@ -281,72 +281,10 @@ public actor KeyManager {
         return snapshot
     }
 
-    /// Refuses a database set whose MAC is missing or wrong: its rows or version were written by
-    /// someone without the key-encryption key.
-    private static func check(_ snapshot: SigningKeySnapshot, authenticator: KeySetAuthenticator, location: String) throws(KeyDirectoryError) {
-        // A database nobody has written keys to yet has nothing to authenticate.
-        if snapshot.mac == nil, snapshot.version == 0, snapshot.records.isEmpty { return }
-        guard authenticator.isAuthentic(snapshot) else {
-            // Most often a replica started with the wrong KEK: say so rather than cry tampering.
-            let fingerprints = Set(snapshot.records.compactMap { KeyEncryptionKey.sealingFingerprint($0.material) })
-            if let other = fingerprints.first(where: { $0 != authenticator.kekFingerprint }) {
-                throw KeyDirectoryError(path: location, message: "the key set was sealed with the key-encryption key of fingerprint \(other), "
-                    + "not with this one (\(authenticator.kekFingerprint)): give the KEK the replicas share")
-            }
-            let what = snapshot.mac == nil ? "has no MAC" : "fails authentication"
-            throw KeyDirectoryError(path: location, message: "the key set at version \(snapshot.version) \(what) with the key-encryption key: "
-                + "its rows or its version were changed by someone without the KEK (tampering, or a writer with another KEK); "
-                + "refused, no key of it is used")
-        }
-    }
-
     private static func rejection(_ snapshot: SigningKeySnapshot, _ error: KeyDirectoryError) -> AuditEvent {
         AuditEvent("key.set_rejected", outcome: .failure, target: [
             "version": .number(Double(snapshot.version)), "kids": .array(snapshot.records.map { .string($0.kid) }),
         ], reasons: [error.message])
-    }
-
-    /// A database set written before sets had a MAC (schema version 2): every key, sealed with
-    /// its kid alone as associated data, is re-sealed with its row binding, and the set is
-    /// written back with its MAC. Only here, on a start holding the KEK; a running server treats
-    /// a set without a MAC as tampered with. A key that does not open (plain PEM, another KEK,
-    /// altered) stops the upgrade and the start: nothing unauthenticated is ever used.
-    ///
-    /// Someone who can write the database could remove the MAC to come back here, but gains
-    /// nothing a restored backup would not give: only keys genuinely sealed with the KEK open.
-    private static func upgradeUnauthenticated(_ snapshot: SigningKeySnapshot, store: any SigningKeyStore, codec: KeyMaterialCodec,
-                                               authenticator: KeySetAuthenticator, location: String, audit: AuditLog,
-                                               logger: Logger) async throws(KeyDirectoryError) -> SigningKeySnapshot {
-        var snapshot = snapshot
-        for _ in 0..<20 {
-            guard snapshot.mac == nil, !snapshot.records.isEmpty else { return snapshot }
-            var records: [SigningKeyRecord] = []
-            for record in snapshot.records {
-                let entry = try SigningKeyEntry(record: record)
-                var upgraded = record
-                upgraded.material = try codec.reseal(record.material, from: entry, to: entry, location: "\(location) (kid \(record.kid))",
-                                                     legacyBinding: true)
-                records.append(upgraded)
-            }
-            let mac = try authenticator.mac(version: snapshot.version + 1, records: records)
-            let written: Bool
-            do {
-                written = try await store.replaceSigningKeys(records, mac: mac, expectedVersion: snapshot.version)
-            } catch {
-                throw KeyDirectoryError(path: location, message: "cannot write the re-sealed key set: \(error)")
-            }
-            if written {
-                logger.notice("signing keys re-sealed with their rows and the key set authenticated", metadata: [
-                    "tessera.keys": .string(location), "tessera.count": .stringConvertible(records.count),
-                ])
-                _ = try? await audit.record(AuditEvent("key.set_resealed", outcome: .success, target: [
-                    "version": .number(Double(snapshot.version + 1)), "kids": .array(records.map { .string($0.kid) }),
-                ]))
-            }
-            // Written, or another replica upgraded first: either way, what is stored now is what counts.
-            snapshot = try await read(store, location: location)
-        }
-        throw KeyDirectoryError(path: location, message: "the key set kept changing while it was being re-sealed; try again")
     }
 
     private static func read(_ store: any SigningKeyStore, location: String) async throws(KeyDirectoryError) -> SigningKeySnapshot {

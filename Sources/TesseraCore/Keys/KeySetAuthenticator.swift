@@ -46,6 +46,25 @@ struct KeySetAuthenticator: Sendable {
         return key.isValid(mac, for: Self.message(version: snapshot.version, records: snapshot.records))
     }
 
+    /// Refuses a database set whose MAC is missing or wrong: its rows or version were written by
+    /// someone without the key-encryption key.
+    func check(_ snapshot: SigningKeySnapshot, location: String) throws(KeyDirectoryError) {
+        // A database nobody has written keys to yet has nothing to authenticate.
+        if snapshot.mac == nil, snapshot.version == 0, snapshot.records.isEmpty { return }
+        guard isAuthentic(snapshot) else {
+            // Most often a replica started with the wrong KEK: say so rather than cry tampering.
+            let fingerprints = Set(snapshot.records.compactMap { KeyEncryptionKey.sealingFingerprint($0.material) })
+            if let other = fingerprints.first(where: { $0 != kekFingerprint }) {
+                throw KeyDirectoryError(path: location, message: "the key set was sealed with the key-encryption key of fingerprint \(other), "
+                    + "not with this one (\(kekFingerprint)): give the KEK the replicas share")
+            }
+            let what = snapshot.mac == nil ? "has no MAC" : "fails authentication"
+            throw KeyDirectoryError(path: location, message: "the key set at version \(snapshot.version) \(what) with the key-encryption key: "
+                + "its rows or its version were changed by someone without the KEK (tampering, or a writer with another KEK); "
+                + "refused, no key of it is used")
+        }
+    }
+
     /// Every field of every row, in kid order (the order a store returns them in does not
     /// matter), and the SHA-256 of each row's material, so no byte of the set can change alone.
     static func message(version: Int64, records: [SigningKeyRecord]) -> [UInt8] {
