@@ -64,7 +64,7 @@ public struct KeyMaterialCodec: Sendable {
     /// key (its RFC 7638 thumbprint is the kid) and usable with its algorithm.
     ///
     /// `legacyBinding`: a database key may be sealed with the kid alone as associated data, as
-    /// before rows were bound (only while `KeyManager.open` upgrades a set that has no MAC).
+    /// before rows were bound (only while `KeySetUpgrade` re-seals a set that has no MAC).
     public func open(_ material: [UInt8], for entry: SigningKeyEntry, location: String,
                      legacyBinding: Bool = false) throws(KeyDirectoryError) -> PrivateKey {
         let key: PrivateKey
@@ -108,7 +108,7 @@ public struct KeyMaterialCodec: Sendable {
     }
 
     private func associatedData(for entry: SigningKeyEntry) -> [UInt8] {
-        form == .database ? SigningKeyRowBinding.associatedData(entry) : SigningKeyRowBinding.legacyAssociatedData(kid: entry.kid)
+        form == .database ? SigningKeyRowBinding.associatedData(entry) : SigningKeyRowBinding.kidAssociatedData(entry.kid)
     }
 
     /// The PEM bytes of `material` (the caller zeroes them). A database key must be sealed:
@@ -133,7 +133,7 @@ public struct KeyMaterialCodec: Sendable {
             throw KeyDirectoryError(path: location, message: "the key is encrypted; give the key-encryption key it was sealed with "
                 + "(--key-encryption-key-file or TESSERA_KEY_ENCRYPTION_KEY)")
         }
-        let associatedData = legacyBinding ? SigningKeyRowBinding.legacyAssociatedData(kid: entry.kid) : associatedData(for: entry)
+        let associatedData = legacyBinding ? SigningKeyRowBinding.kidAssociatedData(entry.kid) : associatedData(for: entry)
         do {
             return try kek.open(sealed, associatedData: associatedData)
         } catch let error where error.code == .authenticationFailed && form == .database {
