@@ -97,7 +97,7 @@ public struct Issuer: Sendable {
         } catch {
             try? await httpClient.shutdown()
             // The refusal is part of the record; the store failing too must not hide the cause.
-            try? await audit.record(AuditEvent("policy.rejected", outcome: .failure, target: [
+            _ = try? await audit.record(AuditEvent("policy.rejected", outcome: .failure, target: [
                 "directory": .string(configuration.policiesDirectory),
             ], reasons: [error.description]))
             throw error
@@ -231,13 +231,15 @@ public struct Issuer: Sendable {
         var records: [SigningKeyRecord] = []
         for record in try folder.snapshot().records where record.state != KeyState.revoked.rawValue {
             let entry = try SigningKeyEntry(record: record)
-            let key = try fileCodec.open(record.material, kid: record.kid, alg: entry.alg, location: folder.file("\(record.kid).pem"))
-            records.append(entry.record(material: try codec.seal(key, kid: record.kid)))
+            let key = try fileCodec.open(record.material, for: entry, location: folder.file(KeyDirectory.fileName(for: record)))
+            records.append(entry.record(material: try codec.seal(key, for: entry)))
         }
         guard !records.isEmpty else { return }
+        // Written at version 0, so the set becomes version 1: what its MAC covers.
+        let mac = try codec.setAuthenticator()?.mac(version: 1, records: records)
         let adopted: Bool
         do {
-            adopted = try await store.replaceSigningKeys(records, expectedVersion: 0)
+            adopted = try await store.replaceSigningKeys(records, mac: mac, expectedVersion: 0)
         } catch {
             throw KeyDirectoryError(path: "signing keys in the database", message: "cannot write the key set: \(error)")
         }
@@ -245,7 +247,7 @@ public struct Issuer: Sendable {
         logger.notice("signing keys moved from the keys folder into the database", metadata: [
             "tessera.keys": .string(configuration.keysDirectory), "tessera.count": .stringConvertible(records.count),
         ])
-        try? await audit.record(AuditEvent("key.adopted", outcome: .success, target: [
+        _ = try? await audit.record(AuditEvent("key.adopted", outcome: .success, target: [
             "from": .string(configuration.keysDirectory), "kids": .array(records.map { .string($0.kid) }),
         ]))
     }

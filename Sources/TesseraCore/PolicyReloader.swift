@@ -162,7 +162,7 @@ public actor PolicyReloader {
             logger.error("policy bundle rejected; the previous bundle stays in force", metadata: [
                 "tessera.policies": .string(configuration.policiesDirectory), "tessera.error": .string(error.description),
             ])
-            try? await audit.record(AuditEvent("policy.rejected", outcome: .failure, target: [
+            _ = try? await audit.record(AuditEvent("policy.rejected", outcome: .failure, target: [
                 "directory": .string(configuration.policiesDirectory), "trigger": .string(trigger),
             ], reasons: [error.description]))
             return false
@@ -175,7 +175,7 @@ public actor PolicyReloader {
             "tessera.trigger": .string(trigger), "tessera.clients": .stringConvertible(loaded.clients.count),
             "tessera.roles": .stringConvertible(loaded.bundle.roles.count), "tessera.upstreams": .stringConvertible(loaded.bundle.upstreams.count),
         ])
-        try? await audit.record(AuditEvent("policy.loaded", outcome: .success, target: [
+        _ = try? await audit.record(AuditEvent("policy.loaded", outcome: .success, target: [
             "directory": .string(configuration.policiesDirectory), "trigger": .string(trigger),
             "clients": .number(Double(loaded.clients.count)), "roles": .number(Double(loaded.bundle.roles.count)),
         ]))

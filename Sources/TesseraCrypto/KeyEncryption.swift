@@ -102,6 +102,16 @@ public struct KeyEncryptionKey: Sendable {
         Self.hex(fingerprintBytes)
     }
 
+    /// A key for `purpose`, derived from the KEK with HKDF-SHA256 (RFC 5869, no salt, `purpose`
+    /// as the info). The raw KEK keys AES-GCM only; every other use gets a key of its own, so no
+    /// key serves two algorithms, and tags made for one purpose mean nothing for another.
+    public func authenticationKey(purpose: String) throws(CryptoError) -> MessageAuthenticationKey {
+        let derived = try secret.withBytes { key throws(CryptoError) in
+            try hkdfSHA256(inputKey: key, salt: [], info: Array(purpose.utf8), count: MessageAuthenticationKey.tagCount)
+        }
+        return MessageAuthenticationKey(secret: derived)
+    }
+
     /// Seals `plaintext`: "TKE1" magic (4 bytes) | fingerprint bytes (8) | random 12-byte nonce | ciphertext | 16-byte tag.
     /// `associatedData` (e.g. the kid) is authenticated, so a sealed key cannot be swapped to another record.
     ///
@@ -192,6 +202,12 @@ public struct KeyEncryptionKey: Sendable {
             throw error
         }
         return context
+    }
+
+    /// The fingerprint of the KEK that sealed `sealed` (public, in its header), nil if it is not sealed.
+    public static func sealingFingerprint(_ sealed: [UInt8]) -> String? {
+        guard isSealed(sealed) else { return nil }
+        return hex(Array(sealed[magic.count..<headerCount]))
     }
 
     public static func isSealed(_ bytes: [UInt8]) -> Bool {

@@ -53,18 +53,18 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore {
 
     /// No suspension point between the version check and the write: the actor makes it a
     /// compare-and-swap. A set repeating a kid is refused, as the database's primary key does.
-    public func replaceSigningKeys(_ records: [SigningKeyRecord], expectedVersion: Int64) throws -> Bool {
+    public func replaceSigningKeys(_ records: [SigningKeyRecord], mac: [UInt8]?, expectedVersion: Int64) throws -> Bool {
         guard signingKeySet.version == expectedVersion else { return false }
         var kids = Set<String>()
         for record in records where !kids.insert(record.kid).inserted {
             throw StoreError("signing_keys: the set repeats kid \(record.kid)")
         }
-        signingKeySet = SigningKeySnapshot(version: expectedVersion + 1, records: records.sorted(by: SigningKeyRecord.snapshotOrder))
+        signingKeySet = SigningKeySnapshot(version: expectedVersion + 1, records: records.sorted(by: SigningKeyRecord.snapshotOrder), mac: mac)
         return true
     }
 
     public func recordFirstUse(jti: String, clientID: String, expiresAt: Date, now: Date) async throws -> Bool {
-        try await replay.recordFirstUse(jti: jti, clientID: clientID, expiresAt: expiresAt, now: now)
+        await replay.recordFirstUse(jti: jti, clientID: clientID, expiresAt: expiresAt, now: now)
     }
 
     public func pruneExpired(now: Date) async throws -> PrunedRecords {
@@ -82,6 +82,12 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore {
         entries[index] = SealedAuditEntry(sequence: old.sequence, time: old.time, event: old.event, subject: old.subject,
                                           clientID: old.clientID, role: old.role, outcome: old.outcome, body: body, hash: old.hash,
                                           issuedToken: old.issuedToken)
+    }
+
+    /// Replaces the stored key set as someone with write access to a database would, without
+    /// going through the compare-and-swap: to test that readers refuse what they did not write.
+    public func tamperSigningKeys(_ snapshot: SigningKeySnapshot) {
+        signingKeySet = snapshot
     }
 
     /// Removes an entry, to test that verification catches deletion.

@@ -79,6 +79,13 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        // The set's MAC (HMAC-SHA256 under a key derived from the key-encryption key, over the
+        // version and every row), written with the set by the compare-and-swap. Existing sets
+        // have none until the first start holding the KEK re-seals and authenticates them
+        // (KeyManager; the store cannot, it never holds the KEK).
+        (3, [
+            "ALTER TABLE signing_key_set ADD COLUMN mac BYTEA",
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

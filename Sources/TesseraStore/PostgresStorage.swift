@@ -336,18 +336,20 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
     public func signingKeys() async throws -> SigningKeySnapshot {
         let columns = Self.signingKeyColumns.map { "k.\($0)" }.joined(separator: ", ")
         let sql = """
-            SELECT s.version, \(columns)
+            SELECT s.version, s.mac, \(columns)
             FROM signing_key_set s LEFT JOIN signing_keys k ON TRUE
             WHERE s.id = 1 ORDER BY k.created_at_ms, k.kid
             """
         return try await storeOperation("signing_keys") {
             var version: Int64?
+            var mac: Data?
             var records: [SigningKeyRecord] = []
             let rows = try await self.client.query(PostgresQuery(unsafeSQL: sql), logger: self.logger)
             for try await row in rows {
-                let (setVersion, kid, algorithm, state, created, activates, retired, removeAfter, revoked, reason, material) =
-                    try row.decode((Int64, String?, String?, String?, Int64?, Int64?, Int64?, Int64?, Int64?, String?, Data?).self)
+                let (setVersion, setMAC, kid, algorithm, state, created, activates, retired, removeAfter, revoked, reason, material) =
+                    try row.decode((Int64, Data?, String?, String?, String?, Int64?, Int64?, Int64?, Int64?, Int64?, String?, Data?).self)
                 version = setVersion
+                mac = setMAC
                 guard let kid else { continue }
                 guard let algorithm, let state, let created, let material else {
                     throw StoreError("signing_keys: unreadable row for kid \(kid)")
@@ -359,7 +361,7 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
             }
             guard let version else { throw StoreError("signing_key_set: the version row is missing") }
             // The database's text order depends on its collation; this is the order of every backend.
-            return SigningKeySnapshot(version: version, records: records.sorted(by: SigningKeyRecord.snapshotOrder))
+            return SigningKeySnapshot(version: version, records: records.sorted(by: SigningKeyRecord.snapshotOrder), mac: mac.map { [UInt8]($0) })
         }
     }
 
@@ -376,14 +378,15 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
     /// find the version moved on and update nothing (PostgreSQL re-checks the WHERE clause on
     /// the committed row). The winner deletes and inserts the keys in the same transaction, so
     /// readers see the old set or the new one, never a mix.
-    public func replaceSigningKeys(_ records: [SigningKeyRecord], expectedVersion: Int64) async throws -> Bool {
+    public func replaceSigningKeys(_ records: [SigningKeyRecord], mac: [UInt8]?, expectedVersion: Int64) async throws -> Bool {
         struct StaleVersion: Error {}
         do {
             try await storeOperation("signing_keys") {
                 try await self.client.withConnection { connection in
                     try await Self.transaction(on: connection, logger: self.logger) { connection in
                         let moved = try await connection.query("""
-                            UPDATE signing_key_set SET version = version + 1 WHERE id = 1 AND version = \(expectedVersion) RETURNING version
+                            UPDATE signing_key_set SET version = version + 1, mac = \(mac.map { Data($0) })
+                            WHERE id = 1 AND version = \(expectedVersion) RETURNING version
                             """, logger: self.logger).collect()
                         // Thrown, so the transaction rolls back.
                         guard !moved.isEmpty else { throw StaleVersion() }
@@ -410,11 +413,11 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
             binds.append(record.kid)
             binds.append(record.algorithm)
             binds.append(record.state)
-            binds.append(milliseconds(record.createdAt))
-            binds.append(record.activatesAt.map(milliseconds))
-            binds.append(record.retiredAt.map(milliseconds))
-            binds.append(record.removeAfter.map(milliseconds))
-            binds.append(record.revokedAt.map(milliseconds))
+            binds.append(nearestMilliseconds(record.createdAt))
+            binds.append(record.activatesAt.map(nearestMilliseconds))
+            binds.append(record.retiredAt.map(nearestMilliseconds))
+            binds.append(record.removeAfter.map(nearestMilliseconds))
+            binds.append(record.revokedAt.map(nearestMilliseconds))
             binds.append(record.revocationReason)
             // `Data` binds as BYTEA; `[UInt8]` would bind as an array of "char".
             try binds.append(Data(record.material), context: .default)
@@ -521,6 +524,14 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
     }
 
     static func milliseconds(_ date: Date) -> Int64 { date.millisecondsSince1970 }
+
+    /// A key's times are rounded to the nearest millisecond, as the set's MAC and each key's
+    /// associated data encode them: rounding down would, for some dates (from 2039 on, where a
+    /// `Date` round trip through milliseconds lands just below the whole number), store a
+    /// millisecond less than was authenticated, and the set would then fail authentication.
+    static func nearestMilliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
 
     static func date(_ milliseconds: Int64) -> Date {
         Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000)

@@ -41,10 +41,15 @@ public struct SigningKeySnapshot: Sendable, Hashable {
     public var version: Int64
     /// Ordered by createdAt, then kid.
     public var records: [SigningKeyRecord]
+    /// The set's MAC as its writer stored it (opaque here, like `material`): what lets a reader
+    /// holding the key-encryption key tell a set it wrote from one edited in the database.
+    /// Nil when none was written.
+    public var mac: [UInt8]?
 
-    public init(version: Int64, records: [SigningKeyRecord]) {
+    public init(version: Int64, records: [SigningKeyRecord], mac: [UInt8]? = nil) {
         self.version = version
         self.records = records
+        self.mac = mac
     }
 }
 
@@ -57,9 +62,10 @@ public protocol SigningKeyStore: Sendable {
     func signingKeys() async throws -> SigningKeySnapshot
     /// Only the version: what replicas poll every few seconds to notice a change cheaply.
     func signingKeysVersion() async throws -> Int64
-    /// Replaces every record if the stored version is still `expectedVersion`; the version becomes
-    /// expectedVersion + 1. Returns false (and changes nothing) when another writer got there first.
-    func replaceSigningKeys(_ records: [SigningKeyRecord], expectedVersion: Int64) async throws -> Bool
+    /// Replaces every record and the set's `mac` if the stored version is still `expectedVersion`;
+    /// the version becomes expectedVersion + 1 (so a MAC over the version covers that one).
+    /// Returns false (and changes nothing) when another writer got there first.
+    func replaceSigningKeys(_ records: [SigningKeyRecord], mac: [UInt8]?, expectedVersion: Int64) async throws -> Bool
 }
 
 extension SigningKeyRecord {

@@ -292,9 +292,11 @@ public enum StoreConformance {
 
     static func replacedKeySetReadsBackEqual(_ store: any SigningKeyStore) async throws {
         let records = sampleSigningKeys()
-        try expect(try await store.replaceSigningKeys(records, expectedVersion: 0), "a replacement at version 0 was refused")
+        let mac = Array(0..<32).map { UInt8($0 * 7 % 256) }
+        try expect(try await store.replaceSigningKeys(records, mac: mac, expectedVersion: 0), "a replacement at version 0 was refused")
         let snapshot = try await store.signingKeys()
         try expect(snapshot.version == 1, "after one replacement the version is \(snapshot.version)")
+        try expect(snapshot.mac == mac, "the set's MAC did not round-trip: \(snapshot.mac?.count ?? 0) bytes read")
         try expect(try await store.signingKeysVersion() == 1, "signingKeysVersion disagrees with the snapshot")
         try expect(snapshot.records.map(\.kid) == ["k-a-revoked", "k-b-previous", "k-current", "k-next"],
                    "keys read back in the order \(snapshot.records.map(\.kid))")
@@ -305,9 +307,9 @@ public enum StoreConformance {
         try expect(snapshot.records == expected, "the key set did not round-trip")
         // A second replacement replaces: keys absent from the new set are gone.
         let smaller = [records[1]]
-        try expect(try await store.replaceSigningKeys(smaller, expectedVersion: 1), "a replacement at version 1 was refused")
-        try expect(try await store.signingKeys() == SigningKeySnapshot(version: 2, records: smaller), "the second replacement did not replace")
-        try expect(try await store.replaceSigningKeys([], expectedVersion: 2), "emptying the set was refused")
+        try expect(try await store.replaceSigningKeys(smaller, mac: nil, expectedVersion: 1), "a replacement at version 1 was refused")
+        try expect(try await store.signingKeys() == SigningKeySnapshot(version: 2, records: smaller), "the second replacement did not replace (records and MAC)")
+        try expect(try await store.replaceSigningKeys([], mac: nil, expectedVersion: 2), "emptying the set was refused")
         try expect(try await store.signingKeys() == SigningKeySnapshot(version: 3, records: []), "emptying the set left keys")
         try expect(try await store.signingKeysVersion() == 3, "signingKeysVersion disagrees after emptying")
     }
@@ -323,11 +325,11 @@ public enum StoreConformance {
 
     static func staleReplacementChangesNothing(_ store: any SigningKeyStore) async throws {
         let records = sampleSigningKeys()
-        try expect(try await store.replaceSigningKeys(records, expectedVersion: 0), "a replacement at version 0 was refused")
-        try expect(try await store.replaceSigningKeys(records, expectedVersion: 1), "a replacement at version 1 was refused")
+        try expect(try await store.replaceSigningKeys(records, mac: nil, expectedVersion: 0), "a replacement at version 0 was refused")
+        try expect(try await store.replaceSigningKeys(records, mac: nil, expectedVersion: 1), "a replacement at version 1 was refused")
         let before = try await store.signingKeys()
         for stale: Int64 in [0, 1, 3, -1] {
-            try expect(!(try await store.replaceSigningKeys(sampleSigningKeys(tag: "-stale"), expectedVersion: stale)),
+            try expect(!(try await store.replaceSigningKeys(sampleSigningKeys(tag: "-stale"), mac: nil, expectedVersion: stale)),
                        "a replacement expecting version \(stale) succeeded at version 2")
         }
         try expect(try await store.signingKeys() == before, "a refused replacement changed the key set")
@@ -335,18 +337,19 @@ public enum StoreConformance {
     }
 
     static func concurrentReplacementsHaveOneWinner(_ store: any SigningKeyStore) async throws {
-        try expect(try await store.replaceSigningKeys(sampleSigningKeys(), expectedVersion: 0), "a replacement at version 0 was refused")
+        try expect(try await store.replaceSigningKeys(sampleSigningKeys(), mac: nil, expectedVersion: 0), "a replacement at version 0 was refused")
         let winners = try await withThrowingTaskGroup(of: Int?.self) { group in
             for writer in 0..<10 {
                 group.addTask {
-                    try await store.replaceSigningKeys(sampleSigningKeys(tag: "-w\(writer)"), expectedVersion: 1) ? writer : nil
+                    try await store.replaceSigningKeys(sampleSigningKeys(tag: "-w\(writer)"), mac: [UInt8(writer)], expectedVersion: 1) ? writer : nil
                 }
             }
             return try await group.reduce(into: [Int]()) { if let writer = $1 { $0.append(writer) } }
         }
         try expect(winners.count == 1, "\(winners.count) of 10 concurrent replacements at one version succeeded")
         let snapshot = try await store.signingKeys()
-        try expect(snapshot == SigningKeySnapshot(version: 2, records: snapshotOrdered(sampleSigningKeys(tag: "-w\(winners[0])"))),
+        try expect(snapshot == SigningKeySnapshot(version: 2, records: snapshotOrdered(sampleSigningKeys(tag: "-w\(winners[0])")),
+                                                  mac: [UInt8(winners[0])]),
                    "the key set is not the winner's: \(snapshot.records.map(\.kid)) at version \(snapshot.version)")
         try expect(try await store.signingKeysVersion() == 2, "signingKeysVersion disagrees after the race")
     }
@@ -356,12 +359,12 @@ public enum StoreConformance {
         var repeated = records
         repeated.append(records[0])
         do {
-            _ = try await store.replaceSigningKeys(repeated, expectedVersion: 0)
+            _ = try await store.replaceSigningKeys(repeated, mac: nil, expectedVersion: 0)
             throw ConformanceFailure(description: "a key set repeating a kid was written")
         } catch is ConformanceFailure {
             throw ConformanceFailure(description: "a key set repeating a kid was written")
         } catch {}
         try expect(try await store.signingKeys() == SigningKeySnapshot(version: 0, records: []), "a refused key set left changes")
-        try expect(try await store.replaceSigningKeys(records, expectedVersion: 0), "after a refused set, a good one was refused")
+        try expect(try await store.replaceSigningKeys(records, mac: nil, expectedVersion: 0), "after a refused set, a good one was refused")
     }
 }

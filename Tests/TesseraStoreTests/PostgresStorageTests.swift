@@ -10,14 +10,14 @@ struct PostgresStorageTests {
     @Test("conformance", arguments: StoreConformance.checks)
     func conformance(_ check: StoreConformance.Check) async throws {
         try await PostgresTestServer.withFreshDatabase { url in
-            try await closing(try await PostgresStorage.open(url: url)) { try await check.run($0) }
+            try await closing(try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger)) { try await check.run($0) }
         }
     }
 
     @Test("signing-key conformance", arguments: StoreConformance.signingKeyChecks)
     func signingKeyConformance(_ check: StoreConformance.SigningKeyCheck) async throws {
         try await PostgresTestServer.withFreshDatabase { url in
-            try await closing(try await PostgresStorage.open(url: url)) { try await check.run($0) }
+            try await closing(try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger)) { try await check.run($0) }
         }
     }
 
@@ -26,8 +26,8 @@ struct PostgresStorageTests {
     /// both replicas then read the winner's set at the next version.
     @Test func twoReplicasReplacingSigningKeysAtOnceHaveOneWinner() async throws {
         try await PostgresTestServer.withFreshDatabase { url in
-            let replicas = [try await PostgresStorage.open(url: url), try await PostgresStorage.open(url: url)]
-            #expect(try await replicas[0].replaceSigningKeys(StoreConformance.sampleSigningKeys(), expectedVersion: 0))
+            let replicas = [try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger), try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger)]
+            #expect(try await replicas[0].replaceSigningKeys(StoreConformance.sampleSigningKeys(), mac: nil, expectedVersion: 0))
             let version = try await replicas[1].signingKeysVersion()
             #expect(version == 1)
             let winners = try await withThrowingTaskGroup(of: String?.self) { group in
@@ -35,7 +35,7 @@ struct PostgresStorageTests {
                     for task in 0..<4 {
                         group.addTask {
                             let tag = "-r\(replica)-t\(task)"
-                            return try await store.replaceSigningKeys(StoreConformance.sampleSigningKeys(tag: tag), expectedVersion: version)
+                            return try await store.replaceSigningKeys(StoreConformance.sampleSigningKeys(tag: tag), mac: nil, expectedVersion: version)
                                 ? tag : nil
                         }
                     }
@@ -55,7 +55,7 @@ struct PostgresStorageTests {
     /// Revoking a leaked key's tokens through one replica is seen by the other at once.
     @Test func revokingAKeysTokensThroughOneReplicaIsSeenByTheOther() async throws {
         try await PostgresTestServer.withFreshDatabase { url in
-            let first = try await PostgresStorage.open(url: url), second = try await PostgresStorage.open(url: url)
+            let first = try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger), second = try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger)
             _ = try await first.appendAudit { head in Self.entries(3, after: head, tokenID: "signed-by-k") }
             #expect(try await second.revokeTokens(signedBy: "k", at: Date(timeIntervalSince1970: 1_800_000_010)) == 1)
             #expect(try await first.issuedToken(jwtID: "signed-by-k")?.revokedAt == Date(timeIntervalSince1970: 1_800_000_010))
@@ -70,7 +70,7 @@ struct PostgresStorageTests {
     /// with every token recorded.
     @Test func twoReplicasAppendingAtOnceKeepOneChain() async throws {
         try await PostgresTestServer.withFreshDatabase { url in
-            let replicas = [try await PostgresStorage.open(url: url), try await PostgresStorage.open(url: url)]
+            let replicas = [try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger), try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger)]
             let tasksPerReplica = 4, appendsPerTask = 15
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (replica, store) in replicas.enumerated() {
@@ -105,7 +105,7 @@ struct PostgresStorageTests {
         try await PostgresTestServer.withFreshDatabase { url in
             let stores = try await withThrowingTaskGroup(of: PostgresStorage.self) { group in
                 for _ in 0..<4 {
-                    group.addTask { try await PostgresStorage.open(url: url) }
+                    group.addTask { try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger) }
                 }
                 return try await group.reduce(into: [PostgresStorage]()) { $0.append($1) }
             }
@@ -122,7 +122,7 @@ struct PostgresStorageTests {
     /// Replicas share revocations: no cache stands between a revocation and introspection.
     @Test func aRevocationThroughOneReplicaIsSeenByTheOtherAtOnce() async throws {
         try await PostgresTestServer.withFreshDatabase { url in
-            let first = try await PostgresStorage.open(url: url), second = try await PostgresStorage.open(url: url)
+            let first = try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger), second = try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger)
             let now = Date(timeIntervalSince1970: 1_800_000_000)
             let token = IssuedTokenRecord(jwtID: "shared", subject: "alice", clientID: "cli", audiences: ["https://a"], scope: nil,
                                           keyID: "k", issuedAt: now, expiresAt: now + 300)
@@ -143,7 +143,7 @@ struct PostgresStorageTests {
     /// first attempt and on the locked retry alike; a refused row refuses the whole group.
     @Test func groupsLargerThanOneStatementAreWrittenWholeOrNotAtAll() async throws {
         try await PostgresTestServer.withFreshDatabase { url in
-            let first = try await PostgresStorage.open(url: url), second = try await PostgresStorage.open(url: url)
+            let first = try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger), second = try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger)
             let size = PostgresStorage.rowsPerStatement * 2 + 7
             _ = try await first.appendAudit { head in Self.entries(size, after: head, tokenID: "big-1") }
             // `second` caches no head yet, so it reads the real one; then `first` moves it, and
@@ -172,7 +172,7 @@ struct PostgresStorageTests {
             var wrong = url
             wrong.password = "not-the-password-\(UUID())"
             do {
-                let store = try await PostgresStorage.open(url: wrong)
+                let store = try await PostgresStorage.open(url: wrong, logger: PostgresTestServer.logger)
                 try await store.close()
                 Issue.record("a wrong password opened the store")
             } catch {

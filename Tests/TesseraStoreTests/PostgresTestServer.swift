@@ -76,5 +76,11 @@ enum PostgresTestServer {
         return value
     }
 
-    static let logger = Logger(label: "tessera.tests.postgres")
+    /// Warnings and worse only: every test's store applies the migrations, and their notices
+    /// would bury the test output.
+    static let logger: Logger = {
+        var logger = Logger(label: "tessera.tests.postgres")
+        logger.logLevel = .warning
+        return logger
+    }()
 }

@@ -82,7 +82,8 @@ public enum AuditChain {
     }
 
     /// Checks entries that continue after `head` (nil: from the start of the log) and returns the
-    /// new head, or the first break.
+    /// new head, or the first break: a sequence out of place, a hash that does not match, or an
+    /// index column that disagrees with the hashed body (`columnMismatch`).
     public static func verify(_ entries: [SealedAuditEntry], after head: AuditChainHead?) -> Result<AuditChainHead?, Break> {
         var expectedSequence = (head?.sequence ?? 0) + 1
         var previous = head?.hash ?? genesisHash
@@ -100,11 +101,52 @@ public enum AuditChain {
             guard chainHash(previous: previous, body: entry.body) == entry.hash else {
                 return .failure(Break(sequence: entry.sequence, reason: "hash mismatch: the entry or one before it was changed"))
             }
+            if let mismatch = columnMismatch(entry, body: object) {
+                return .failure(mismatch)
+            }
             previous = entry.hash
             last = entry.head
             expectedSequence += 1
         }
         return .success(last)
+    }
+
+    /// Where an entry's index columns (what the stores filter on: event, subject, client id,
+    /// role, outcome, time) disagree with its hashed body, naming the column; nil when they agree.
+    /// The hash covers the body only, so without this an edited column would hide an entry from
+    /// a filtered read while the chain still verified.
+    public static func columnMismatch(_ entry: SealedAuditEntry) -> Break? {
+        guard let object = try? JSONParser.parseObject(Array(entry.body.utf8)) else {
+            return Break(sequence: entry.sequence, reason: "the entry's content is not a JSON object")
+        }
+        return columnMismatch(entry, body: object)
+    }
+
+    private static func columnMismatch(_ entry: SealedAuditEntry, body: [String: JSONValue]) -> Break? {
+        let content = body["entry"]?.objectValue ?? [:]
+        let actor = content["actor"]?.objectValue ?? [:]
+        let target = content["target"]?.objectValue ?? [:]
+        let columns: [(name: String, stored: String?, hashed: String?)] = [
+            ("event", entry.event, content["event"]?.stringValue),
+            ("subject", entry.subject, actor["subject"]?.stringValue),
+            ("client_id", entry.clientID, actor["client_id"]?.stringValue),
+            ("role", entry.role, target["role"]?.stringValue),
+            ("outcome", entry.outcome, content["outcome"]?.stringValue),
+        ]
+        func shown(_ value: String?) -> String { value.map { "\"\($0)\"" } ?? "nothing" }
+        if let column = columns.first(where: { $0.stored != $0.hashed }) {
+            return Break(sequence: entry.sequence, reason: "the \(column.name) column says \(shown(column.stored)) but the hashed entry says "
+                + "\(shown(column.hashed)): the column was edited, and filtered reads (audit export, the admin API) would misplace the entry")
+        }
+        // The body's time is the text `seal` formatted from the entry's time; the column read back
+        // formats to the same text exactly when it holds the same millisecond.
+        let hashedTime = body["time"]?.stringValue
+        let storedTime = entry.time.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        guard storedTime == hashedTime else {
+            return Break(sequence: entry.sequence, reason: "the time column says \(storedTime) but the hashed entry says "
+                + "\(shown(hashedTime)): the column was edited, and filtered reads (audit export, the admin API) would misplace the entry")
+        }
+        return nil
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

@@ -26,8 +26,7 @@ public struct DevUpstream: Sendable {
         let key: PrivateKey
         do {
             if FileManager.default.fileExists(atPath: path) {
-                try KeyDirectory.checkPrivate(path)
-                key = try PrivateKey(pem: String(contentsOfFile: path, encoding: .utf8))
+                key = try PrivateKey(pem: String(decoding: KeyDirectory.readPrivateKey(path, what: "the dev upstream key"), as: UTF8.self))
             } else {
                 try? FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
                 key = try PrivateKey.generate(.p256)

@@ -82,8 +82,14 @@ public struct KeyDirectory: SigningKeyStore {
         try withLock(exclusive: false) { () throws(KeyDirectoryError) in try readManifest().generation ?? 0 }
     }
 
-    public func replaceSigningKeys(_ records: [SigningKeyRecord], expectedVersion: Int64) async throws -> Bool {
-        try replace(records, expectedVersion: expectedVersion)
+    /// A keys folder keeps no set MAC: its integrity rests on the folder's permissions (only
+    /// the database form is authenticated with the KEK, see `KeyMaterialCodec.setAuthenticator`),
+    /// so a MAC handed here would be lost, and is refused instead.
+    public func replaceSigningKeys(_ records: [SigningKeyRecord], mac: [UInt8]?, expectedVersion: Int64) async throws -> Bool {
+        guard mac == nil else {
+            throw KeyDirectoryError(path: manifestPath, message: "a keys folder keeps no key-set MAC")
+        }
+        return try replace(records, expectedVersion: expectedVersion)
     }
 
     // MARK: - Synchronous access (the CLI, tests, and the async methods above)
@@ -96,12 +102,7 @@ public struct KeyDirectory: SigningKeyStore {
             for entry in manifest.keys {
                 var material: [UInt8] = []
                 if let name = entry.file {
-                    let keyPath = file(name)
-                    try Self.checkPrivate(keyPath)
-                    guard let data = FileManager.default.contents(atPath: keyPath) else {
-                        throw KeyDirectoryError(path: keyPath, message: "cannot read the key listed in the manifest for kid \(entry.kid)")
-                    }
-                    material = Array(data)
+                    material = try Self.readPrivateKey(file(name), what: "the key listed in the manifest for kid \(entry.kid)")
                 } else if entry.state != .revoked {
                     throw KeyDirectoryError(path: manifestPath, message: "kid \(entry.kid) is \(entry.state.rawValue) but has no file")
                 }
@@ -150,7 +151,7 @@ public struct KeyDirectory: SigningKeyStore {
         try snapshot().records.filter { !$0.material.isEmpty }.map { (record) throws(KeyDirectoryError) in
             let entry = try SigningKeyEntry(record: record)
             let location = file(Self.fileName(for: record))
-            return StoredSigningKey(entry: entry, privateKey: try codec.open(record.material, kid: record.kid, alg: entry.alg, location: location))
+            return StoredSigningKey(entry: entry, privateKey: try codec.open(record.material, for: entry, location: location))
         }
     }
 
@@ -167,7 +168,7 @@ public struct KeyDirectory: SigningKeyStore {
             let hasCurrent = current.records.contains { $0.algorithm == algorithm.jwsName && $0.state == KeyState.current.rawValue }
             let entry = SigningKeyEntry(kid: key.kid, alg: algorithm, state: hasCurrent ? .next : .current, created: now,
                                         activatesAt: hasCurrent ? (activatesAt ?? now + TimeInterval(SigningKeyPolicy.defaultPrepublishSeconds)) : now)
-            let records = current.records + [entry.record(material: try codec.seal(key.privateKey, kid: key.kid))]
+            let records = current.records + [entry.record(material: try codec.seal(key.privateKey, for: entry))]
             if try replace(records, expectedVersion: current.version) {
                 return StoredSigningKey(entry: entry, privateKey: key.privateKey)
             }
@@ -254,15 +255,52 @@ public struct KeyDirectory: SigningKeyStore {
         return "\(record.kid).\(sealed ? "sealed" : "pem")"
     }
 
-    /// A private key readable by group or others is refused: whoever can read it can mint tokens.
-    static func checkPrivate(_ keyPath: String) throws(KeyDirectoryError) {
+    /// The largest key file read: an RSA-4096 PEM, sealed and armored, is under 5 KiB.
+    static let keyFileLimit = 64 * 1024
+
+    /// The bytes of a private key file. A key readable by group or others is refused: whoever
+    /// can read it can mint tokens. The mode is checked on the opened descriptor (`fstat`), as
+    /// `KeyEncryptionKey.load` reads the KEK, so the file checked is the file read: a `stat`
+    /// before a separate open could be answered for one file and the read served by another
+    /// swapped in between. Symbolic links are followed (a mounted secret is a folder of links);
+    /// the mode checked is the target's.
+    /// `what` names the file in errors ("the key listed in the manifest for kid ...").
+    static func readPrivateKey(_ keyPath: String, what: String) throws(KeyDirectoryError) -> [UInt8] {
+        func reason() -> String { String(cString: strerror(errno)) }
+        // O_NONBLOCK: opening a FIFO planted as a key would otherwise wait for a writer; a
+        // regular file reads the same with or without it.
+        let descriptor = open(keyPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { throw KeyDirectoryError(path: keyPath, message: "\(what) is missing") }
+            throw KeyDirectoryError(path: keyPath, message: "cannot read \(what): \(reason())")
+        }
+        defer { close(descriptor) }
         var info = stat()
-        guard stat(keyPath, &info) == 0 else {
-            throw KeyDirectoryError(path: keyPath, message: "the key file listed in the manifest is missing")
+        guard fstat(descriptor, &info) == 0 else {
+            throw KeyDirectoryError(path: keyPath, message: "cannot read \(what): \(reason())")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw KeyDirectoryError(path: keyPath, message: "\(what) is not a regular file")
         }
         if info.st_mode & 0o077 != 0 {
             throw KeyDirectoryError(path: keyPath, message: String(format: "private key is readable by group or others (mode %o); run chmod 600 on it", info.st_mode & 0o777))
         }
+        var contents = [UInt8](repeating: 0, count: keyFileLimit + 1)
+        var length = 0
+        while length < contents.count {
+            let count = contents.withUnsafeMutableBytes { buffer in read(descriptor, buffer.baseAddress! + length, buffer.count - length) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw KeyDirectoryError(path: keyPath, message: "cannot read \(what): \(reason())")
+            }
+            if count == 0 { break }
+            length += count
+        }
+        guard length <= keyFileLimit else {
+            throw KeyDirectoryError(path: keyPath, message: "too large to be a private key (more than \(keyFileLimit) bytes)")
+        }
+        contents.removeLast(contents.count - length)
+        return contents
     }
 }
 
@@ -301,18 +339,44 @@ struct SigningKeyFactory {
 
 /// Writes `data` to a temporary file with `permissions` from the start, syncs it and renames
 /// it over `path`, so readers see either the old or the new content, never a mix.
-func writeAtomically(_ data: Data, to path: String, permissions: mode_t) throws(KeyDirectoryError) {
-    let temporary = path + ".tmp-\(getpid())"
-    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, permissions)
+///
+/// The temporary file has a random name and is created with `O_EXCL | O_NOFOLLOW`: someone who
+/// can write the folder cannot plant a file or a symbolic link there in advance and have a
+/// private key written through it, or into a file they can read. The rename replaces whatever
+/// entry `path` is, a link included, without following it.
+///
+/// `temporaryName` is for tests that plant something at the temporary path.
+func writeAtomically(_ data: Data, to path: String, permissions: mode_t, temporaryName: String? = nil) throws(KeyDirectoryError) {
+    let name = temporaryName ?? "." + (path as NSString).lastPathComponent + ".tmp-" + Base64URL.encode(SecureRandom().bytes(count: 12))
+    let temporary = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(name)
+    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, permissions)
     guard descriptor >= 0 else {
         throw KeyDirectoryError(path: temporary, message: "cannot create: \(String(cString: strerror(errno)))")
     }
-    let written = data.withUnsafeBytes { buffer in write(descriptor, buffer.baseAddress, buffer.count) }
-    let synced = fsync(descriptor)
+    var written = 0
+    var failure: Int32 = 0
+    data.withUnsafeBytes { buffer in
+        while written < buffer.count {
+            let count = write(descriptor, buffer.baseAddress! + written, buffer.count - written)
+            if count < 0 {
+                if errno == EINTR { continue }
+                failure = errno
+                return
+            }
+            written += count
+        }
+    }
+    if failure == 0, fsync(descriptor) != 0 { failure = errno }
     close(descriptor)
-    guard written == data.count, synced == 0, rename(temporary, path) == 0 else {
-        let reason = String(cString: strerror(errno))
+    if failure == 0, rename(temporary, path) != 0 { failure = errno }
+    guard failure == 0 else {
         unlink(temporary)
-        throw KeyDirectoryError(path: path, message: "cannot write: \(reason)")
+        throw KeyDirectoryError(path: path, message: "cannot write: \(String(cString: strerror(failure)))")
+    }
+    // The rename itself is durable once the folder is synced.
+    let folder = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if folder >= 0 {
+        fsync(folder)
+        close(folder)
     }
 }

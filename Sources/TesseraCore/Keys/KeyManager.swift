@@ -16,6 +16,8 @@ public actor KeyManager {
     public nonisolated let keys: CurrentValue<SigningKeys>
     let store: any SigningKeyStore
     let codec: KeyMaterialCodec
+    /// The database's set MAC; nil for a keys folder.
+    let authenticator: KeySetAuthenticator?
     /// Names the store in errors and logs: the keys folder, or "the database".
     let location: String
     let timings: @Sendable () -> KeyTimings
@@ -28,15 +30,19 @@ public actor KeyManager {
     private var loadedEntries: [SigningKeyEntry] = []
     /// Private keys opened so far, by kid: opening (and unsealing) happens once per key.
     private var opened: [String: PrivateKey]
+    /// The last version refused as tampered with, so that a set refused on every tick is
+    /// audited once, not every few seconds.
+    private var rejectedVersion: Int64?
 
     private init(keys: SigningKeys, version: Int64, opened: [String: PrivateKey], store: any SigningKeyStore, codec: KeyMaterialCodec,
-                 location: String, timings: @escaping @Sendable () -> KeyTimings, audit: AuditLog, tokens: any IssuedTokenStore,
-                 timeSource: any TimeSource, logger: Logger) {
+                 authenticator: KeySetAuthenticator?, location: String, timings: @escaping @Sendable () -> KeyTimings, audit: AuditLog,
+                 tokens: any IssuedTokenStore, timeSource: any TimeSource, logger: Logger) {
         self.keys = CurrentValue(keys)
         self.loadedVersion = version
         self.opened = opened
         self.store = store
         self.codec = codec
+        self.authenticator = authenticator
         self.location = location
         self.timings = timings
         self.audit = audit
@@ -47,16 +53,28 @@ public actor KeyManager {
 
     /// Loads the key set and applies what is due (on a first start: a current key for every
     /// algorithm the policy needs). Any problem is fatal here: a server must not start without
-    /// keys it can trust.
+    /// keys it can trust. A database set written before sets had a MAC is upgraded first.
     public static func open(store: any SigningKeyStore, codec: KeyMaterialCodec, location: String,
                             timings: @escaping @Sendable () -> KeyTimings, audit: AuditLog, tokens: any IssuedTokenStore,
                             timeSource: any TimeSource, logger: Logger, applyDueChanges: Bool = true) async throws(KeyDirectoryError) -> KeyManager {
         try codec.checkUsable(location: location)
-        let snapshot = try await read(store, location: location)
+        let authenticator = try codec.setAuthenticator()
+        var snapshot = try await read(store, location: location)
+        if let authenticator {
+            snapshot = try await KeySetUpgrade.run(snapshot, store: store, codec: codec, authenticator: authenticator,
+                                                   location: location, audit: audit, logger: logger)
+            do throws(KeyDirectoryError) {
+                try authenticator.check(snapshot, location: location)
+            } catch {
+                _ = try? await audit.record(rejection(snapshot, error))
+                throw error
+            }
+        }
         let (keys, opened) = try build(snapshot, codec: codec, location: location, defaultAlgorithm: nil, previouslyOpened: [:],
                                        allowEmpty: applyDueChanges)
         let manager = KeyManager(keys: keys ?? placeholder, version: snapshot.version, opened: opened, store: store, codec: codec,
-                                 location: location, timings: timings, audit: audit, tokens: tokens, timeSource: timeSource, logger: logger)
+                                 authenticator: authenticator, location: location, timings: timings, audit: audit, tokens: tokens,
+                                 timeSource: timeSource, logger: logger)
         if applyDueChanges {
             try await manager.advance()
         }
@@ -141,7 +159,7 @@ public actor KeyManager {
             throw KeyDirectoryError(path: location, message: "key \(kid) is revoked and unpublished, but revoking its tokens failed: \(error); "
                 + "they no longer verify against the JWKS or introspection; run the revocation again to record them")
         }
-        try? await audit.record(AuditEvent("key.tokens_revoked", outcome: .success, actor: actor, target: [
+        _ = try? await audit.record(AuditEvent("key.tokens_revoked", outcome: .success, actor: actor, target: [
             "kid": .string(kid), "tokens": .number(Double(count)),
         ], reasons: [reason]))
         return KeyRevocation(entry: revoked.entry, replacementKeyID: revoked.replacement, tokensRevoked: count)
@@ -174,7 +192,7 @@ public actor KeyManager {
 
     /// Every key of the set, revoked ones included, as stored now.
     public func entries() async throws(KeyDirectoryError) -> [SigningKeyEntry] {
-        try await Self.read(store, location: location).records.map { (record) throws(KeyDirectoryError) in try SigningKeyEntry(record: record) }
+        try await readAuthenticated().records.map { (record) throws(KeyDirectoryError) in try SigningKeyEntry(record: record) }
     }
 
     // MARK: - Reading and writing the set
@@ -183,17 +201,19 @@ public actor KeyManager {
     /// compare-and-swap conflict. Audit entries for the changes are written once they landed.
     private func mutate<T>(_ change: (inout KeyWorkingSet, Date) throws(KeyDirectoryError) -> T) async throws(KeyDirectoryError) -> T {
         for _ in 0..<20 {
-            let snapshot = try await Self.read(store, location: location)
-            var set = try KeyWorkingSet(snapshot, codec: codec)
+            let snapshot = try await readAuthenticated()
+            var set = try KeyWorkingSet(snapshot, codec: codec, location: location)
             let now = timeSource.now()
             let result = try change(&set, now)
             guard set.changed else {
                 if snapshot.version != loadedVersion { try await reload() }
                 return result
             }
+            let records = set.records
+            let mac = try authenticator?.mac(version: snapshot.version + 1, records: records)
             let written: Bool
             do {
-                written = try await store.replaceSigningKeys(set.records, expectedVersion: snapshot.version)
+                written = try await store.replaceSigningKeys(records, mac: mac, expectedVersion: snapshot.version)
             } catch let error as KeyDirectoryError {
                 throw error
             } catch {
@@ -217,7 +237,7 @@ public actor KeyManager {
     /// Rebuilds `keys` from the stored set. A set that cannot be used (a corrupt or unreadable
     /// key) throws and leaves the keys in force untouched.
     private func reload(allowEmpty: Bool = false) async throws(KeyDirectoryError) {
-        let snapshot = try await Self.read(store, location: location)
+        let snapshot = try await readAuthenticated()
         let entries = try snapshot.records.map { (record) throws(KeyDirectoryError) in try SigningKeyEntry(record: record) }
         let (built, opened) = try Self.build(snapshot, codec: codec, location: location, defaultAlgorithm: timings().defaultAlgorithm,
                                              previouslyOpened: opened, allowEmpty: allowEmpty)
@@ -233,6 +253,38 @@ public actor KeyManager {
                 "tessera.published": .stringConvertible(built.published.count),
             ])
         }
+    }
+
+    /// The stored set, refused unless it is authentic (for the database: its MAC verifies, and
+    /// its version has not gone back below the one loaded). A refusal is logged by the caller
+    /// and audited here, once per version refused; the keys in force stay in force.
+    private func readAuthenticated() async throws(KeyDirectoryError) -> SigningKeySnapshot {
+        let snapshot = try await Self.read(store, location: location)
+        guard let authenticator else { return snapshot }
+        do throws(KeyDirectoryError) {
+            try authenticator.check(snapshot, location: location)
+            if snapshot.version < loadedVersion {
+                throw KeyDirectoryError(path: location, message: "the key set went back from version \(loadedVersion) to \(snapshot.version) "
+                    + "(an earlier copy put back?); refused, the keys in force stay in force. If the database was restored on purpose, restart the servers")
+            }
+        } catch {
+            if rejectedVersion != snapshot.version {
+                rejectedVersion = snapshot.version
+                do {
+                    try await audit.record(Self.rejection(snapshot, error))
+                } catch {
+                    logger.error("key set refused but not audited: \(error)", metadata: ["tessera.keys": .string(location)])
+                }
+            }
+            throw error
+        }
+        return snapshot
+    }
+
+    private static func rejection(_ snapshot: SigningKeySnapshot, _ error: KeyDirectoryError) -> AuditEvent {
+        AuditEvent("key.set_rejected", outcome: .failure, target: [
+            "version": .number(Double(snapshot.version)), "kids": .array(snapshot.records.map { .string($0.kid) }),
+        ], reasons: [error.message])
     }
 
     private static func read(_ store: any SigningKeyStore, location: String) async throws(KeyDirectoryError) -> SigningKeySnapshot {
@@ -258,7 +310,7 @@ public actor KeyManager {
             if let known = previouslyOpened[record.kid] {
                 key = known
             } else {
-                key = try codec.open(record.material, kid: record.kid, alg: entry.alg, location: "\(location) (kid \(record.kid))")
+                key = try codec.open(record.material, for: entry, location: "\(location) (kid \(record.kid))")
             }
             opened[record.kid] = key
             stored.append(StoredSigningKey(entry: entry, privateKey: key))
@@ -293,11 +345,13 @@ struct KeyWorkingSet {
     private(set) var events: [AuditEvent] = []
     private(set) var changed = false
     let codec: KeyMaterialCodec
+    let location: String
 
-    init(_ snapshot: SigningKeySnapshot, codec: KeyMaterialCodec) throws(KeyDirectoryError) {
+    init(_ snapshot: SigningKeySnapshot, codec: KeyMaterialCodec, location: String) throws(KeyDirectoryError) {
         entries = try snapshot.records.map { (record) throws(KeyDirectoryError) in try SigningKeyEntry(record: record) }
         materials = Dictionary(snapshot.records.map { ($0.kid, $0.material) }, uniquingKeysWith: { first, _ in first })
         self.codec = codec
+        self.location = location
     }
 
     var records: [SigningKeyRecord] { entries.map { $0.record(material: materials[$0.kid] ?? []) } }
@@ -309,9 +363,9 @@ struct KeyWorkingSet {
             let entry = SigningKeyEntry(kid: key.kid, alg: alg, state: state, created: now, activatesAt: activatesAt)
             try add(entry, key: key.privateKey, event: "key.generated", actor: actor)
         case .promote(let kid):
-            update(kid, event: "key.activated", actor: actor) { $0.state = .current; $0.activatesAt = now }
+            try update(kid, event: "key.activated", actor: actor) { $0.state = .current; $0.activatesAt = now }
         case .retire(let kid, let removeAfter):
-            update(kid, event: "key.retired", actor: actor) {
+            try update(kid, event: "key.retired", actor: actor) {
                 $0.state = .previous
                 $0.retiredAt = now
                 $0.removeAfter = removeAfter
@@ -325,7 +379,7 @@ struct KeyWorkingSet {
     }
 
     mutating func add(_ entry: SigningKeyEntry, key: PrivateKey, event: String, actor: AuditActor) throws(KeyDirectoryError) {
-        materials[entry.kid] = try codec.seal(key, kid: entry.kid)
+        materials[entry.kid] = try codec.seal(key, for: entry)
         entries.append(entry)
         record(event, entry, actor: actor)
     }
@@ -333,17 +387,23 @@ struct KeyWorkingSet {
     mutating func revoke(kid: String, reason: String, now: Date, actor: AuditActor) throws(KeyDirectoryError) {
         // The private part is deleted: nothing may sign with a compromised key again.
         materials[kid] = []
-        update(kid, event: "key.revoked", actor: actor, reasons: [reason]) {
+        try update(kid, event: "key.revoked", actor: actor, reasons: [reason]) {
             $0.state = .revoked
             $0.revokedAt = now
             $0.revocationReason = reason
         }
     }
 
+    /// Edits a key's entry; in the database its sealed material follows, re-sealed for the new
+    /// row (the state and times are its associated data).
     private mutating func update(_ kid: String, event: String, actor: AuditActor, reasons: [String] = [],
-                                 _ edit: (inout SigningKeyEntry) -> Void) {
+                                 _ edit: (inout SigningKeyEntry) -> Void) throws(KeyDirectoryError) {
         guard let index = entries.firstIndex(where: { $0.kid == kid }) else { return }
+        let old = entries[index]
         edit(&entries[index])
+        if let material = materials[kid] {
+            materials[kid] = try codec.reseal(material, from: old, to: entries[index], location: "\(location) (kid \(kid))")
+        }
         record(event, entries[index], actor: actor, reasons: reasons)
     }
 
