@@ -413,11 +413,11 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
             binds.append(record.kid)
             binds.append(record.algorithm)
             binds.append(record.state)
-            binds.append(nearestMilliseconds(record.createdAt))
-            binds.append(record.activatesAt.map(nearestMilliseconds))
-            binds.append(record.retiredAt.map(nearestMilliseconds))
-            binds.append(record.removeAfter.map(nearestMilliseconds))
-            binds.append(record.revokedAt.map(nearestMilliseconds))
+            binds.append(milliseconds(record.createdAt))
+            binds.append(record.activatesAt.map(milliseconds))
+            binds.append(record.retiredAt.map(milliseconds))
+            binds.append(record.removeAfter.map(milliseconds))
+            binds.append(record.revokedAt.map(milliseconds))
             binds.append(record.revocationReason)
             // `Data` binds as BYTEA; `[UInt8]` would bind as an array of "char".
             try binds.append(Data(record.material), context: .default)
@@ -524,14 +524,6 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
     }
 
     static func milliseconds(_ date: Date) -> Int64 { date.millisecondsSince1970 }
-
-    /// A key's times are rounded to the nearest millisecond, as the set's MAC and each key's
-    /// associated data encode them: rounding down would, for some dates (from 2039 on, where a
-    /// `Date` round trip through milliseconds lands just below the whole number), store a
-    /// millisecond less than was authenticated, and the set would then fail authentication.
-    static func nearestMilliseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded())
-    }
 
     static func date(_ milliseconds: Int64) -> Date {
         Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000)

@@ -145,11 +145,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 }
 
 extension Date {
-    /// Whole milliseconds since the epoch, as the stores keep times. Clamped rather than
-    /// converted blindly: a Double that does not fit an Int64 would trap the process, and a date
-    /// that far out is the end of time for every comparison the stores make.
+    /// Whole milliseconds since the epoch, as the stores keep times. Rounded to the nearest: a
+    /// time that came from whole milliseconds (an audit entry's, a key's) must come back as the
+    /// same number, and from 2039 on `Date(ms / 1000)` lands just below it, so rounding down would
+    /// store a millisecond less than was hashed or authenticated. Clamped rather than converted
+    /// blindly: a Double that does not fit an Int64 would trap the process, and a date that far
+    /// out is the end of time for every comparison the stores make.
     public var millisecondsSince1970: Int64 {
-        let milliseconds = (timeIntervalSince1970 * 1000).rounded(.down)
+        let milliseconds = (timeIntervalSince1970 * 1000).rounded()
         if let exact = Int64(exactly: milliseconds) { return exact }
         return milliseconds < 0 ? Int64.min : Int64.max
     }

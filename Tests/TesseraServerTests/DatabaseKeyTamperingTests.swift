@@ -30,21 +30,29 @@ struct DatabaseKeyTamperingTests {
         case macRemoved
     }
 
+    /// A database of its own on the test server, with psql to edit it and a closure that drops
+    /// it; nil (reported as a missing peer) without PostgreSQL.
+    static func freshDatabase() async throws -> (psql: String, storeURL: String, drop: @Sendable () -> Void)? {
+        guard let serverURL = ReplicaTests.postgresURL, let psql = which("psql") else {
+            peerMissing("PostgreSQL (TESSERA_TEST_POSTGRES and psql; .ci/run starts it)")
+            return nil
+        }
+        let database = "tessera_keys_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        let created = try await run(psql, [serverURL, "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(database)"])
+        try #require(created.status == 0, "\(created.error)")
+        let storeURL = ReplicaTests.replacingDatabase(in: serverURL, with: String(database))
+        return (psql, storeURL, { Task { _ = try? await run(psql, [serverURL, "-q", "-c", "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"]) } })
+    }
+
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
     static let timings = KeyTimings(prepublish: 3600, retention: 7200, algorithms: [.rs256], defaultAlgorithm: .es256)
     static let audience = "https://api.example"
 
     @Test("refused, logged and audited; the keys in force keep signing", arguments: Tampering.allCases)
     func tamperingIsRefused(_ tampering: Tampering) async throws {
-        guard let serverURL = ReplicaTests.postgresURL, let psql = which("psql") else {
-            peerMissing("PostgreSQL (TESSERA_TEST_POSTGRES and psql; .ci/run starts it)")
-            return
-        }
-        let database = "tessera_keys_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-        let created = try await run(psql, [serverURL, "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(database)"])
-        try #require(created.status == 0, "\(created.error)")
-        let storeURL = ReplicaTests.replacingDatabase(in: serverURL, with: String(database))
-        defer { Task { _ = try? await run(psql, [serverURL, "-q", "-c", "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"]) } }
+        guard let database = try await Self.freshDatabase() else { return }
+        defer { database.drop() }
+        let (psql, storeURL) = (database.psql, database.storeURL)
         func sql(_ statement: String) async throws {
             let result = try await run(psql, [storeURL, "-v", "ON_ERROR_STOP=1", "-q", "-c", statement])
             try #require(result.status == 0, "\(statement): \(result.error)")
@@ -138,15 +146,9 @@ struct DatabaseKeyTamperingTests {
     /// A database written before key sets had a MAC (keys sealed with their kid alone): the first
     /// start holding the KEK re-seals every key with its row and stores the MAC; the keys stay the same.
     @Test func anOldSetIsResealedAndAuthenticatedOnTheFirstStartWithTheKEK() async throws {
-        guard let serverURL = ReplicaTests.postgresURL, let psql = which("psql") else {
-            peerMissing("PostgreSQL (TESSERA_TEST_POSTGRES and psql; .ci/run starts it)")
-            return
-        }
-        let database = "tessera_keys_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-        let created = try await run(psql, [serverURL, "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(database)"])
-        try #require(created.status == 0, "\(created.error)")
-        let storeURL = ReplicaTests.replacingDatabase(in: serverURL, with: String(database))
-        defer { Task { _ = try? await run(psql, [serverURL, "-q", "-c", "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"]) } }
+        guard let database = try await Self.freshDatabase() else { return }
+        defer { database.drop() }
+        let storeURL = database.storeURL
 
         let storage = try await PostgresStorage.open(url: storeURL, logger: Self.quiet)
         let kek = try KeyEncryptionKey.generate()

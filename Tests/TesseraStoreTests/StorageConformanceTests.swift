@@ -86,12 +86,21 @@ struct SQLiteStorageTests {
 
     @Test func twoProcessesOpeningAtOnceMigrateOnce() async throws {
         let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
-        async let a = SQLiteStorage.open(directory: directory)
-        async let b = SQLiteStorage.open(directory: directory)
-        let (first, second) = try await (a, b)
-        _ = try await first.appendAudit { _ in [] }
-        try await first.close()
-        try await second.close()
+        // Each open's outcome is kept, so a store that did open is closed even when the other
+        // failed: a SQLite connection released unclosed stops the whole test process.
+        func open() async -> Result<SQLiteStorage, any Error> {
+            do { return .success(try await SQLiteStorage.open(directory: directory)) } catch { return .failure(error) }
+        }
+        async let a = open()
+        async let b = open()
+        let (first, second) = await (a, b)
+        for case .success(let store) in [first, second] { try await store.close() }
+        _ = try first.get()
+        _ = try second.get()
+        // Migrated once and usable.
+        let reopened = try await SQLiteStorage.open(directory: directory)
+        _ = try await reopened.appendAudit { _ in [] }
+        try await reopened.close()
     }
 }
 
