@@ -30,21 +30,28 @@ public final class SQLiteStorage: MigratedStorage {
     public static func open(directory: String, logger: Logger = Logger(label: "tessera.store")) async throws -> SQLiteStorage {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = (directory as NSString).appendingPathComponent(fileName)
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        let storage = SQLiteStorage(connection: connection, path: path)
-        do {
-            // The busy timeout first: the first migration takes locks that another process opening
-            // the same file at that moment may hold (`tessera serve` and a `tessera audit`
-            // command, or two tests), and without it the loser would fail at once.
-            _ = try await connection.query("PRAGMA busy_timeout=5000")
-            try await Self.enableWriteAheadLog(connection)
-            _ = try await connection.query("PRAGMA synchronous=FULL")
-            try await storage.migrate()
-        } catch {
-            try? await connection.close()
-            throw StoreError("\(path): cannot open the store: \(error)")
+        // Another process may be opening the same file at this moment (`tessera serve` and a
+        // `tessera audit` command, two tests): SQLite then answers "busy" at once from the WAL
+        // switch (which ignores the busy timeout) or, on a loaded machine, after the timeout
+        // from the first migration. Both are safe to repeat, so the whole open is retried.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            let storage = SQLiteStorage(connection: connection, path: path)
+            do {
+                _ = try await connection.query("PRAGMA busy_timeout=5000")
+                _ = try await connection.query("PRAGMA journal_mode=WAL")
+                _ = try await connection.query("PRAGMA synchronous=FULL")
+                try await storage.migrate()
+                return storage
+            } catch let error as SQLiteError where error.reason == .busy && ContinuousClock.now < deadline {
+                try? await connection.close()
+                try await Task.sleep(for: .milliseconds(50))
+            } catch {
+                try? await connection.close()
+                throw StoreError("\(path): cannot open the store: \(error)")
+            }
         }
-        return storage
     }
 
     public func close() async throws {
@@ -126,20 +133,6 @@ public final class SQLiteStorage: MigratedStorage {
         try await gate.run {
             let rows = try await self.connection.query("SELECT MAX(version) AS version FROM schema_migrations")
             return rows.first?.column("version")?.integer ?? 0
-        }
-    }
-
-    /// Switches the file to write-ahead logging. SQLite answers "busy" at once, without waiting
-    /// for the busy timeout, while another connection is switching the same new file, so the
-    /// switch is retried for up to 5 seconds.
-    static func enableWriteAheadLog(_ connection: SQLiteConnection) async throws {
-        for attempt in 1... {
-            do {
-                _ = try await connection.query("PRAGMA journal_mode=WAL")
-                return
-            } catch let error as SQLiteError where error.reason == .busy && attempt < 100 {
-                try await Task.sleep(for: .milliseconds(50))
-            }
         }
     }
 

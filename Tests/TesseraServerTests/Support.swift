@@ -72,10 +72,15 @@ struct ServerFixture {
 
     /// The event names in the fixture's audit log, read from its SQLite store.
     func auditEvents() async throws -> [String] {
+        try await auditEntries().map(\.event)
+    }
+
+    /// The entries of the fixture's audit log, read from its SQLite store.
+    func auditEntries() async throws -> [SealedAuditEntry] {
         let store = try await SQLiteStorage.open(directory: root + "/data")
         let entries = try await store.auditEntries(after: 0, limit: 1000)
         try await store.close()
-        return entries.map(\.event)
+        return entries
     }
 
     var basicAuthorization: String { basicAuthorization(client: "demo") }
