@@ -220,3 +220,59 @@ private func summary(of error: YamlError) -> String {
         return "\(error)"
     }
 }
+
+/// Finds YAML alias tokens (`*name`) in text, without parsing it: outside quoted strings and
+/// comments, a `*` that starts a token (at the start of a line, or after a space, `[`, `{`, `,`,
+/// `-`, `?` or `:`) and is followed by a name character. Quotes and comments count only where
+/// YAML starts them (at a token start), and escapes in double quotes are followed, so no text
+/// can make this scan and the YAML parser disagree about what is quoted. Conservative on
+/// purpose: `fix *all* things` in a plain scalar is reported too (quoting it avoids that).
+enum YAMLAliases {
+    /// The 1-based line of the first alias, or nil when there is none.
+    static func firstLine(in text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        let tokenStart = Set(" \t\r\n[{,-?:".utf8)
+        var line = 1
+        var quote: UInt8?
+        var escaped = false
+        var inComment = false
+        var previous = UInt8(ascii: "\n")
+        var skipNext = false
+        for (index, byte) in bytes.enumerated() {
+            defer { previous = byte }
+            if byte == UInt8(ascii: "\n") { line += 1 }
+            if skipNext {
+                skipNext = false
+                continue
+            }
+            if inComment {
+                if byte == UInt8(ascii: "\n") { inComment = false }
+                continue
+            }
+            if let open = quote {
+                if escaped {
+                    escaped = false
+                } else if open == UInt8(ascii: "\""), byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if open == UInt8(ascii: "'"), byte == open, index + 1 < bytes.count, bytes[index + 1] == open {
+                    skipNext = true  // '' is a quote inside single quotes
+                } else if byte == open {
+                    quote = nil
+                }
+                continue
+            }
+            guard tokenStart.contains(previous) else { continue }
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                quote = byte
+            case UInt8(ascii: "#"):
+                inComment = true
+            case UInt8(ascii: "*"):
+                if index + 1 < bytes.count, !" \t\r\n,[]{}".utf8.contains(bytes[index + 1]) { return line }
+            default:
+                break
+            }
+        }
+        return nil
+    }
+}

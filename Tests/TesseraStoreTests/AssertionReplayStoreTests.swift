@@ -7,20 +7,20 @@ import TesseraStore
 
     @Test func refusesSecondUseOfTheSameJTIWhileUnexpired() async throws {
         let store = InMemoryAssertionReplayStore()
-        #expect(try await store.recordFirstUse(jti: "a", clientID: "c", expiresAt: now + 60, now: now))
-        #expect(try await !store.recordFirstUse(jti: "a", clientID: "c", expiresAt: now + 60, now: now + 30))
+        #expect(await store.recordFirstUse(jti: "a", clientID: "c", expiresAt: now + 60, now: now))
+        #expect(await !store.recordFirstUse(jti: "a", clientID: "c", expiresAt: now + 60, now: now + 30))
     }
 
     @Test func scopesJTIsPerClient() async throws {
         let store = InMemoryAssertionReplayStore()
-        #expect(try await store.recordFirstUse(jti: "a", clientID: "c1", expiresAt: now + 60, now: now))
-        #expect(try await store.recordFirstUse(jti: "a", clientID: "c2", expiresAt: now + 60, now: now))
+        #expect(await store.recordFirstUse(jti: "a", clientID: "c1", expiresAt: now + 60, now: now))
+        #expect(await store.recordFirstUse(jti: "a", clientID: "c2", expiresAt: now + 60, now: now))
     }
 
     @Test func forgetsExpiredEntries() async throws {
         let store = InMemoryAssertionReplayStore(pruneInterval: 0)
-        #expect(try await store.recordFirstUse(jti: "a", clientID: "c", expiresAt: now + 60, now: now))
-        #expect(try await store.recordFirstUse(jti: "b", clientID: "c", expiresAt: now + 600, now: now + 61))
+        #expect(await store.recordFirstUse(jti: "a", clientID: "c", expiresAt: now + 60, now: now))
+        #expect(await store.recordFirstUse(jti: "b", clientID: "c", expiresAt: now + 600, now: now + 61))
         #expect(await store.count == 1)
     }
 

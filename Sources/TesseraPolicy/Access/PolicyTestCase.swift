@@ -106,7 +106,14 @@ public struct PolicyQuestion: Sendable {
     public var request: AccessRequest
     public var context: DecisionContext
 
+    /// A question arrives over HTTP (`POST /admin/explain`), so it may not use YAML aliases:
+    /// Yams compares mapping keys by hashing them whole before anything can bound the size, and
+    /// an aliased key can expand to billions of nodes. JSON, the documented form, has none.
     public static func parse(_ text: String, file: String, now: Date, trustedProxies: TrustedProxies) throws(PolicyError) -> PolicyQuestion {
+        if let line = YAMLAliases.firstLine(in: text) {
+            throw PolicyError(SourceLocation(file: file, line: line), field: nil,
+                              "YAML aliases (*name) are not accepted in a question; write the value out (JSON has no aliases)")
+        }
         guard let root = try parseYAMLDocument(text, file: file), !root.isNull else {
             throw PolicyError(SourceLocation(file: file), field: nil, "expected {identity: ..., context: ..., request: ...}")
         }
