@@ -74,7 +74,6 @@ public struct ClientDefinition: Sendable, Hashable {
         }
     }
 
-    /// RFC 6749 §3.3 scope-token: `%x21 / %x23-5B / %x5D-7E`, at least one character.
     /// Scopes under `tessera:` belong to Tessera's own tokens (`tessera:admin`, which only
     /// `tessera admin token` issues): no client or role may hand them out.
     public static func isReservedScope(_ scope: String) -> Bool {
@@ -85,6 +84,7 @@ public struct ClientDefinition: Sendable, Hashable {
         "the scope \"\(scope)\" is reserved: scopes under tessera: are for Tessera's admin tokens, which only `tessera admin token` issues"
     }
 
+    /// RFC 6749 §3.3 scope-token: `%x21 / %x23-5B / %x5D-7E`, at least one character.
     public static func isValidScope(_ scope: String) -> Bool {
         !scope.isEmpty && scope.utf8.allSatisfy { byte in
             byte == 0x21 || (byte >= 0x23 && byte <= 0x5B) || (byte >= 0x5D && byte <= 0x7E)
