@@ -13,6 +13,9 @@ public enum AuditText {
     /// characters (which split or forge log lines in text sinks) replaced by U+FFFD; a cut is
     /// marked with how much was dropped.
     public static func bounded(_ text: String, maximumBytes: Int) -> String {
+        // Every request's User-Agent comes through here: printable ASCII within the limit, the
+        // usual case, is decided from the bytes alone.
+        if text.utf8.count <= maximumBytes, text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
         let clean = text.unicodeScalars.contains(where: isControl)
             ? String(String.UnicodeScalarView(text.unicodeScalars.map { isControl($0) ? "\u{FFFD}" : $0 }))
             : text
