@@ -105,7 +105,7 @@ struct AuditCheckpointTests {
     @Test func aCheckpointConfirmsTheLogItWasTakenFrom() async throws {
         let store = try await log(["a", "b", "c"])
         let keys = try keys()
-        let head = try #require(try await store.auditHead())
+        let head = try #require(await store.auditHead())
         let signed = try AuditCheckpoint(issuer: testIssuer, head: head, time: testNow).signed(with: keys)
         let checkpoint = try AuditCheckpoint.verified(signed, issuer: testIssuer, keys: keys)
         #expect(checkpoint.head == head)
@@ -117,7 +117,7 @@ struct AuditCheckpointTests {
 
     @Test func aConsistentlyRewrittenLogFailsTheCheckpoint() async throws {
         let original = try await log(["a", "b", "c"])
-        let checkpoint = AuditCheckpoint(issuer: testIssuer, head: try #require(try await original.auditHead()), time: testNow)
+        let checkpoint = AuditCheckpoint(issuer: testIssuer, head: try #require(await original.auditHead()), time: testNow)
         // Every hash recomputed: the chain itself verifies, only the checkpoint can tell.
         let rewritten = try await log(["a", "mallory", "c"])
         guard case .success = try await AuditLog.verify(rewritten) else {

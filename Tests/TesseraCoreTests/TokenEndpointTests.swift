@@ -52,7 +52,7 @@ struct TokenEndpointTests {
     @Test func recordsTheTokenAndItsAuditEntryBeforeAnswering() async throws {
         let response = try await request([("grant_type", "client_credentials"), ("scope", "read")])
         let jti = try #require(try verify(response.accessToken).jwtID)
-        let record = try #require(try await storage.issuedToken(jwtID: jti))
+        let record = try #require(await storage.issuedToken(jwtID: jti))
         #expect(record.clientID == "basic-client")
         #expect(record.expiresAt == testNow + 300)
         let entries = try await storage.auditEntries(after: 0, limit: 10)

@@ -2,6 +2,7 @@ import Foundation
 import TesseraCrypto
 import TesseraJWT
 import TesseraPolicy
+import TesseraText
 
 /// Turns an upstream's JWK Set into verification keys with the strict importer of
 /// `TesseraCrypto` (EC points on the curve, RSA >= 2048 bits, no private members).
@@ -90,7 +91,7 @@ enum UpstreamJWKS {
         } catch {
             throw UpstreamFetchError("the discovery document is not a JSON object: \(error)")
         }
-        guard object["issuer"]?.stringValue == issuer else {
+        guard object[exactly: "issuer"]?.stringValue?.isExactly(issuer) == true else {
             throw UpstreamFetchError("the discovery document names issuer \"\(displayed(object["issuer"]?.stringValue ?? ""))\", not \"\(issuer)\"")
         }
         guard let uri = object["jwks_uri"]?.stringValue, UpstreamDefinition.isAcceptableURL(uri) else {
