@@ -44,7 +44,16 @@ enum PostgresTestServer {
         }
         // Without FORCE: the test closed its stores, and FORCE would fail when an autovacuum
         // worker (a superuser's process) is in the new database, which plain DROP waits out.
-        try await administer(server, "DROP DATABASE IF EXISTS \(name)")
+        // The server may still be ending the sessions the test just closed (plain DROP waits 5 s
+        // for them; a loaded machine can take longer), so it is tried a few times, then forced.
+        for _ in 0..<3 {
+            do {
+                return try await administer(server, "DROP DATABASE IF EXISTS \(name)")
+            } catch {
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+        try await administer(server, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
     }
 
     /// Runs one statement on a connection of its own (CREATE/DROP DATABASE cannot run in a
