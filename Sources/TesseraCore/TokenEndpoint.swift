@@ -85,12 +85,12 @@ public struct TokenEndpoint: Sendable {
     let failures: FailureAuditThrottle
 
     public init(grants: [any Grant], authenticator: ClientAuthenticator, minter: TokenMinter, audit: AuditLog,
-                failures: FailureAuditThrottle? = nil) {
+                failures: FailureAuditThrottle) {
         self.grants = Dictionary(grants.map { ($0.grantType, $0) }, uniquingKeysWith: { first, _ in first })
         self.authenticator = authenticator
         self.minter = minter
         self.audit = audit
-        self.failures = failures ?? FailureAuditThrottle(audit: audit, timeSource: authenticator.timeSource, logger: Logger(label: "tessera.audit"))
+        self.failures = failures
     }
 
     public var supportedGrantTypes: [String] { grants.keys.sorted() }

@@ -24,7 +24,7 @@ public struct TokenInspection: Sendable {
     let failures: FailureAuditThrottle
 
     public init(authenticator: ClientAuthenticator, issuer: String, keys: CurrentValue<SigningKeys>, audiences: CurrentValue<Set<String>>,
-                store: any IssuedTokenStore, audit: AuditLog, timeSource: any TimeSource, failures: FailureAuditThrottle? = nil) {
+                store: any IssuedTokenStore, audit: AuditLog, timeSource: any TimeSource, failures: FailureAuditThrottle) {
         self.authenticator = authenticator
         self.issuer = issuer
         self.keys = keys
@@ -32,7 +32,7 @@ public struct TokenInspection: Sendable {
         self.store = store
         self.audit = audit
         self.timeSource = timeSource
-        self.failures = failures ?? FailureAuditThrottle(audit: audit, timeSource: timeSource, logger: Logger(label: "tessera.audit"))
+        self.failures = failures
     }
 
     /// The introspection answer as JSON: the token's claims with `active: true`, or only

@@ -19,9 +19,10 @@ struct TokenEndpointTests {
         let directory = KeyDirectory(path: try temporaryDirectory())
         try directory.generate(algorithm: .es256, now: testNow)
         keys = try SigningKeys(keys: directory.load())
+        let audit = AuditLog(store: storage, timeSource: ManualTimeSource(testNow))
         endpoint = TokenEndpoint(grants: [ClientCredentialsGrant()], authenticator: fixture.authenticator(),
-                                 minter: TokenMinter(issuer: testIssuer, keys: keys, timeSource: ManualTimeSource(testNow)),
-                                 audit: AuditLog(store: storage, timeSource: ManualTimeSource(testNow)))
+                                 minter: TokenMinter(issuer: testIssuer, keys: keys, timeSource: ManualTimeSource(testNow)), audit: audit,
+                                 failures: FailureAuditThrottle(audit: audit, timeSource: ManualTimeSource(testNow), logger: logger))
     }
 
     func request(_ pairs: [(String, String)]) async throws -> TokenResponse {
@@ -72,9 +73,11 @@ struct TokenEndpointTests {
     }
 
     @Test func withholdsTheTokenWhenTheAuditLogCannotBeWritten() async throws {
+        let failing = AuditLog(store: FailingAuditStore(), timeSource: ManualTimeSource(testNow))
         let withoutAudit = TokenEndpoint(grants: [ClientCredentialsGrant()], authenticator: fixture.authenticator(),
                                          minter: TokenMinter(issuer: testIssuer, keys: keys, timeSource: ManualTimeSource(testNow)),
-                                         audit: AuditLog(store: FailingAuditStore(), timeSource: ManualTimeSource(testNow)))
+                                         audit: failing,
+                                         failures: FailureAuditThrottle(audit: failing, timeSource: ManualTimeSource(testNow), logger: logger))
         let error = await #expect(throws: OAuthError.self) {
             try await withoutAudit.handle(form: FormParameters([("grant_type", "client_credentials")]),
                                           basic: ("basic-client", fixture.basicSecret), logger: logger)

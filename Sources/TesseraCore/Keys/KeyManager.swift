@@ -273,7 +273,9 @@ public actor KeyManager {
                 do {
                     try await audit.record(Self.rejection(snapshot, error))
                 } catch {
-                    logger.error("key set refused but not audited: \(error)", metadata: ["tessera.keys": .string(location)])
+                    logger.error("key set refused but not audited", metadata: [
+                        "tessera.keys": .string(location), "tessera.error": .string("\(error)"),
+                    ])
                 }
             }
             throw error
