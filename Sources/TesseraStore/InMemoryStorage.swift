@@ -2,24 +2,49 @@ import Foundation
 
 /// A store that keeps everything in memory: for tests, and for tools that need no durability.
 /// It runs the same conformance suite as the persistent backends.
-public actor InMemoryStorage: TesseraStorage, SigningKeyStore {
+public actor InMemoryStorage: TesseraStorage, SigningKeyStore, ActivationStore, NotificationOutbox {
     private var entries: [SealedAuditEntry] = []
     private var tokens: [String: IssuedTokenRecord] = [:]
     private var signingKeySet = SigningKeySnapshot(version: 0, records: [])
     private let replay = InMemoryAssertionReplayStore()
+    private var requests: [String: ActivationRequestRecord] = [:]
+    private var activationRecords: [String: ActivationRecord] = [:]
+    private var outbox: [String: StoredNotification] = [:]
+
+    private struct StoredNotification {
+        var notification: OutboxNotification
+        var state: NotificationState = .pending
+        var claimant: String?
+        var leaseUntil: Date?
+        var deliveredAt: Date?
+    }
 
     public init() {}
 
     public func appendAudit(seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) throws -> [SealedAuditEntry] {
         // No suspension point between reading the head and appending: the actor makes it atomic.
         let sealed = try seal(entries.last?.head)
+        try checkNew(sealed)
+        write(sealed)
+        return sealed
+    }
+
+    /// Refuses a group that repeats a token's jti or an opened activation's id.
+    private func checkNew(_ sealed: [SealedAuditEntry]) throws {
         let jtis = sealed.compactMap(\.issuedToken?.jwtID)
         if let repeated = jtis.first(where: { tokens[$0] != nil }) ?? (Set(jtis).count < jtis.count ? jtis.first : nil) {
             throw StoreError("token \(repeated) was already recorded")
         }
+        let opened = sealed.compactMap(\.openedActivation?.id)
+        if let repeated = opened.first(where: { activationRecords[$0] != nil }) ?? (Set(opened).count < opened.count ? opened.first : nil) {
+            throw StoreError("activation \(repeated) was already recorded")
+        }
+    }
+
+    private func write(_ sealed: [SealedAuditEntry]) {
         entries.append(contentsOf: sealed)
         for token in sealed.compactMap(\.issuedToken) { tokens[token.jwtID] = token }
-        return sealed
+        for activation in sealed.compactMap(\.openedActivation) { activationRecords[activation.id] = activation }
     }
 
     public func auditEntries(matching query: AuditQuery) -> [SealedAuditEntry] {
@@ -43,6 +68,89 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore {
         let affected = tokens.values.filter { $0.keyID == keyID && $0.expiresAt > time && $0.revokedAt == nil }.map(\.jwtID)
         for jti in affected { tokens[jti]?.revokedAt = time }
         return affected.count
+    }
+
+    // MARK: ActivationStore
+
+    public func activationRequest(id: String) -> ActivationRequestRecord? { requests[id] }
+
+    public func activationRequests(matching query: ActivationRequestQuery) -> [ActivationRequestRecord] {
+        Array(requests.values.filter(query.matches).sorted(by: Self.creationOrder).prefix(query.limit))
+    }
+
+    public func activation(id: String) -> ActivationRecord? { activationRecords[id] }
+
+    public func activations(matching query: ActivationQuery) -> [ActivationRecord] {
+        Array(activationRecords.values.filter(query.matches).sorted(by: Self.creationOrder).prefix(query.limit))
+    }
+
+    private static func creationOrder(_ first: some ActivationOrdered, _ second: some ActivationOrdered) -> Bool {
+        let (a, b) = (first.createdAt.millisecondsSince1970, second.createdAt.millisecondsSince1970)
+        return a < b || (a == b && first.id < second.id)
+    }
+
+    /// No suspension point between the version checks and the writes: the actor makes the
+    /// whole change one compare-and-swap.
+    public func commit(_ change: ActivationChange,
+                       seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) throws -> [SealedAuditEntry]? {
+        for request in change.requests where (requests[request.id]?.version ?? 0) != request.version - 1 { return nil }
+        for activation in change.activations where (activationRecords[activation.id]?.version ?? 0) != activation.version - 1 { return nil }
+        if let repeated = change.notifications.first(where: { outbox[$0.id] != nil }) {
+            throw StoreError("notification \(repeated.id) was already recorded")
+        }
+        let sealed = try seal(entries.last?.head)
+        try checkNew(sealed)
+        write(sealed)
+        for request in change.requests { requests[request.id] = request }
+        for activation in change.activations { activationRecords[activation.id] = activation }
+        for notification in change.notifications { outbox[notification.id] = StoredNotification(notification: notification) }
+        for id in change.revokeTokensOf {
+            for (jti, token) in tokens where token.activationID == id && token.revokedAt == nil && token.expiresAt > change.time {
+                tokens[jti]?.revokedAt = change.time
+            }
+        }
+        return sealed
+    }
+
+    // MARK: NotificationOutbox
+
+    public func claimNotifications(now: Date, claimant: String, leaseUntil: Date, limit: Int) -> [OutboxNotification] {
+        let due = outbox.values.filter { stored in
+            stored.state == .pending && stored.notification.dueAt <= now && (stored.leaseUntil.map { $0 <= now } ?? true)
+        }
+        let claimed = due.map(\.notification).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.prefix(limit)
+        for notification in claimed {
+            outbox[notification.id]?.claimant = claimant
+            outbox[notification.id]?.leaseUntil = leaseUntil
+        }
+        return Array(claimed)
+    }
+
+    public func finishNotification(id: String, claimant: String, outcome: NotificationDeliveryOutcome) -> Bool {
+        guard var stored = outbox[id], stored.claimant == claimant, stored.state == .pending else { return false }
+        stored.claimant = nil
+        stored.leaseUntil = nil
+        switch outcome {
+        case .delivered(let time):
+            stored.state = .delivered
+            stored.deliveredAt = time
+            stored.notification.attempts += 1
+        case .retry(let time, let attempts, let error):
+            stored.notification.dueAt = time
+            stored.notification.attempts = attempts
+            stored.notification.lastError = error
+        case .failed(let attempts, let error):
+            stored.state = .failed
+            stored.notification.attempts = attempts
+            stored.notification.lastError = error
+        }
+        outbox[id] = stored
+        return true
+    }
+
+    public func notifications(in state: NotificationState, limit: Int) -> [OutboxNotification] {
+        Array(outbox.values.filter { $0.state == state }.map(\.notification).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+            .prefix(limit))
     }
 
     // MARK: SigningKeyStore
@@ -70,6 +178,8 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore {
     public func pruneExpired(now: Date) async throws -> PrunedRecords {
         let expired = tokens.values.filter { $0.expiresAt <= now }.map(\.jwtID)
         for jti in expired { tokens[jti] = nil }
+        let cutoff = now.addingTimeInterval(-OutboxNotification.deliveredRetention)
+        outbox = outbox.filter { $0.value.state != .delivered || ($0.value.deliveredAt ?? now) > cutoff }
         return PrunedRecords(issuedTokens: expired.count, assertionJTIs: await replay.prune(now: now))
     }
 
@@ -81,7 +191,7 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore {
         let old = entries[index]
         entries[index] = SealedAuditEntry(sequence: old.sequence, time: old.time, event: old.event, subject: old.subject,
                                           clientID: old.clientID, role: old.role, outcome: old.outcome, body: body, hash: old.hash,
-                                          issuedToken: old.issuedToken)
+                                          issuedToken: old.issuedToken, openedActivation: old.openedActivation)
     }
 
     /// Replaces the stored key set as someone with write access to a database would, without

@@ -38,13 +38,14 @@ public protocol IssuedTokenStore: Sendable {
 /// Everything Tessera persists, behind one value: the SQLite file of a single node, or (with
 /// the PostgreSQL backend) a database several replicas share.
 ///
-/// Later features keep their state here too, each through a protocol of its own added to this
-/// list: activation requests and approvals (the approval workflow). Signing-key states (key
+/// Each feature keeps its state through a protocol of its own added to this list: activation
+/// requests, activations and the notification outbox (the approval workflow). Signing-key states (key
 /// rotation shared by replicas) are `SigningKeyStore`, which only the backends replicas can share
 /// implement (in memory and PostgreSQL): a single node keeps its keys as files.
 public protocol TesseraStorage: AuditStore, IssuedTokenStore, AssertionReplayStore {
     /// Deletes what can no longer matter at `now`: issued tokens (with their revocations) and
-    /// assertion jtis past their expiry. The audit log is never pruned.
+    /// assertion jtis past their expiry, delivered notifications a day old. The audit log,
+    /// requests and activations are never pruned.
     func pruneExpired(now: Date) async throws -> PrunedRecords
 
     func close() async throws

@@ -12,9 +12,11 @@ public struct IssuedTokenRecord: Sendable, Hashable {
     public var expiresAt: Date
     /// When the token was revoked (RFC 7009), nil while it is not.
     public var revokedAt: Date?
+    /// The activation it was issued under (token exchange), whose end revokes it.
+    public var activationID: String?
 
     public init(jwtID: String, subject: String, clientID: String, audiences: [String], scope: String?, keyID: String,
-                issuedAt: Date, expiresAt: Date, revokedAt: Date? = nil) {
+                issuedAt: Date, expiresAt: Date, revokedAt: Date? = nil, activationID: String? = nil) {
         self.jwtID = jwtID
         self.subject = subject
         self.clientID = clientID
@@ -24,6 +26,7 @@ public struct IssuedTokenRecord: Sendable, Hashable {
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
         self.revokedAt = revokedAt
+        self.activationID = activationID
     }
 }
 
@@ -69,9 +72,13 @@ public struct SealedAuditEntry: Sendable, Hashable {
     /// The token this entry records the issuing of: stored in the same write, so a token is
     /// durable exactly when its audit entry is.
     public let issuedToken: IssuedTokenRecord?
+    /// The activation this entry records the opening of (an allowed exchange's), stored in the
+    /// same write; a new id, so it never conflicts (transitions of existing ones go through
+    /// `ActivationStore.commit`).
+    public let openedActivation: ActivationRecord?
 
     public init(sequence: Int64, time: Date, event: String, subject: String?, clientID: String?, role: String? = nil,
-                outcome: String, body: String, hash: String, issuedToken: IssuedTokenRecord? = nil) {
+                outcome: String, body: String, hash: String, issuedToken: IssuedTokenRecord? = nil, openedActivation: ActivationRecord? = nil) {
         self.sequence = sequence
         self.time = time
         self.event = event
@@ -82,6 +89,7 @@ public struct SealedAuditEntry: Sendable, Hashable {
         self.body = body
         self.hash = hash
         self.issuedToken = issuedToken
+        self.openedActivation = openedActivation
     }
 
     public var head: AuditChainHead { AuditChainHead(sequence: sequence, hash: hash) }
