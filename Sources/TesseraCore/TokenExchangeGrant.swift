@@ -122,8 +122,7 @@ public struct TokenExchangeGrant: Grant {
             throw OAuthError(.accessDenied, "role \(roleName) denied: \(decision.failureSummary)", status: 403, auditDetails: details)
         case .approvalRequired(let approval):
             throw OAuthError(.approvalRequired,
-                             "role \(roleName) needs approval by \(approval.count) of [\(approval.approverGroups.joined(separator: ", "))] "
-                                + "before it activates; every other condition holds",
+                             "role \(roleName) needs approval (\(approval.description)) before it activates; every other condition holds",
                              status: 403, auditDetails: details)
         case .allow(let seconds):
             guard let role = decision.role else { throw OAuthError(.serverError, "the decision allowed an unknown role") }

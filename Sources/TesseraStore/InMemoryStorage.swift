@@ -45,6 +45,7 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore, ActivationStore, 
         entries.append(contentsOf: sealed)
         for token in sealed.compactMap(\.issuedToken) { tokens[token.jwtID] = token }
         for activation in sealed.compactMap(\.openedActivation) { activationRecords[activation.id] = activation }
+        for notification in sealed.flatMap(\.notifications) { outbox[notification.id] = StoredNotification(notification: notification) }
     }
 
     public func auditEntries(matching query: AuditQuery) -> [SealedAuditEntry] {
@@ -191,7 +192,8 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore, ActivationStore, 
         let old = entries[index]
         entries[index] = SealedAuditEntry(sequence: old.sequence, time: old.time, event: old.event, subject: old.subject,
                                           clientID: old.clientID, role: old.role, outcome: old.outcome, body: body, hash: old.hash,
-                                          issuedToken: old.issuedToken, openedActivation: old.openedActivation)
+                                          issuedToken: old.issuedToken, openedActivation: old.openedActivation,
+                                          notifications: old.notifications)
     }
 
     /// Replaces the stored key set as someone with write access to a database would, without

@@ -86,6 +86,60 @@ enum PostgresMigrations {
         (3, [
             "ALTER TABLE signing_key_set ADD COLUMN mac BYTEA",
         ]),
+        // The approval workflow, as SQLite's version 5: requests and activations (documents
+        // beside the columns that index them, see `StoredDocument`), the notification outbox,
+        // and the activation each token was issued under.
+        (4, [
+            """
+            CREATE TABLE activation_requests (
+                id TEXT PRIMARY KEY,
+                version BIGINT NOT NULL,
+                state TEXT NOT NULL,
+                requester TEXT NOT NULL,
+                role TEXT NOT NULL,
+                created_ms BIGINT NOT NULL,
+                deadline_ms BIGINT,
+                document TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX activation_requests_state ON activation_requests (state, created_ms, id)",
+            "CREATE INDEX activation_requests_requester ON activation_requests (requester, created_ms, id)",
+            """
+            CREATE TABLE activations (
+                id TEXT PRIMARY KEY,
+                version BIGINT NOT NULL,
+                state TEXT NOT NULL,
+                holder TEXT NOT NULL,
+                role TEXT NOT NULL,
+                created_ms BIGINT NOT NULL,
+                deadline_ms BIGINT,
+                awaiting_review BOOLEAN NOT NULL,
+                document TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX activations_state ON activations (state, created_ms, id)",
+            "CREATE INDEX activations_holder ON activations (holder, created_ms, id)",
+            """
+            CREATE TABLE notifications (
+                id TEXT PRIMARY KEY,
+                event TEXT NOT NULL,
+                sink TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                created_ms BIGINT NOT NULL,
+                due_ms BIGINT NOT NULL,
+                attempts INTEGER NOT NULL,
+                last_error TEXT,
+                state TEXT NOT NULL,
+                claimant TEXT,
+                lease_ms BIGINT,
+                delivered_ms BIGINT
+            )
+            """,
+            "CREATE INDEX notifications_due ON notifications (state, due_ms)",
+            "ALTER TABLE audit_log ADD COLUMN token_activation_id TEXT",
+            "ALTER TABLE issued_tokens ADD COLUMN activation_id TEXT",
+            "CREATE INDEX issued_tokens_activation ON issued_tokens (activation_id)",
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

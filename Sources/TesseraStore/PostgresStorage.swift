@@ -13,15 +13,15 @@ import Synchronization
 public final class PostgresStorage: MigratedStorage, SigningKeyStore {
     /// The database, without its password.
     public let url: PostgresStoreURL
-    private let client: PostgresClient
+    let client: PostgresClient
     private let clientRun: Task<Void, Never>
-    private let logger: Logger
+    let logger: Logger
 
     /// Appends of this process, one at a time: concurrent appends from one process would only
     /// collide with each other on the sequence key and retry. Replicas still collide, and retry.
     private let appendGate = SerialGate()
     /// The audit chain head as this process last wrote or read it; nil until first needed.
-    private let headCache = Mutex<AuditChainHead??>(nil)
+    let headCache = Mutex<AuditChainHead??>(nil)
     /// When expired assertion jtis are next deleted.
     private let nextAssertionPrune = Mutex(Date.distantPast)
     static let assertionPruneInterval: TimeInterval = 60
@@ -133,6 +133,8 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
                     try await connection.query("LOCK TABLE audit_log IN EXCLUSIVE MODE", logger: self.logger)
                     let entries = try seal(try await Self.readHead(on: connection, logger: self.logger))
                     try await Self.insertWithinTransaction(entries, on: connection, logger: self.logger)
+                    try await Self.write(activations: entries.compactMap(\.openedActivation), on: connection, logger: self.logger)
+                    try await Self.insert(notifications: entries.flatMap(\.notifications), on: connection, logger: self.logger)
                     return entries
                 }
             }
@@ -149,19 +151,23 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
     }
 
     /// Writes `entries` on `connection` atomically: one statement (its own transaction), or
-    /// several between BEGIN and COMMIT.
+    /// several between BEGIN and COMMIT (many entries, or the activations an exchange opened).
     private static func insert(_ entries: [SealedAuditEntry], on connection: PostgresConnection, logger: Logger) async throws {
-        guard entries.count > rowsPerStatement else {
+        let opened = entries.compactMap(\.openedActivation)
+        let notifications = entries.flatMap(\.notifications)
+        guard entries.count > rowsPerStatement || !opened.isEmpty || !notifications.isEmpty else {
             try await connection.query(insertion(entries[...]), logger: logger)
             return
         }
         try await transaction(on: connection, logger: logger) { connection in
             try await insertWithinTransaction(entries, on: connection, logger: logger)
+            try await write(activations: opened, on: connection, logger: logger)
+            try await insert(notifications: notifications, on: connection, logger: logger)
         }
     }
 
     /// Writes `entries` on `connection`, whose transaction the caller owns.
-    private static func insertWithinTransaction(_ entries: [SealedAuditEntry], on connection: PostgresConnection,
+    static func insertWithinTransaction(_ entries: [SealedAuditEntry], on connection: PostgresConnection,
                                                 logger: Logger) async throws {
         for start in stride(from: 0, to: entries.count, by: rowsPerStatement) {
             try await connection.query(insertion(entries[start..<min(start + rowsPerStatement, entries.count)]), logger: logger)
@@ -173,7 +179,7 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
 
     static let auditColumns = [
         "sequence", "time_ms", "event", "subject", "client_id", "role", "outcome", "body", "hash", "token_jti", "token_subject",
-        "token_client_id", "token_audiences", "token_scope", "token_kid", "token_issued_ms", "token_expires_ms",
+        "token_client_id", "token_audiences", "token_scope", "token_kid", "token_issued_ms", "token_expires_ms", "token_activation_id",
     ]
 
     /// Inserts `entries` into audit_log and, from the rows written, the tokens they carry into
@@ -202,14 +208,17 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
             binds.append(token?.keyID)
             binds.append(token.map { milliseconds($0.issuedAt) })
             binds.append(token.map { milliseconds($0.expiresAt) })
+            binds.append(token?.activationID)
         }
         let sql = """
             WITH written AS (
                 INSERT INTO audit_log (\(auditColumns.joined(separator: ", "))) VALUES \(rows.joined(separator: ", "))
-                RETURNING token_jti, token_subject, token_client_id, token_audiences, token_scope, token_kid, token_issued_ms, token_expires_ms
+                RETURNING token_jti, token_subject, token_client_id, token_audiences, token_scope, token_kid, token_issued_ms, token_expires_ms,
+                    token_activation_id
             )
-            INSERT INTO issued_tokens (jti, subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms)
-            SELECT token_jti, token_subject, token_client_id, token_audiences, token_scope, token_kid, token_issued_ms, token_expires_ms
+            INSERT INTO issued_tokens (jti, subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms, activation_id)
+            SELECT token_jti, token_subject, token_client_id, token_audiences, token_scope, token_kid, token_issued_ms, token_expires_ms,
+                token_activation_id
             FROM written WHERE token_jti IS NOT NULL
             """
         return PostgresQuery(unsafeSQL: sql, binds: binds)
@@ -248,7 +257,7 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
         try await client.withConnection { connection in try await Self.readHead(on: connection, logger: self.logger) }
     }
 
-    private static func readHead(on connection: PostgresConnection, logger: Logger) async throws -> AuditChainHead? {
+    static func readHead(on connection: PostgresConnection, logger: Logger) async throws -> AuditChainHead? {
         let rows = try await connection.query("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1", logger: logger)
         for try await (sequence, hash) in rows.decode((Int64, String).self) {
             return AuditChainHead(sequence: sequence, hash: hash)
@@ -259,13 +268,13 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
     /// A row of `auditColumns`, in that order.
     private static func auditEntry(_ row: PostgresRow) throws -> SealedAuditEntry {
         let (sequence, time, event, subject, clientID, role, outcome, body, hash,
-             jti, tokenSubject, tokenClient, audiences, scope, kid, issued, expires) =
+             jti, tokenSubject, tokenClient, audiences, scope, kid, issued, expires, activation) =
             try row.decode((Int64, Int64, String, String?, String?, String?, String, String, String,
-                            String?, String?, String?, String?, String?, String?, Int64?, Int64?).self)
+                            String?, String?, String?, String?, String?, String?, Int64?, Int64?, String?).self)
         var token: IssuedTokenRecord?
         if let jti, let tokenSubject, let tokenClient, let audiences, let kid, let issued, let expires {
             token = IssuedTokenRecord(jwtID: jti, subject: tokenSubject, clientID: tokenClient, audiences: splitAudiences(audiences),
-                                      scope: scope, keyID: kid, issuedAt: date(issued), expiresAt: date(expires))
+                                      scope: scope, keyID: kid, issuedAt: date(issued), expiresAt: date(expires), activationID: activation)
         }
         return SealedAuditEntry(sequence: sequence, time: date(time), event: event, subject: subject, clientID: clientID, role: role,
                                 outcome: outcome, body: body, hash: hash, issuedToken: token)
@@ -276,14 +285,14 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
     public func issuedToken(jwtID: String) async throws -> IssuedTokenRecord? {
         try await storeOperation("issued_tokens") {
             let rows = try await self.client.query("""
-                SELECT subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms, revoked_at_ms
+                SELECT subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms, revoked_at_ms, activation_id
                 FROM issued_tokens WHERE jti = \(jwtID)
                 """, logger: self.logger)
-            for try await (subject, client, audiences, scope, kid, issued, expires, revoked)
-                in rows.decode((String, String, String, String?, String, Int64, Int64, Int64?).self) {
+            for try await (subject, client, audiences, scope, kid, issued, expires, revoked, activation)
+                in rows.decode((String, String, String, String?, String, Int64, Int64, Int64?, String?).self) {
                 return IssuedTokenRecord(jwtID: jwtID, subject: subject, clientID: client, audiences: Self.splitAudiences(audiences),
                                          scope: scope, keyID: kid, issuedAt: Self.date(issued), expiresAt: Self.date(expires),
-                                         revokedAt: revoked.map(Self.date))
+                                         revokedAt: revoked.map(Self.date), activationID: activation)
             }
             return nil
         }
@@ -456,13 +465,15 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
 
     // MARK: Pruning
 
-    /// Both deletions in one statement, so one transaction.
+    /// Every deletion in one statement, so one transaction.
     public func pruneExpired(now: Date) async throws -> PrunedRecords {
         let cutoff = Self.milliseconds(now)
+        let delivered = Self.milliseconds(now.addingTimeInterval(-OutboxNotification.deliveredRetention))
         return try await storeOperation("pruning") {
             let rows = try await self.client.query("""
                 WITH tokens AS (DELETE FROM issued_tokens WHERE expires_at_ms <= \(cutoff) RETURNING 1),
-                     jtis AS (DELETE FROM assertion_jtis WHERE expires_at_ms <= \(cutoff) RETURNING 1)
+                     jtis AS (DELETE FROM assertion_jtis WHERE expires_at_ms <= \(cutoff) RETURNING 1),
+                     sent AS (DELETE FROM notifications WHERE state = 'delivered' AND delivered_ms <= \(delivered) RETURNING 1)
                 SELECT (SELECT count(*) FROM tokens), (SELECT count(*) FROM jtis)
                 """, logger: self.logger)
             for try await (tokens, jtis) in rows.decode((Int64, Int64).self) {
@@ -481,7 +492,7 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
 
     /// Runs `body`, turning PostgresNIO's errors (whose description is deliberately generic)
     /// into a `StoreError` naming `table`, the SQLSTATE and the server's message.
-    private func storeOperation<T>(_ table: String, _ body: () async throws -> T) async throws -> T {
+    func storeOperation<T>(_ table: String, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as PSQLError {

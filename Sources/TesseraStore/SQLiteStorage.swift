@@ -11,14 +11,14 @@ import Synchronization
 public final class SQLiteStorage: MigratedStorage {
     public static let fileName = "tessera.sqlite"
 
-    private let connection: SQLiteConnection
-    private let gate = SerialGate()
+    let connection: SQLiteConnection
+    let gate = SerialGate()
     /// When expired assertion jtis are next deleted.
     private let nextAssertionPrune = Mutex(Date.distantPast)
     static let assertionPruneInterval: TimeInterval = 60
 
     /// The audit chain head as this process last wrote or read it; nil until first needed.
-    private let headCache = Mutex<AuditChainHead??>(nil)
+    let headCache = Mutex<AuditChainHead??>(nil)
     public let path: String
 
     private init(connection: SQLiteConnection, path: String) {
@@ -125,6 +125,69 @@ public final class SQLiteStorage: MigratedStorage {
             "ALTER TABLE audit_log ADD COLUMN role TEXT",
             "CREATE INDEX audit_log_subject ON audit_log (subject, sequence)",
         ]),
+        // The approval workflow: requests, activations (documents beside the columns that
+        // index them, see `StoredDocument`), the notification outbox, and the activation each
+        // token was issued under.
+        (5, [
+            """
+            CREATE TABLE activation_requests (
+                id TEXT PRIMARY KEY,
+                version INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                requester TEXT NOT NULL,
+                role TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                deadline_ms INTEGER,
+                document TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX activation_requests_state ON activation_requests (state, created_ms, id)",
+            "CREATE INDEX activation_requests_requester ON activation_requests (requester, created_ms, id)",
+            """
+            CREATE TABLE activations (
+                id TEXT PRIMARY KEY,
+                version INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                holder TEXT NOT NULL,
+                role TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                deadline_ms INTEGER,
+                awaiting_review INTEGER NOT NULL,
+                document TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX activations_state ON activations (state, created_ms, id)",
+            "CREATE INDEX activations_holder ON activations (holder, created_ms, id)",
+            """
+            CREATE TABLE notifications (
+                id TEXT PRIMARY KEY,
+                event TEXT NOT NULL,
+                sink TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                due_ms INTEGER NOT NULL,
+                attempts INTEGER NOT NULL,
+                last_error TEXT,
+                state TEXT NOT NULL,
+                claimant TEXT,
+                lease_ms INTEGER,
+                delivered_ms INTEGER
+            )
+            """,
+            "CREATE INDEX notifications_due ON notifications (state, due_ms)",
+            "ALTER TABLE audit_log ADD COLUMN token_activation_id TEXT",
+            "ALTER TABLE issued_tokens ADD COLUMN activation_id TEXT",
+            "CREATE INDEX issued_tokens_activation ON issued_tokens (activation_id)",
+            "DROP TRIGGER audit_log_records_issued_token",
+            """
+            CREATE TRIGGER audit_log_records_issued_token AFTER INSERT ON audit_log WHEN NEW.token_jti IS NOT NULL
+            BEGIN
+                INSERT INTO issued_tokens (jti, subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms, activation_id)
+                VALUES (NEW.token_jti, NEW.token_subject, NEW.token_client_id, NEW.token_audiences, NEW.token_scope,
+                        NEW.token_kid, NEW.token_issued_ms, NEW.token_expires_ms, NEW.token_activation_id);
+            END
+            """,
+        ]),
     ]
 
     public static var schemaVersion: Int { migrations.last?.version ?? 0 }
@@ -168,7 +231,18 @@ public final class SQLiteStorage: MigratedStorage {
                 let entries = try seal(head)
                 guard let last = entries.last else { return [] }
                 do {
-                    try await self.insert(entries)
+                    let opened = entries.compactMap(\.openedActivation)
+                    let notifications = entries.flatMap(\.notifications)
+                    if opened.isEmpty && notifications.isEmpty {
+                        try await self.insert(entries)
+                    } else {
+                        // What an allowed exchange opens and announces is written with its entry.
+                        try await self.ungatedTransaction { connection in
+                            try await self.insert(entries, inTransaction: true)
+                            try await Self.write(activations: opened, on: connection)
+                            try await Self.insert(notifications: notifications, on: connection)
+                        }
+                    }
                     self.headCache.withLock { $0 = .some(last.head) }
                     return entries
                 } catch let error as SQLiteError where Self.isConstraintViolation(error) && attempts < 3 {
@@ -189,9 +263,11 @@ public final class SQLiteStorage: MigratedStorage {
         return head
     }
 
-    private func insert(_ entries: [SealedAuditEntry]) async throws {
+    /// Writes `entries`: in one statement when they fit, else several in a transaction of their
+    /// own, unless the caller's transaction (`inTransaction`) already holds them together.
+    func insert(_ entries: [SealedAuditEntry], inTransaction: Bool = false) async throws {
         let columns = "sequence, time_ms, event, subject, client_id, role, outcome, body, hash, token_jti, token_subject, token_client_id, "
-            + "token_audiences, token_scope, token_kid, token_issued_ms, token_expires_ms"
+            + "token_audiences, token_scope, token_kid, token_issued_ms, token_expires_ms, token_activation_id"
         let binds: @Sendable (SealedAuditEntry) -> [SQLiteData] = { entry in
             let token = entry.issuedToken
             return [Self.integer(entry.sequence), Self.integer(Self.milliseconds(entry.time)), .text(entry.event),
@@ -200,24 +276,24 @@ public final class SQLiteStorage: MigratedStorage {
                     Self.text(token?.jwtID), Self.text(token?.subject), Self.text(token?.clientID),
                     Self.text(token?.audiences.joined(separator: " ")), Self.text(token?.scope), Self.text(token?.keyID),
                     token.map { Self.integer(Self.milliseconds($0.issuedAt)) } ?? .null,
-                    token.map { Self.integer(Self.milliseconds($0.expiresAt)) } ?? .null]
+                    token.map { Self.integer(Self.milliseconds($0.expiresAt)) } ?? .null, Self.text(token?.activationID)]
         }
         let chunks = Self.chunks(entries)
-        if chunks.count == 1 {
-            _ = try await connection.query("INSERT INTO audit_log (\(columns)) VALUES " + Self.placeholders(rows: entries.count, columns: 17),
-                                           entries.flatMap(binds))
-            return
-        }
-        // Larger groups than one statement takes: several statements in one transaction.
-        try await ungatedTransaction { connection in
+        let write: @Sendable (SQLiteConnection) async throws -> Void = { connection in
             for chunk in chunks {
-                _ = try await connection.query("INSERT INTO audit_log (\(columns)) VALUES " + Self.placeholders(rows: chunk.count, columns: 17),
+                _ = try await connection.query("INSERT INTO audit_log (\(columns)) VALUES " + Self.placeholders(rows: chunk.count, columns: 18),
                                                chunk.flatMap(binds))
             }
         }
+        if chunks.count == 1 || inTransaction {
+            try await write(connection)
+        } else {
+            // Larger groups than one statement takes: several statements in one transaction.
+            try await ungatedTransaction(write)
+        }
     }
 
-    private static func isConstraintViolation(_ error: SQLiteError) -> Bool {
+    static func isConstraintViolation(_ error: SQLiteError) -> Bool {
         switch error.reason {
         case .constraint, .constraintPrimaryKeyFailed, .constraintUniqueRowIDFailed, .constraintUniqueFailed: true
         default: false
@@ -254,7 +330,7 @@ public final class SQLiteStorage: MigratedStorage {
         try await gate.run { try await Self.head(self.connection) }
     }
 
-    private static func head(_ connection: SQLiteConnection) async throws -> AuditChainHead? {
+    static func head(_ connection: SQLiteConnection) async throws -> AuditChainHead? {
         let rows = try await connection.query("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
         guard let row = rows.first else { return nil }
         guard let sequence = row.column("sequence")?.integer, let hash = row.column("hash")?.string else {
@@ -277,7 +353,7 @@ public final class SQLiteStorage: MigratedStorage {
            let expires = row.column("token_expires_ms")?.integer {
             token = IssuedTokenRecord(jwtID: jti, subject: subject, clientID: client, audiences: audiences.split(separator: " ").map(String.init),
                                       scope: row.column("token_scope")?.string, keyID: kid, issuedAt: date(Int64(issued)),
-                                      expiresAt: date(Int64(expires)))
+                                      expiresAt: date(Int64(expires)), activationID: row.column("token_activation_id")?.string)
         }
         return SealedAuditEntry(sequence: Int64(sequence), time: date(Int64(time)), event: event,
                                 subject: row.column("subject")?.string, clientID: row.column("client_id")?.string,
@@ -289,7 +365,8 @@ public final class SQLiteStorage: MigratedStorage {
     public func issuedToken(jwtID: String) async throws -> IssuedTokenRecord? {
         try await gate.run {
             let rows = try await self.connection.query(
-                "SELECT jti, subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms, revoked_at_ms FROM issued_tokens WHERE jti = ?",
+                "SELECT jti, subject, client_id, audiences, scope, kid, issued_at_ms, expires_at_ms, revoked_at_ms, activation_id "
+                    + "FROM issued_tokens WHERE jti = ?",
                 [.text(jwtID)])
             guard let row = rows.first else { return nil }
             guard let subject = row.column("subject")?.string, let client = row.column("client_id")?.string,
@@ -301,7 +378,8 @@ public final class SQLiteStorage: MigratedStorage {
             return IssuedTokenRecord(jwtID: jwtID, subject: subject, clientID: client,
                                      audiences: audiences.split(separator: " ").map(String.init), scope: row.column("scope")?.string,
                                      keyID: kid, issuedAt: Self.date(Int64(issued)), expiresAt: Self.date(Int64(expires)),
-                                     revokedAt: row.column("revoked_at_ms")?.integer.map { Self.date(Int64($0)) })
+                                     revokedAt: row.column("revoked_at_ms")?.integer.map { Self.date(Int64($0)) },
+                                     activationID: row.column("activation_id")?.string)
         }
     }
 
@@ -362,11 +440,14 @@ public final class SQLiteStorage: MigratedStorage {
             _ = try await connection.query("DELETE FROM issued_tokens WHERE expires_at_ms <= ?", [cutoff])
             let tokens = try await Self.changes(connection)
             _ = try await connection.query("DELETE FROM assertion_jtis WHERE expires_at_ms <= ?", [cutoff])
-            return PrunedRecords(issuedTokens: tokens, assertionJTIs: try await Self.changes(connection))
+            let jtis = try await Self.changes(connection)
+            _ = try await connection.query("DELETE FROM notifications WHERE state = 'delivered' AND delivered_ms <= ?",
+                                           [Self.integer(Self.milliseconds(now.addingTimeInterval(-OutboxNotification.deliveredRetention)))])
+            return PrunedRecords(issuedTokens: tokens, assertionJTIs: jtis)
         }
     }
 
-    private static func changes(_ connection: SQLiteConnection) async throws -> Int {
+    static func changes(_ connection: SQLiteConnection) async throws -> Int {
         let rows = try await connection.query("SELECT changes() AS n")
         return rows.first?.column("n")?.integer.map { Int($0) } ?? 0
     }
@@ -383,12 +464,12 @@ public final class SQLiteStorage: MigratedStorage {
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so
     /// the transaction cannot fail half-way for a lock), committing on success.
-    private func transaction<T: Sendable>(_ body: @Sendable @escaping (SQLiteConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @Sendable @escaping (SQLiteConnection) async throws -> T) async throws -> T {
         try await gate.run { try await self.ungatedTransaction(body) }
     }
 
     /// The transaction itself, for callers already inside the gate.
-    private func ungatedTransaction<T: Sendable>(_ body: @Sendable @escaping (SQLiteConnection) async throws -> T) async throws -> T {
+    func ungatedTransaction<T: Sendable>(_ body: @Sendable @escaping (SQLiteConnection) async throws -> T) async throws -> T {
         _ = try await connection.query("BEGIN IMMEDIATE")
         do {
             let result = try await body(connection)
@@ -419,11 +500,11 @@ public final class SQLiteStorage: MigratedStorage {
         Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000)
     }
 
-    private static func integer(_ value: Int64) -> SQLiteData {
+    static func integer(_ value: Int64) -> SQLiteData {
         .integer(SQLiteInt64(value))
     }
 
-    private static func text(_ value: String?) -> SQLiteData {
+    static func text(_ value: String?) -> SQLiteData {
         value.map(SQLiteData.text) ?? .null
     }
 }

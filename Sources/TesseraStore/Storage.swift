@@ -42,7 +42,7 @@ public protocol IssuedTokenStore: Sendable {
 /// requests, activations and the notification outbox (the approval workflow). Signing-key states (key
 /// rotation shared by replicas) are `SigningKeyStore`, which only the backends replicas can share
 /// implement (in memory and PostgreSQL): a single node keeps its keys as files.
-public protocol TesseraStorage: AuditStore, IssuedTokenStore, AssertionReplayStore {
+public protocol TesseraStorage: AuditStore, IssuedTokenStore, AssertionReplayStore, ActivationStore, NotificationOutbox {
     /// Deletes what can no longer matter at `now`: issued tokens (with their revocations) and
     /// assertion jtis past their expiry, delivered notifications a day old. The audit log,
     /// requests and activations are never pruned.

@@ -76,9 +76,12 @@ public struct SealedAuditEntry: Sendable, Hashable {
     /// same write; a new id, so it never conflicts (transitions of existing ones go through
     /// `ActivationStore.commit`).
     public let openedActivation: ActivationRecord?
+    /// Notifications the event causes, put in the outbox by the same write.
+    public let notifications: [OutboxNotification]
 
     public init(sequence: Int64, time: Date, event: String, subject: String?, clientID: String?, role: String? = nil,
-                outcome: String, body: String, hash: String, issuedToken: IssuedTokenRecord? = nil, openedActivation: ActivationRecord? = nil) {
+                outcome: String, body: String, hash: String, issuedToken: IssuedTokenRecord? = nil, openedActivation: ActivationRecord? = nil,
+                notifications: [OutboxNotification] = []) {
         self.sequence = sequence
         self.time = time
         self.event = event
@@ -90,6 +93,7 @@ public struct SealedAuditEntry: Sendable, Hashable {
         self.hash = hash
         self.issuedToken = issuedToken
         self.openedActivation = openedActivation
+        self.notifications = notifications
     }
 
     public var head: AuditChainHead { AuditChainHead(sequence: sequence, hash: hash) }

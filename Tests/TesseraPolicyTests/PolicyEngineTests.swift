@@ -317,13 +317,13 @@ struct PolicyEngineTests {
     }
 
     @Test func approvalOnlyWhenEverythingElseHolds() {
-        let approval = ApprovalRequirement(approverGroups: ["sre-leads"], count: 2)
+        let approval = ApprovalPlan(approverGroups: ["sre-leads"], count: 2)
         let role = makeRole(maxDuration: 900, RoleConditions(mfa: MFACondition(), approval: approval))
         let decision = decide(role, person(), AccessRequest(role: "r", lifetimeSeconds: 600))
         #expect(decision.outcome == .approvalRequired(approval))
         #expect(decision.lifetimeSeconds == 600)
         #expect(decision.result("approval")?.status == .approvalRequired)
-        #expect(decision.result("approval")?.reason == "approval required: 2 approvers from [sre-leads]")
+        #expect(decision.result("approval")?.reason == "approval required: 2 approvers from groups [sre-leads]")
         let denied = decide(role, person(amr: ["pwd"]))
         #expect(denied.outcome == .deny, "a failed rule denies; approval is not asked for")
         #expect(denied.result("approval")?.status == .approvalRequired, "the trace still says approval would be needed")

@@ -90,7 +90,7 @@ struct RoleParsingTests {
         #expect(conditions.claims[5].test == .absent)
         #expect(conditions.justification == JustificationCondition())
         #expect(conditions.ticket?.pattern?.pattern == "^(INC|CHG)-[0-9]+$")
-        #expect(conditions.approval == ApprovalRequirement(approverGroups: ["sre-leads"], count: 2))
+        #expect(conditions.approval == ApprovalPlan(approverGroups: ["sre-leads"], count: 2))
         #expect(conditions.onCall == OnCallCondition(schedule: "payments-primary"))
         #expect(role.location.line == 2)
         #expect(roles[1].defaultDurationSeconds == 600, "default_duration defaults to max_duration")

@@ -18,11 +18,17 @@ public enum AuditChain {
         public let content: String
         /// The token whose issuing the event records, stored in the same write.
         public let issuedToken: IssuedTokenRecord?
+        /// The activation the event opens and the notifications it causes, stored in the same write.
+        public let openedActivation: ActivationRecord?
+        public let notifications: [OutboxNotification]
 
-        public init(_ event: AuditEvent, issuedToken: IssuedTokenRecord? = nil) {
+        public init(_ event: AuditEvent, issuedToken: IssuedTokenRecord? = nil, openedActivation: ActivationRecord? = nil,
+                    notifications: [OutboxNotification] = []) {
             self.event = event
             self.content = AuditChain.canonicalContent(event)
             self.issuedToken = issuedToken
+            self.openedActivation = openedActivation
+            self.notifications = notifications
         }
     }
 
@@ -45,7 +51,8 @@ public enum AuditChain {
             return SealedAuditEntry(sequence: sequence, time: stamped, event: event.event, subject: event.actor.subject,
                                     clientID: event.actor.clientID, role: event.target["role"]?.stringValue,
                                     outcome: event.outcome.rawValue, body: body, hash: hash,
-                                    issuedToken: prepared.issuedToken)
+                                    issuedToken: prepared.issuedToken, openedActivation: prepared.openedActivation,
+                                    notifications: prepared.notifications)
         }
     }
 

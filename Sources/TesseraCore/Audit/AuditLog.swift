@@ -29,6 +29,12 @@ public actor AuditLog {
         try await enqueue(AuditChain.Prepared(event, issuedToken: issuedToken))
     }
 
+    /// Records `prepared` (with what it opens and announces) and returns its entry once durable.
+    @discardableResult
+    public nonisolated func record(_ prepared: AuditChain.Prepared) async throws -> SealedAuditEntry {
+        try await enqueue(prepared)
+    }
+
     private func enqueue(_ event: AuditChain.Prepared) async throws -> SealedAuditEntry {
         try await withCheckedThrowingContinuation { continuation in
             pending.append(Pending(event: event, continuation: continuation))

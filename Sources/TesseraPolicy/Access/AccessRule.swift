@@ -359,16 +359,38 @@ struct LifetimeRule: AccessRule {
     }
 }
 
+/// Asks for the plan's approval, unless one of its auto-approval rules holds for the lifetime
+/// the request would be granted (then the rule is met, and says which auto-approval rule
+/// approved, for the audit log).
 struct ApprovalRule: AccessRule {
-    let requirement: ApprovalRequirement
+    let plan: ApprovalPlan
+    let defaultSeconds: Int
+    let maximumSeconds: Int
     var name: String { "approval" }
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
-        RuleResult(rule: name, status: .approvalRequired, reason: describe(requirement))
+        let lifetime = min(request.lifetimeSeconds ?? defaultSeconds, maximumSeconds)
+        if let (number, rule) = plan.autoApproval(identity: identity, request: request, lifetimeSeconds: lifetime) {
+            return .met(name, "\(ApprovalRule.autoApprovedPrefix) \(number) (\(rule.description))")
+        }
+        return RuleResult(rule: name, status: .approvalRequired, reason: "approval required: \(plan.description)")
     }
 
-    private func describe(_ requirement: ApprovalRequirement) -> String {
-        let who = requirement.count == 1 ? "1 approver" : "\(requirement.count) approvers"
-        return "approval required: \(who) from \(bracketed(requirement.approverGroups))"
+    /// How a met approval rule's reason begins: the audit log records it as the approver.
+    static let autoApprovedPrefix = "auto-approved by rule"
+}
+
+/// `break_glass=true`: the role must allow it, a justification is mandatory (whatever the
+/// role's own justification rule says), and a ticket when the role's break_glass asks for one.
+struct BreakGlassRule: AccessRule {
+    let policy: BreakGlassPolicy?
+    var name: String { "break_glass" }
+
+    func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
+        guard let policy else { return .failed(name, "role \(request.role) does not allow break-glass") }
+        guard request.justification?.isEmpty == false else { return .failed(name, "break-glass needs a justification") }
+        if policy.ticketRequired, request.ticket?.isEmpty != false { return .failed(name, "break-glass for this role needs a ticket") }
+        return .met(name, "break-glass allowed for at most \(DurationText.format(policy.maxDurationSeconds)); every approver is notified "
+                    + "and the use must be reviewed")
     }
 }

@@ -8,12 +8,15 @@ public struct AccessRequest: Sendable, Hashable {
     public var lifetimeSeconds: Int?
     public var justification: String?
     public var ticket: String?
+    /// Asks for break-glass: no approval, the role's `break_glass` limits, reviewed afterwards.
+    public var breakGlass: Bool
 
-    public init(role: String, lifetimeSeconds: Int? = nil, justification: String? = nil, ticket: String? = nil) {
+    public init(role: String, lifetimeSeconds: Int? = nil, justification: String? = nil, ticket: String? = nil, breakGlass: Bool = false) {
         self.role = role
         self.lifetimeSeconds = lifetimeSeconds
         self.justification = justification
         self.ticket = ticket
+        self.breakGlass = breakGlass
     }
 }
 
@@ -43,7 +46,7 @@ public struct AccessDecision: Sendable, Hashable {
     public enum Outcome: Sendable, Hashable {
         case allow(lifetimeSeconds: Int)
         /// Every other rule holds; the role needs this approval before it activates.
-        case approvalRequired(ApprovalRequirement)
+        case approvalRequired(ApprovalPlan)
         case deny
     }
 
@@ -65,6 +68,11 @@ public struct AccessDecision: Sendable, Hashable {
     public var isAllowed: Bool {
         if case .allow = outcome { return true }
         return false
+    }
+
+    /// The reason of the auto-approval rule that approved an allowed request, if one did.
+    public var autoApproval: String? {
+        rules.first { $0.rule == "approval" && $0.status == .met }?.reason
     }
 
     public var failures: [RuleResult] { rules.filter(\.isFailed) }
@@ -107,11 +115,14 @@ public struct PolicyEngine: Sendable {
     /// A class so a lookup retains one reference instead of copying the whole definition.
     final class CompiledRole: Sendable {
         let definition: RoleDefinition
+        /// The approval rule comes last, so break-glass evaluates every rule but that one.
         let rules: [any AccessRule]
+        let breakGlass: BreakGlassRule
 
         init(definition: RoleDefinition, rules: [any AccessRule]) {
             self.definition = definition
             self.rules = rules
+            self.breakGlass = BreakGlassRule(policy: definition.breakGlass)
         }
     }
 
@@ -152,7 +163,9 @@ public struct PolicyEngine: Sendable {
         if let justification = conditions.justification { rules.append(JustificationRule(condition: justification)) }
         if let ticket = conditions.ticket { rules.append(TicketRule(condition: ticket)) }
         rules.append(LifetimeRule(defaultSeconds: role.defaultDurationSeconds, maximumSeconds: role.maxDurationSeconds))
-        if let approval = conditions.approval { rules.append(ApprovalRule(requirement: approval)) }
+        if let approval = conditions.approval {
+            rules.append(ApprovalRule(plan: approval, defaultSeconds: role.defaultDurationSeconds, maximumSeconds: role.maxDurationSeconds))
+        }
         return rules
     }
 
@@ -169,7 +182,10 @@ public struct PolicyEngine: Sendable {
         var failed = false
         var approval = false
         let rules = role.rules
-        for index in rules.indices {  // by index: evaluated in place, not copied out of the array
+        let definition = role.definition
+        // Break-glass replaces the approval (the last rule) with its own rule.
+        let evaluated = request.breakGlass && definition.conditions.approval != nil ? rules.count - 1 : rules.count
+        for index in 0..<evaluated {  // by index: evaluated in place, not copied out of the array
             let result = rules[index].evaluate(identity: identity, request: request, context: context)
             switch result.status {
             case .met: break
@@ -178,10 +194,17 @@ public struct PolicyEngine: Sendable {
             }
             results.append(result)
         }
+        var maximum = definition.maxDurationSeconds
+        if request.breakGlass {
+            let result = role.breakGlass.evaluate(identity: identity, request: request, context: context)
+            failed = failed || result.isFailed
+            results.append(result)
+            maximum = min(maximum, definition.breakGlass?.maxDurationSeconds ?? maximum)
+        }
         if failed {
             return AccessDecision(outcome: .deny, role: role.definition, lifetimeSeconds: nil, rules: results)
         }
-        let lifetime = min(request.lifetimeSeconds ?? role.definition.defaultDurationSeconds, role.definition.maxDurationSeconds)
+        let lifetime = min(request.lifetimeSeconds ?? definition.defaultDurationSeconds, maximum)
         if approval, let requirement = role.definition.conditions.approval {
             return AccessDecision(outcome: .approvalRequired(requirement), role: role.definition, lifetimeSeconds: lifetime, rules: results)
         }

@@ -21,11 +21,16 @@ public struct RoleDefinition: Sendable, Hashable {
     /// `SigningKeyPolicy.supportedAlgorithms`), for resource servers that verify only some
     /// algorithms, such as RS256 only. nil: the client's, else keys.yaml's `default_alg`.
     public var signingAlgorithm: String?
+    /// `break_glass`: immediate activation without approval, announced and reviewed; nil: never.
+    public var breakGlass: BreakGlassPolicy?
+    /// `extend`: how an active window may be made longer; nil: it may not.
+    public var extensionPolicy: ExtensionPolicy?
 
     public init(name: String, description: String? = nil, audiences: [String], scopes: [String] = [],
                 defaultDurationSeconds: Int, maxDurationSeconds: Int, eligibility: Eligibility,
                 allowedClients: [String]? = nil, conditions: RoleConditions = RoleConditions(),
-                location: SourceLocation = SourceLocation(file: "code"), signingAlgorithm: String? = nil) {
+                location: SourceLocation = SourceLocation(file: "code"), signingAlgorithm: String? = nil,
+                breakGlass: BreakGlassPolicy? = nil, extensionPolicy: ExtensionPolicy? = nil) {
         self.name = name
         self.description = description
         self.audiences = audiences
@@ -37,6 +42,8 @@ public struct RoleDefinition: Sendable, Hashable {
         self.conditions = conditions
         self.location = location
         self.signingAlgorithm = signingAlgorithm
+        self.breakGlass = breakGlass
+        self.extensionPolicy = extensionPolicy
     }
 
     /// Role and network names: lowercase letters, digits, `.`, `_` and `-`, at most 64.
@@ -76,13 +83,13 @@ public struct RoleConditions: Sendable, Hashable {
     public var claims: [ClaimCondition]
     public var justification: JustificationCondition?
     public var ticket: TicketCondition?
-    public var approval: ApprovalRequirement?
+    public var approval: ApprovalPlan?
     public var onCall: OnCallCondition?
 
     public init(mfa: MFACondition? = nil, phishingResistant: StrengthCondition? = nil, maxAuthAgeSeconds: Int? = nil,
                 deviceCompliant: Bool = false, networks: [NetworkSet]? = nil, timeWindows: [TimeWindow]? = nil,
                 claims: [ClaimCondition] = [], justification: JustificationCondition? = nil, ticket: TicketCondition? = nil,
-                approval: ApprovalRequirement? = nil, onCall: OnCallCondition? = nil) {
+                approval: ApprovalPlan? = nil, onCall: OnCallCondition? = nil) {
         self.mfa = mfa
         self.phishingResistant = phishingResistant
         self.maxAuthAgeSeconds = maxAuthAgeSeconds
@@ -155,19 +162,6 @@ public struct TicketCondition: Sendable, Hashable {
     public init(required: Bool, pattern: RegexPattern? = nil) {
         self.required = required
         self.pattern = pattern
-    }
-}
-
-/// What approval a request needs before it activates (the workflow itself is a later issue).
-public struct ApprovalRequirement: Sendable, Hashable {
-    /// Groups whose members may approve.
-    public var approverGroups: [String]
-    /// How many distinct approvers must approve.
-    public var count: Int
-
-    public init(approverGroups: [String], count: Int = 1) {
-        self.approverGroups = approverGroups
-        self.count = count
     }
 }
 

@@ -157,7 +157,7 @@ extension YAMLField {
 extension RoleDefinition {
     static let fields: Set<String> = [
         "name", "description", "audiences", "scopes", "default_duration", "max_duration", "eligible", "allowed_clients", "conditions",
-        "signing_alg",
+        "signing_alg", "break_glass", "extend",
     ]
     static let conditionFields: Set<String> = [
         "mfa", "strength", "max_auth_age", "device_compliant", "networks", "time_windows", "claims", "justification", "ticket",
@@ -216,7 +216,9 @@ extension RoleDefinition {
         self.init(name: name, description: try members["description"]?.string(), audiences: audiences, scopes: scopes,
                   defaultDurationSeconds: defaultDuration, maxDurationSeconds: maximum, eligibility: eligibility,
                   allowedClients: allowedClients, conditions: conditions, location: field.location,
-                  signingAlgorithm: try members["signing_alg"]?.signingAlgorithm())
+                  signingAlgorithm: try members["signing_alg"]?.signingAlgorithm(),
+                  breakGlass: try members["break_glass"].map { (field) throws(PolicyError) in try BreakGlassPolicy(field: field, roleMaximum: maximum) },
+                  extensionPolicy: try members["extend"].map { (field) throws(PolicyError) in try ExtensionPolicy(field: field) })
     }
 
     private static func conditions(_ field: YAMLField, networks: [String: NetworkSet]) throws(PolicyError) -> RoleConditions {
@@ -287,17 +289,7 @@ extension RoleDefinition {
             }
         }
         if let approval = members["approval"] {
-            let fields = try approval.mapping(allowed: ["required", "approvers", "count"])
-            if try fields["required"]?.bool() ?? true {
-                guard let approversField = fields["approvers"] else {
-                    throw approval.error("approval needs approvers: the groups whose members may approve")
-                }
-                let approvers = try approversField.stringList()
-                guard !approvers.isEmpty else { throw approversField.error("needs at least one approver group") }
-                let count = try fields["count"]?.integer() ?? 1
-                guard (1...10).contains(count) else { throw (fields["count"] ?? approval).error("count must be between 1 and 10") }
-                conditions.approval = ApprovalRequirement(approverGroups: approvers, count: count)
-            }
+            conditions.approval = try ApprovalPlan(field: approval)
         }
         if let onCall = members["on_call"] {
             let schedule: String?
