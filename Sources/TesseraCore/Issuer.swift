@@ -71,6 +71,11 @@ public struct Issuer: Sendable {
     /// The current upstreams, roles and trusted proxies.
     let access: CurrentValue<AccessPolicy>
     let httpClient: HTTPClient
+    /// Requests, approvals and activations (the approval workflow).
+    public let activations: ActivationService
+    public let activationAPI: ActivationAPI
+    /// How workflow events become outbox notifications; replaced when notifications.yaml changes.
+    public let notificationPlanner: CurrentValue<any NotificationPlanner>
 
     /// The upstream identity providers of the current bundle.
     public var upstreams: UpstreamRegistry { access.value.upstreams }
@@ -137,14 +142,18 @@ public struct Issuer: Sendable {
         let authenticator = ClientAuthenticator(clients: clients, issuer: urls.issuer, tokenEndpoint: urls.tokenEndpoint,
                                                 replayStore: storage, timeSource: timeSource)
         let minter = TokenMinter(issuer: urls.issuer, keys: keys, timeSource: timeSource)
-        let exchange = TokenExchangeGrant(policy: access, timeSource: timeSource)
+        let planner = CurrentValue<any NotificationPlanner>(NoNotifications())
+        let activations = ActivationService(store: storage, policy: access, planner: planner, timeSource: timeSource, issuer: urls.issuer)
+        let exchange = TokenExchangeGrant(policy: access, timeSource: timeSource, activations: activations)
         let failures = FailureAuditThrottle(audit: audit, timeSource: timeSource, logger: logger)
         let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant(), exchange], authenticator: authenticator, minter: minter,
-                                     audit: audit, failures: failures)
+                                     audit: audit, failures: failures, activations: activations)
         let inspection = TokenInspection(authenticator: authenticator, issuer: urls.issuer, keys: keys, audiences: audiences,
                                          store: storage, audit: audit, timeSource: timeSource, failures: failures)
         let discovery = CurrentValue(loaded.discoveryDocument(urls: urls, grantTypes: endpoint.supportedGrantTypes))
-        let admin = AdminAPI(access: AdminAccess(urls: urls, keys: keys, store: storage, timeSource: timeSource), store: storage,
+        let adminAccess = AdminAccess(urls: urls, keys: keys, store: storage, timeSource: timeSource)
+        let activationAPI = ActivationAPI(service: activations, policy: access, adminAccess: adminAccess, timeSource: timeSource)
+        let admin = AdminAPI(access: adminAccess, store: storage,
                              audit: audit, failures: failures, policy: access, keyManager: keyManager, timeSource: timeSource)
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
         let reloader = PolicyReloader(configuration: configuration, urls: urls, clients: clients, access: access, audiences: audiences,
@@ -152,7 +161,8 @@ public struct Issuer: Sendable {
                                       audit: audit, httpClient: httpClient, timeSource: timeSource, logger: logger)
         return Issuer(urls: urls, keyManager: keyManager, clients: clients, tokenEndpoint: endpoint,
                       discovery: discovery, storage: storage, audit: audit, inspection: inspection, admin: admin,
-                      checkpointer: checkpointer, failureAudit: failures, policy: reloader, access: access, httpClient: httpClient)
+                      checkpointer: checkpointer, failureAudit: failures, policy: reloader, access: access, httpClient: httpClient,
+                      activations: activations, activationAPI: activationAPI, notificationPlanner: planner)
     }
 
     /// Stops upstream key fetches and closes their HTTP client (the store is closed separately).

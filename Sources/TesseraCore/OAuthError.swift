@@ -34,6 +34,9 @@ public struct OAuthError: Error, Sendable, Hashable, CustomStringConvertible {
     public var auditDetails: [String: JSONValue] = [:]
     /// The audit event of the refusal when it is not `token.denied` (`upstream.token_rejected`).
     public var auditEvent: String?
+    /// Members the JSON answer carries besides `error` and `error_description` (the request
+    /// id and state of an `approval_required`).
+    public var fields: [String: JSONValue] = [:]
 
     public init(_ code: Code, _ description: String, status: Int? = nil, auditEvent: String? = nil,
                 auditDetails: [String: JSONValue] = [:]) {

@@ -83,9 +83,12 @@ public struct TokenEndpoint: Sendable {
     let audit: AuditLog
     /// Where failures anyone can cause without credentials are recorded, bounded per source.
     let failures: FailureAuditThrottle
+    /// Records tokens issued under an existing activation.
+    let activations: ActivationService?
 
     public init(grants: [any Grant], authenticator: ClientAuthenticator, minter: TokenMinter, audit: AuditLog,
-                failures: FailureAuditThrottle) {
+                failures: FailureAuditThrottle, activations: ActivationService? = nil) {
+        self.activations = activations
         self.grants = Dictionary(grants.map { ($0.grantType, $0) }, uniquingKeysWith: { first, _ in first })
         self.authenticator = authenticator
         self.minter = minter
@@ -124,8 +127,21 @@ public struct TokenEndpoint: Sendable {
         let minted = try minter.mint(decision)
         actor.subject = decision.subject
         let record = IssuedTokenRecord(minted, decision: decision)
+        let issued = AuditEvent.tokenIssued(minted, decision: decision, grantType: grantType, actor: actor)
         do {
-            try await audit.record(.tokenIssued(minted, decision: decision, grantType: grantType, actor: actor), issuedToken: record)
+            switch decision.activation {
+            case nil:
+                try await audit.record(issued, issuedToken: record)
+            case .open(let activation, let events, let notifications)?:
+                // The window, its start and its notices are written with the token, or nothing is.
+                try await audit.record(together: [AuditChain.Prepared(issued, issuedToken: record, openedActivation: activation,
+                                                                      notifications: notifications)] + events.map { AuditChain.Prepared($0) })
+            case .use(let activation)?:
+                guard let activations else { throw OAuthError(.serverError, "activations are not available") }
+                try await activations.recordToken(AuditChain.Prepared(issued, issuedToken: record), expiresAt: minted.expiresAt, under: activation.id)
+            }
+        } catch let error as OAuthError {
+            throw error
         } catch {
             logger.error("audit log unavailable; token withheld", metadata: ["tessera.error": .string("\(error)")])
             throw OAuthError(.serverError, "the token could not be recorded in the audit log, so it was not issued; try again")

@@ -2,6 +2,7 @@ import Foundation
 import TesseraCrypto
 import TesseraJWT
 import TesseraPolicy
+import TesseraStore
 import TesseraText
 
 /// Turns a subject token from an upstream identity provider into a verified `Identity`; the
@@ -33,7 +34,11 @@ extension AccessDecision {
 /// Parameters: `subject_token` and `subject_token_type` (`id_token`, `jwt` or `access_token`
 /// URNs), optional `requested_token_type` (only `access_token`), `scope` naming exactly one role,
 /// optional `audience`/`resource` narrowing the role's audiences, and Tessera's extension
-/// parameters `requested_lifetime` (a duration: `900`, `15m`), `justification` and `ticket`.
+/// parameters `requested_lifetime` (a duration: `900`, `15m`), `justification`, `ticket`,
+/// `request_id` (an approved request's id, to collect its token) and `break_glass=true`.
+///
+/// Every token belongs to an activation (`act_id`): the holder's open one for the role, the
+/// one an approved request opened, or a new one when the rules allow the exchange outright.
 public struct TokenExchangeGrant: Grant {
     public static let grantTypeURN = "urn:ietf:params:oauth:grant-type:token-exchange"
     public static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
@@ -45,12 +50,12 @@ public struct TokenExchangeGrant: Grant {
     /// Replaced when the policy bundle is reloaded; each request reads one version.
     let policy: CurrentValue<AccessPolicy>
     let timeSource: any TimeSource
-    let random: any RandomSource
+    let activations: ActivationService
 
-    public init(policy: CurrentValue<AccessPolicy>, timeSource: any TimeSource, random: any RandomSource = BufferedSecureRandom()) {
+    public init(policy: CurrentValue<AccessPolicy>, timeSource: any TimeSource, activations: ActivationService) {
         self.policy = policy
         self.timeSource = timeSource
-        self.random = random
+        self.activations = activations
     }
 
     /// The `sub` of an exchanged token: the upstream id, a colon, the upstream's subject. Client
@@ -86,7 +91,7 @@ public struct TokenExchangeGrant: Grant {
             // The rules, the token and the audit log all see the cleaned text, never the raw one.
             accessRequest = AccessRequest(role: roleName, lifetimeSeconds: lifetime,
                                           justification: try RequestText.justification(form["justification"]),
-                                          ticket: try RequestText.ticket(form["ticket"]))
+                                          ticket: try RequestText.ticket(form["ticket"]), breakGlass: try Self.breakGlass(form["break_glass"]))
         } catch {
             throw .invalidRequest(error.message)
         }
@@ -117,26 +122,100 @@ public struct TokenExchangeGrant: Grant {
         details["justification"] = accessRequest.justification.map(JSONValue.string)
         details["ticket"] = accessRequest.ticket.map(JSONValue.string)
 
-        switch decision.outcome {
-        case .deny:
+        if case .deny = decision.outcome {
             throw OAuthError(.accessDenied, "role \(roleName) denied: \(decision.failureSummary)", status: 403, auditDetails: details)
-        case .approvalRequired(let approval):
-            throw OAuthError(.approvalRequired,
-                             "role \(roleName) needs approval (\(approval.description)) before it activates; every other condition holds",
-                             status: 403, auditDetails: details)
-        case .allow(let seconds):
-            guard let role = decision.role else { throw OAuthError(.serverError, "the decision allowed an unknown role") }
-            let audiences = try RequestedAudience.resolve(resources: form.all("resource"), audiences: form.all("audience"),
-                                                          allowed: role.audiences)
-            let activation = "act_" + Base64URL.encode(random.bytes(count: 12))
-            details["activation_id"] = .string(activation)
-            return TokenGrantDecision(
-                subject: Self.namespacedSubject(identity), clientID: request.client.id, audiences: audiences, scopes: role.scopes,
-                lifetimeSeconds: seconds, extensions: Self.claims(identity: identity, role: roleName, request: accessRequest,
-                                                                  activation: activation),
-                role: roleName, auditDetails: details, issuedTokenType: Self.accessTokenType,
-                // The role's algorithm, else the client's (a resource server's limits follow the audience).
-                signingAlgorithm: (role.signingAlgorithm ?? request.client.definition.signingAlgorithm).flatMap(SignatureAlgorithm.init(jwsName:)))
+        }
+        guard let role = decision.role, let decided = decision.lifetimeSeconds else {
+            throw OAuthError(.serverError, "the decision allowed an unknown role")
+        }
+        let audiences = try RequestedAudience.resolve(resources: form.all("resource"), audiences: form.all("audience"), allowed: role.audiences)
+        let activation = try await activationFor(identity: identity, request: accessRequest, decision: decision, lifetime: decided,
+                                                 requestID: form["request_id"], client: request.client.id,
+                                                 clientAddress: clientAddress?.description, now: now, details: details)
+        var seconds = decided
+        if case .use(let existing) = activation {
+            guard let remaining = ActivationService.remainingSeconds(of: existing, now: now) else {
+                throw OAuthError(.accessDenied, "activation \(existing.id) has ended; ask for role \(roleName) again", status: 403, auditDetails: details)
+            }
+            seconds = min(seconds, remaining)
+        }
+        details["activation_id"] = .string(activation.id)
+        details["break_glass"] = accessRequest.breakGlass ? .bool(true) : nil
+        details["auto_approved"] = decision.autoApproval.map(JSONValue.string)
+        var claims = Self.claims(identity: identity, role: roleName, request: accessRequest, activation: activation.id)
+        if accessRequest.breakGlass { claims["break_glass"] = .bool(true) }
+        var grant = TokenGrantDecision(
+            subject: Self.namespacedSubject(identity), clientID: request.client.id, audiences: audiences, scopes: role.scopes,
+            lifetimeSeconds: seconds, extensions: claims, role: roleName, auditDetails: details, issuedTokenType: Self.accessTokenType,
+            // The role's algorithm, else the client's (a resource server's limits follow the audience).
+            signingAlgorithm: (role.signingAlgorithm ?? request.client.definition.signingAlgorithm).flatMap(SignatureAlgorithm.init(jwsName:)))
+        grant.activation = activation
+        return grant
+    }
+
+    /// The activation this exchange issues under: the approved request's (`request_id`), the
+    /// holder's open one for the role, or a new one when the rules allow the exchange. When the
+    /// role needs approval and none exists, the requester's pending request (created if need
+    /// be) is answered as `approval_required` with its id.
+    func activationFor(identity: Identity, request: AccessRequest, decision: AccessDecision, lifetime: Int, requestID: String?, client: String,
+                       clientAddress: String?, now: Date, details: [String: JSONValue]) async throws(OAuthError) -> TokenActivation {
+        let subject = Self.namespacedSubject(identity)
+        do {
+            if let requestID {
+                let record = try await activations.request(requestID)
+                guard record.requester.isExactly(subject), record.role.isExactly(request.role) else {
+                    throw OAuthError(.invalidGrant, "request \(displayed(requestID)) is not \(subject)'s request for role \(request.role)",
+                                     auditDetails: details)
+                }
+                switch record.state {
+                case .pending:
+                    throw approvalRequired(record, details: details)
+                case .approved:
+                    guard let id = record.activationID else { throw OAuthError(.serverError, "approved request \(record.id) has no activation") }
+                    return .use(try await activations.activation(id))
+                case .denied, .cancelled, .expired:
+                    let by = record.closedBy.map { " by \($0)" } ?? ""
+                    let comment = record.closingComment.map { ": \($0)" } ?? ""
+                    throw OAuthError(.accessDenied, "request \(record.id) was \(record.state.rawValue)\(by)\(comment)", status: 403,
+                                     auditDetails: details)
+                }
+            }
+            if !request.breakGlass, let open = try await activations.openActivation(holder: subject, role: request.role, now: now) {
+                return .use(open)
+            }
+            if case .approvalRequired(let plan) = decision.outcome {
+                let origin = RequestOrigin(identity: identity, request: request, lifetimeSeconds: lifetime, clientID: client,
+                                           clientAddress: clientAddress, rules: decision.rulesJSON)
+                throw approvalRequired(try await activations.requestApproval(origin, plan: plan), details: details)
+            }
+        } catch let error as OAuthError {
+            throw error
+        } catch let error as ActivationError {
+            throw OAuthError(error.status >= 500 ? .serverError : .invalidRequest, error.message, status: error.status == 503 ? 500 : error.status,
+                             auditDetails: details)
+        } catch {
+            throw OAuthError(.serverError, "the activation could not be read", auditDetails: details)
+        }
+        return activations.opening(identity: identity, request: request, clientID: client, lifetimeSeconds: lifetime,
+                                   autoApproval: decision.autoApproval, now: now)
+    }
+
+    /// `403 approval_required` naming the request, its state and what it still waits for.
+    func approvalRequired(_ record: ActivationRequestRecord, details: [String: JSONValue]) -> OAuthError {
+        let plan = policy.value.engine.role(named: record.role)?.conditions.approval
+        var error = OAuthError(.approvalRequired, "role \(record.role) needs approval (\(plan?.description ?? "its plan")) before it activates; "
+                               + "request \(record.id) is \(record.state.rawValue)", status: 403, auditDetails: details)
+        error.auditDetails["request_id"] = .string(record.id)
+        error.fields = ActivationJSON.approvalRequired(record, plan: plan, uri: activations.requestURI(record.id))
+        return error
+    }
+
+    /// `break_glass`: `true` or `false` (absent is false).
+    static func breakGlass(_ value: String?) throws(RequestText.Refusal) -> Bool {
+        switch value {
+        case nil, "false": false
+        case "true": true
+        default: throw RequestText.Refusal(message: "break_glass must be true or false")
         }
     }
 

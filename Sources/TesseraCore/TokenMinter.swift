@@ -21,6 +21,8 @@ public struct TokenGrantDecision: Sendable {
     public var issuedTokenType: String?
     /// The algorithm the role or client asks for (`signing_alg`); nil: the default algorithm.
     public var signingAlgorithm: SignatureAlgorithm?
+    /// The activation the token is issued under (token exchange), and what issuing it writes.
+    public var activation: TokenActivation?
 
     public init(subject: String, clientID: String, audiences: [String], scopes: [String], lifetimeSeconds: Int,
                 extensions: [String: JSONValue] = [:], typeHeader: String = JWSSigner.accessTokenType, role: String? = nil,
@@ -99,6 +101,7 @@ extension IssuedTokenRecord {
     /// What the store keeps of a token just minted, for introspection and revocation.
     public init(_ minted: MintedToken, decision: TokenGrantDecision) {
         self.init(jwtID: minted.jwtID, subject: decision.subject, clientID: decision.clientID, audiences: decision.audiences,
-                  scope: minted.claims.scope, keyID: minted.keyID, issuedAt: minted.issuedAt, expiresAt: minted.expiresAt)
+                  scope: minted.claims.scope, keyID: minted.keyID, issuedAt: minted.issuedAt, expiresAt: minted.expiresAt,
+                  activationID: decision.activation?.id)
     }
 }

@@ -65,9 +65,10 @@ public func buildApplication(
     TokenController(endpoint: issuer.tokenEndpoint).addRoutes(to: router)
     InspectionController(inspection: issuer.inspection).addRoutes(to: router)
     HealthController(issuer: issuer).addRoutes(to: router)
+    ActivationController(api: issuer.activationAPI).addRoutes(to: router)
     AdminController(admin: issuer.admin, checkpointer: issuer.checkpointer).addRoutes(to: router)
     let maintenance = MaintenanceService(checkpointer: issuer.checkpointer, failureAudit: issuer.failureAudit, storage: storage,
-                                         timeSource: timeSource,
+                                         activations: issuer.activations, timeSource: timeSource,
                                          checkpointInterval: settings.checkpointInterval, pruneInterval: settings.pruneInterval,
                                          logger: logger)
     let sinkDirectory = (settings.issuer.dataDirectory as NSString).appendingPathComponent("sinks")

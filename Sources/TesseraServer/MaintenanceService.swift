@@ -1,16 +1,22 @@
 import Logging
+import Synchronization
 import ServiceLifecycle
 import TesseraCore
 import TesseraStore
 
-/// The server's periodic chores: signing audit checkpoints, pruning expired records, and
-/// writing the summaries of unauthenticated failures whose interval ended. Runs beside the HTTP
+/// The server's periodic chores: signing audit checkpoints, pruning expired records, writing
+/// the summaries of unauthenticated failures whose interval ended, and letting time act on
+/// requests and activations (expiry, escalation, expiry warnings). Runs beside the HTTP
 /// server and stops with it; a failed run is logged and retried at the next interval, never
 /// fatal (issuance does not depend on it).
 struct MaintenanceService: Service {
     let checkpointer: AuditCheckpointer
     let failureAudit: FailureAuditThrottle
     let storage: any TesseraStorage
+    let activations: ActivationService
+    /// How often requests and activations are swept: the precision of their expiry.
+    static let sweepInterval: Duration = .seconds(2)
+    private let sweepFailing = FailureFlag()
     let timeSource: any TimeSource
     /// Zero disables the chore.
     let checkpointInterval: Duration
@@ -24,6 +30,7 @@ struct MaintenanceService: Service {
             group.addTask {
                 await repeatEvery(.seconds(FailureAuditThrottle.defaultInterval), startNow: false) { await failureAudit.flushEnded() }
             }
+            group.addTask { await repeatEvery(Self.sweepInterval, startNow: true) { await sweep() } }
             if checkpointInterval > .zero {
                 // `buildApplication` took the first one.
                 group.addTask { await repeatEvery(checkpointInterval, startNow: false) { await checkpoint() } }
@@ -44,6 +51,18 @@ struct MaintenanceService: Service {
         }
     }
 
+    /// A sweep failing every two seconds while the store is away is said once, and its recovery once.
+    private func sweep() async {
+        do {
+            try await activations.sweep()
+            if sweepFailing.set(false) { logger.notice("the activation sweep works again") }
+        } catch {
+            // The store closes at shutdown while a last sweep may still be reading: not a failure.
+            guard !Task.isShuttingDownGracefully, sweepFailing.set(true) else { return }
+            logger.error("the activation sweep failed; retrying every 2 s", metadata: ["tessera.error": .string(error.message)])
+        }
+    }
+
     private func prune() async {
         do {
             let pruned = try await storage.pruneExpired(now: timeSource.now())
@@ -55,6 +74,19 @@ struct MaintenanceService: Service {
             }
         } catch {
             logger.error("pruning failed", metadata: ["tessera.error": .string("\(error)")])
+        }
+    }
+}
+
+/// Whether a repeated chore is failing, so its failure is logged once per streak.
+final class FailureFlag: Sendable {
+    private let failing = Mutex(false)
+
+    /// Sets the flag; returns whether it changed.
+    func set(_ value: Bool) -> Bool {
+        failing.withLock { current in
+            defer { current = value }
+            return current != value
         }
     }
 }

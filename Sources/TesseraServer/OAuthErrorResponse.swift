@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import TesseraCore
+import TesseraJWT
 
 /// The one place where errors become HTTP responses: RFC 6749 §5.2 JSON for OAuth errors,
 /// the same shape for routing errors, and a `server_error` without detail for anything else,
@@ -21,6 +22,14 @@ extension OAuthError: ResponseGenerator, HTTPResponseError {
     }
 
     var jsonBody: [UInt8] {
+        if !fields.isEmpty {
+            var object = fields
+            object["error"] = .string(code.rawValue)
+            if !errorDescription.isEmpty { object["error_description"] = .string(errorDescription) }
+            var writer = JSONWriter(capacity: 512)
+            writer.value(.object(object))
+            return writer.bytes
+        }
         var object: [String: String] = ["error": code.rawValue]
         if !errorDescription.isEmpty { object["error_description"] = errorDescription }
         let encoder = JSONEncoder()

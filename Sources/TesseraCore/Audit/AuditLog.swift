@@ -8,7 +8,7 @@ import TesseraStore
 public actor AuditLog {
     private struct Pending {
         let event: AuditChain.Prepared
-        let continuation: CheckedContinuation<SealedAuditEntry, any Error>
+        let continuation: CheckedContinuation<SealedAuditEntry, any Error>?
     }
 
     private let store: any AuditStore
@@ -35,6 +35,27 @@ public actor AuditLog {
         try await enqueue(prepared)
     }
 
+    /// Records several entries in one transaction (queued together, so one group takes them
+    /// all) and returns the first once all are durable.
+    @discardableResult
+    public nonisolated func record(together prepared: [AuditChain.Prepared]) async throws -> SealedAuditEntry {
+        try await enqueue(together: prepared)
+    }
+
+    private func enqueue(together events: [AuditChain.Prepared]) async throws -> SealedAuditEntry {
+        guard let first = events.first else { throw StoreError("nothing to record") }
+        let rest = events.dropFirst()
+        return try await withCheckedThrowingContinuation { continuation in
+            pending.append(Pending(event: first, continuation: continuation))
+            // The others' entries are the first's: their waiters are the first's too.
+            for event in rest { pending.append(Pending(event: event, continuation: nil)) }
+            if !flushing {
+                flushing = true
+                Task { await self.flush() }
+            }
+        }
+    }
+
     private func enqueue(_ event: AuditChain.Prepared) async throws -> SealedAuditEntry {
         try await withCheckedThrowingContinuation { continuation in
             pending.append(Pending(event: event, continuation: continuation))
@@ -55,9 +76,9 @@ public actor AuditLog {
                 let sealed = try await store.appendAudit { head in
                     AuditChain.seal(events, after: head, time: time)
                 }
-                for (waiter, entry) in zip(batch, sealed) { waiter.continuation.resume(returning: entry) }
+                for (waiter, entry) in zip(batch, sealed) { waiter.continuation?.resume(returning: entry) }
             } catch {
-                for waiter in batch { waiter.continuation.resume(throwing: error) }
+                for waiter in batch { waiter.continuation?.resume(throwing: error) }
             }
         }
         flushing = false

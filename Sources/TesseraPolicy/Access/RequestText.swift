@@ -10,10 +10,21 @@ import Foundation
 public enum RequestText {
     public struct Refusal: Error, Sendable, Hashable {
         public let message: String
+
+        public init(message: String) {
+            self.message = message
+        }
     }
 
     /// The longest justification any role may accept (`max_length` is at most 10,000).
     public static let maximumJustificationCharacters = 10_000
+
+    /// Approvers' comments and reasons for ending: as justifications, at most 2,000 characters.
+    public static let maximumCommentCharacters = 2000
+
+    public static func comment(_ raw: String?) throws(Refusal) -> String? {
+        try cleaned(raw, field: "comment", maximumCharacters: maximumCommentCharacters)
+    }
 
     public static func justification(_ raw: String?) throws(Refusal) -> String? {
         try cleaned(raw, field: "justification", maximumCharacters: maximumJustificationCharacters)
