@@ -12,6 +12,13 @@ public struct MessageAuthenticationKey: Sendable {
         self.secret = secret
     }
 
+    /// A key from bytes held elsewhere (a webhook signing secret read from the policy bundle);
+    /// copied into a buffer of its own. An empty key is refused: `HMAC()` would read it as none.
+    public init(bytes: [UInt8]) throws(CryptoError) {
+        guard !bytes.isEmpty else { throw CryptoError(.invalidArgument, "HMAC-SHA256 needs a key") }
+        self.init(secret: SecretBytes(copying: bytes))
+    }
+
     /// HMAC-SHA256 of `message`.
     public func tag(_ message: [UInt8]) throws(CryptoError) -> [UInt8] {
         try secret.withBytes { key throws(CryptoError) in

@@ -15,6 +15,8 @@ public struct PolicyBundle: Sendable, Hashable {
     public var upstreams: [UpstreamDefinition] = []
     /// `keys.yaml`: how Tessera's own signing keys rotate; the defaults when the file is missing.
     public var signingKeys: SigningKeyPolicy
+    /// `notifications.yaml`: sinks and routes; none (nothing is sent) when the file is missing.
+    public var notifications = NotificationSettings()
     /// The folder the bundle was read from; relative paths inside it resolve against it.
     public var directory: String
 
@@ -39,7 +41,7 @@ public struct PolicyBundle: Sendable, Hashable {
     /// Reads and validates the bundle in `directory`. A missing folder or file is an empty part
     /// (no clients: every request is denied; no upstreams: no subject token is accepted; no
     /// roles: every role request is denied; no keys.yaml: the default signing keys, rotated only on
-    /// demand); a present but broken file is an error.
+    /// demand; no notifications.yaml: no notifications); a present but broken file is an error.
     public static func load(directory: String) throws(PolicyError) -> PolicyBundle {
         var bundle = PolicyBundle(clients: [], directory: directory)
         if let file = try readFile(clientsFileName, in: directory) {
@@ -51,6 +53,11 @@ public struct PolicyBundle: Sendable, Hashable {
         (bundle.networkSettings, bundle.roles) = try loadAccess(directory: directory)
         if let file = try readFile(SigningKeyPolicy.fileName, in: directory) {
             bundle.signingKeys = try parseSigningKeys(file.text, file: file.path)
+        }
+        // After the roles: routes may only name roles the bundle declares.
+        if let file = try readFile(NotificationSettings.fileName, in: directory) {
+            bundle.notifications = try parseNotifications(file.text, file: file.path, directory: directory,
+                                                          roles: Set(bundle.roles.map(\.name)))
         }
         return bundle
     }

@@ -124,6 +124,7 @@ struct Policy: ParsableCommand {
                 let registry = try ClientRegistry(bundle: bundle)
                 print("policy bundle \(folders.policies) is valid: \(registry.count) client(s)")
                 printAccessSummary(bundle)
+                printNotificationSummary(bundle.notifications)
             } catch {
                 fail(error.description)
             }

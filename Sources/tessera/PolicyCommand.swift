@@ -16,6 +16,18 @@ func printAccessSummary(_ bundle: PolicyBundle) {
     }
 }
 
+/// The notifications part of `tessera policy check`: sinks by name and kind, never their URLs
+/// (a Slack URL is a credential).
+func printNotificationSummary(_ settings: NotificationSettings) {
+    guard !settings.sinks.isEmpty else {
+        print("no notifications (\(NotificationSettings.fileName) absent or without sinks)")
+        return
+    }
+    let sinks = settings.sinks.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", ")
+    print("\(settings.sinks.count) notification sink(s): \(sinks); \(settings.routes.count) route(s)"
+        + (settings.securitySinks.isEmpty ? "" : "; security sinks: \(settings.securitySinks.joined(separator: ", "))"))
+}
+
 extension Policy {
     struct Test: ParsableCommand {
         static let configuration = CommandConfiguration(
