@@ -74,6 +74,10 @@ public struct Issuer: Sendable {
     /// Requests, approvals and activations (the approval workflow).
     public let activations: ActivationService
     public let activationAPI: ActivationAPI
+    /// Delivers the outbox (run by the server's NotificationService).
+    public let notificationSender: NotificationSender
+    /// The sender's own HTTP client: webhooks get a longer deadline than upstream key fetches.
+    let notificationClient: HTTPClient
     /// How workflow events become outbox notifications; replaced when notifications.yaml changes.
     public let notificationPlanner: CurrentValue<any NotificationPlanner>
 
@@ -142,8 +146,13 @@ public struct Issuer: Sendable {
         let authenticator = ClientAuthenticator(clients: clients, issuer: urls.issuer, tokenEndpoint: urls.tokenEndpoint,
                                                 replayStore: storage, timeSource: timeSource)
         let minter = TokenMinter(issuer: urls.issuer, keys: keys, timeSource: timeSource)
-        let planner = CurrentValue<any NotificationPlanner>(NoNotifications())
-        let activations = ActivationService(store: storage, policy: access, planner: planner, timeSource: timeSource, issuer: urls.issuer)
+        let notifications = CurrentValue(bundle.notifications)
+        let notificationClient = HTTPNotificationTransport.makeHTTPClient()
+        let sender = NotificationSender(outbox: storage, settings: notifications, transport: HTTPNotificationTransport(client: notificationClient),
+                                        audit: audit, timeSource: timeSource, logger: logger)
+        let planner = CurrentValue<any NotificationPlanner>(ConfiguredNotifications(settings: notifications))
+        let activations = ActivationService(store: storage, policy: access, planner: planner, timeSource: timeSource, issuer: urls.issuer,
+                                            wakeSender: { sender.wake() })
         let exchange = TokenExchangeGrant(policy: access, timeSource: timeSource, activations: activations)
         let failures = FailureAuditThrottle(audit: audit, timeSource: timeSource, logger: logger)
         let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant(), exchange], authenticator: authenticator, minter: minter,
@@ -158,11 +167,12 @@ public struct Issuer: Sendable {
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
         let reloader = PolicyReloader(configuration: configuration, urls: urls, clients: clients, access: access, audiences: audiences,
                                       discovery: discovery, grantTypes: endpoint.supportedGrantTypes,
-                                      audit: audit, httpClient: httpClient, timeSource: timeSource, logger: logger)
+                                      audit: audit, httpClient: httpClient, timeSource: timeSource, notifications: notifications, logger: logger)
         return Issuer(urls: urls, keyManager: keyManager, clients: clients, tokenEndpoint: endpoint,
                       discovery: discovery, storage: storage, audit: audit, inspection: inspection, admin: admin,
                       checkpointer: checkpointer, failureAudit: failures, policy: reloader, access: access, httpClient: httpClient,
-                      activations: activations, activationAPI: activationAPI, notificationPlanner: planner)
+                      activations: activations, activationAPI: activationAPI,
+                      notificationSender: sender, notificationClient: notificationClient, notificationPlanner: planner)
     }
 
     /// Stops upstream key fetches and closes their HTTP client (the store is closed separately).
@@ -170,6 +180,7 @@ public struct Issuer: Sendable {
         await failureAudit.flushAll()
         await upstreams.shutdown()
         try? await httpClient.shutdown()
+        try? await notificationClient.shutdown()
     }
 
     /// The key manager of `tessera keys`: the store and timings a server with this configuration

@@ -114,6 +114,7 @@ public actor PolicyReloader {
     let configuration: IssuerConfiguration
     let urls: IssuerURLs
     let clients: CurrentValue<ClientRegistry>
+    let notifications: CurrentValue<NotificationSettings>
     let access: CurrentValue<AccessPolicy>
     let audiences: CurrentValue<Set<String>>
     let discovery: CurrentValue<[UInt8]>
@@ -127,7 +128,8 @@ public actor PolicyReloader {
 
     init(configuration: IssuerConfiguration, urls: IssuerURLs, clients: CurrentValue<ClientRegistry>, access: CurrentValue<AccessPolicy>,
          audiences: CurrentValue<Set<String>>, discovery: CurrentValue<[UInt8]>, grantTypes: [String], audit: AuditLog,
-         httpClient: HTTPClient, timeSource: any TimeSource, logger: Logger) {
+         httpClient: HTTPClient, timeSource: any TimeSource, notifications: CurrentValue<NotificationSettings>, logger: Logger) {
+        self.notifications = notifications
         self.discovery = discovery
         self.grantTypes = grantTypes
         self.configuration = configuration
@@ -169,6 +171,7 @@ public actor PolicyReloader {
         }
         clients.replace(with: loaded.clients)
         access.replace(with: loaded.access)
+        notifications.replace(with: loaded.bundle.notifications)
         audiences.replace(with: loaded.audiences)
         discovery.replace(with: loaded.discoveryDocument(urls: urls, grantTypes: grantTypes))
         logger.notice("policy bundle reloaded", metadata: [

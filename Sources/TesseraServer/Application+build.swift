@@ -80,7 +80,7 @@ public func buildApplication(
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tessera"),
         services: [maintenance, sinks, PolicyReloadService(reloader: issuer.policy, pollInterval: settings.policyPollInterval),
                    KeyRotationService(keys: issuer.keyManager, interval: settings.keyCheckInterval),
-                   IssuerLifecycleService(issuer: issuer)],
+                   NotificationService(sender: issuer.notificationSender), IssuerLifecycleService(issuer: issuer)],
         onServerRunning: { channel in
             logger.notice("listening", metadata: [
                 "tessera.address": .string(channel.localAddress?.ipAddress ?? settings.host),

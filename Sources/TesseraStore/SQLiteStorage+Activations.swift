@@ -141,6 +141,13 @@ extension SQLiteStorage {
 
     public func claimNotifications(now: Date, claimant: String, leaseUntil: Date, limit: Int) async throws -> [OutboxNotification] {
         let nowMilliseconds = Self.integer(Self.milliseconds(now))
+        // Polled every second: the write lock is taken only when something is due.
+        let due = try await gate.run {
+            try await self.connection.query("""
+                SELECT 1 FROM notifications WHERE state = 'pending' AND due_ms <= ? AND (lease_ms IS NULL OR lease_ms <= ?) LIMIT 1
+                """, [nowMilliseconds, nowMilliseconds])
+        }
+        guard !due.isEmpty else { return [] }
         return try await transaction { connection in
             let rows = try await connection.query("""
                 SELECT * FROM notifications WHERE state = 'pending' AND due_ms <= ? AND (lease_ms IS NULL OR lease_ms <= ?)

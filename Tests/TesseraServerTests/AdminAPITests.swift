@@ -21,12 +21,18 @@ struct AdminAPITests {
     /// running server's store.
     func adminToken(subject: String = "ops-alice") async throws -> String {
         let store = try await SQLiteStorage.open(directory: fixture.root + "/data")
-        let keys = try SigningKeys(keys: KeyDirectory(path: fixture.root + "/keys").load())
-        let minted = try await AdminAccess.issueToken(subject: subject, lifetimeSeconds: 300, reason: nil, urls: IssuerURLs(issuer: testIssuer),
-                                                      keys: keys, audit: AuditLog(store: store, timeSource: SystemTimeSource()),
-                                                      timeSource: SystemTimeSource())
-        try await store.close()
-        return minted.token
+        do {
+            let keys = try SigningKeys(keys: KeyDirectory(path: fixture.root + "/keys").load())
+            let minted = try await AdminAccess.issueToken(subject: subject, lifetimeSeconds: 300, reason: nil, urls: IssuerURLs(issuer: testIssuer),
+                                                          keys: keys, audit: AuditLog(store: store, timeSource: SystemTimeSource()),
+                                                          timeSource: SystemTimeSource())
+            try await store.close()
+            return minted.token
+        } catch {
+            // An unclosed SQLite connection stops the whole test process; the failure is the answer.
+            try? await store.close()
+            throw error
+        }
     }
 
     func get(_ client: some TestClientProtocol, _ uri: String, token: String?) async throws -> TestResponse {
