@@ -210,18 +210,18 @@ public struct ActivationRequestQuery: Sendable, Hashable {
     public var states: [ActivationRequestState]?
     public var requester: String?
     public var roles: [String]?
-    /// Requests whose deadline (pending expiry) is before this time.
-    public var deadlineBefore: Date?
+    /// Requests whose deadline (pending expiry) is at or before this time: due now.
+    public var dueBy: Date?
     /// The page cursor: requests created after this one (`createdAt`, then id).
     public var after: ActivationCursor?
     public var limit: Int
 
-    public init(states: [ActivationRequestState]? = nil, requester: String? = nil, roles: [String]? = nil, deadlineBefore: Date? = nil,
+    public init(states: [ActivationRequestState]? = nil, requester: String? = nil, roles: [String]? = nil, dueBy: Date? = nil,
                 after: ActivationCursor? = nil, limit: Int = 100) {
         self.states = states
         self.requester = requester
         self.roles = roles
-        self.deadlineBefore = deadlineBefore
+        self.dueBy = dueBy
         self.after = after
         self.limit = limit
     }
@@ -229,7 +229,7 @@ public struct ActivationRequestQuery: Sendable, Hashable {
     public func matches(_ record: ActivationRequestRecord) -> Bool {
         (states.map { $0.contains(record.state) } ?? true) && (requester.map { $0 == record.requester } ?? true)
             && (roles.map { $0.contains(record.role) } ?? true)
-            && (deadlineBefore.map { limit in record.deadline.map { $0 < limit } ?? false } ?? true)
+            && (dueBy.map { limit in record.deadline.map { $0 <= limit } ?? false } ?? true)
             && (after.map { $0.precedes(createdAt: record.createdAt, id: record.id) } ?? true)
     }
 }
@@ -239,19 +239,19 @@ public struct ActivationQuery: Sendable, Hashable {
     public var states: [ActivationState]?
     public var holder: String?
     public var roles: [String]?
-    /// Activations whose deadline (window end, or last start) is before this time.
-    public var deadlineBefore: Date?
+    /// Activations whose deadline (window end, or last start) is at or before this time.
+    public var dueBy: Date?
     /// Only break-glass uses still waiting for their review.
     public var awaitingReview: Bool
     public var after: ActivationCursor?
     public var limit: Int
 
-    public init(states: [ActivationState]? = nil, holder: String? = nil, roles: [String]? = nil, deadlineBefore: Date? = nil,
+    public init(states: [ActivationState]? = nil, holder: String? = nil, roles: [String]? = nil, dueBy: Date? = nil,
                 awaitingReview: Bool = false, after: ActivationCursor? = nil, limit: Int = 100) {
         self.states = states
         self.holder = holder
         self.roles = roles
-        self.deadlineBefore = deadlineBefore
+        self.dueBy = dueBy
         self.awaitingReview = awaitingReview
         self.after = after
         self.limit = limit
@@ -260,7 +260,7 @@ public struct ActivationQuery: Sendable, Hashable {
     public func matches(_ record: ActivationRecord) -> Bool {
         (states.map { $0.contains(record.state) } ?? true) && (holder.map { $0 == record.holder } ?? true)
             && (roles.map { $0.contains(record.role) } ?? true)
-            && (deadlineBefore.map { limit in record.deadline.map { $0 < limit } ?? false } ?? true)
+            && (dueBy.map { limit in record.deadline.map { $0 <= limit } ?? false } ?? true)
             && (!awaitingReview || record.awaitsReview)
             && (after.map { $0.precedes(createdAt: record.createdAt, id: record.id) } ?? true)
     }

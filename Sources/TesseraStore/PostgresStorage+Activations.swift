@@ -24,7 +24,7 @@ extension PostgresStorage {
         filter.within("state", query.states?.map(\.rawValue))
         filter.equal("requester", query.requester)
         filter.within("role", query.roles)
-        filter.deadline(before: query.deadlineBefore)
+        filter.deadline(dueBy: query.dueBy)
         filter.after(query.after)
         return try await documents(ActivationRequestRecord.self, filter.select(from: "activation_requests", limit: query.limit),
                                    table: "activation_requests")
@@ -45,7 +45,7 @@ extension PostgresStorage {
         filter.within("state", query.states?.map(\.rawValue))
         filter.equal("holder", query.holder)
         filter.within("role", query.roles)
-        filter.deadline(before: query.deadlineBefore)
+        filter.deadline(dueBy: query.dueBy)
         if query.awaitingReview { filter.conditions.append("awaiting_review") }
         filter.after(query.after)
         return try await documents(ActivationRecord.self, filter.select(from: "activations", limit: query.limit), table: "activations")
@@ -261,9 +261,9 @@ extension PostgresStorage {
             conditions.append("\(column) = ANY(\(bind(values)))")
         }
 
-        mutating func deadline(before time: Date?) {
+        mutating func deadline(dueBy time: Date?) {
             guard let time else { return }
-            conditions.append("deadline_ms < \(bind(milliseconds(time)))")
+            conditions.append("deadline_ms <= \(bind(milliseconds(time)))")
         }
 
         mutating func after(_ cursor: ActivationCursor?) {

@@ -18,7 +18,7 @@ extension SQLiteStorage {
         filter.states(query.states?.map(\.rawValue))
         filter.equal("requester", query.requester)
         filter.within("role", query.roles)
-        filter.deadline(before: query.deadlineBefore)
+        filter.deadline(dueBy: query.dueBy)
         filter.after(query.after)
         let (sql, binds) = filter.select(from: "activation_requests", limit: query.limit)
         return try await gate.run {
@@ -38,7 +38,7 @@ extension SQLiteStorage {
         filter.states(query.states?.map(\.rawValue))
         filter.equal("holder", query.holder)
         filter.within("role", query.roles)
-        filter.deadline(before: query.deadlineBefore)
+        filter.deadline(dueBy: query.dueBy)
         if query.awaitingReview { filter.conditions.append("awaiting_review = 1") }
         filter.after(query.after)
         let (sql, binds) = filter.select(from: "activations", limit: query.limit)
@@ -227,9 +227,9 @@ extension SQLiteStorage {
             binds.append(contentsOf: values.map(SQLiteData.text))
         }
 
-        mutating func deadline(before time: Date?) {
+        mutating func deadline(dueBy time: Date?) {
             guard let time else { return }
-            conditions.append("deadline_ms < ?")
+            conditions.append("deadline_ms <= ?")
             binds.append(integer(milliseconds(time)))
         }
 

@@ -121,8 +121,9 @@ extension StoreConformance {
         try expect(try await ids(ActivationRequestQuery(requester: "corp:bob")) == ["r2"], "listing a requester's requests")
         try expect(try await ids(ActivationRequestQuery(roles: ["deploy"])) == ["r3"], "listing a role's requests")
         try expect(try await ids(ActivationRequestQuery(roles: [])) == [], "listing no roles found requests")
-        try expect(try await ids(ActivationRequestQuery(deadlineBefore: now + 3602)) == ["r1", "r2"],
+        try expect(try await ids(ActivationRequestQuery(dueBy: now + 3601)) == ["r1", "r2"],
                    "listing requests whose pending expiry has passed (a denied one has none)")
+        try expect(try await ids(ActivationRequestQuery(dueBy: now + 3600)) == ["r1"], "a request is due at its pending expiry itself")
         let first = try await store.activationRequests(matching: ActivationRequestQuery(limit: 2))
         try expect(first.map(\.id) == ["r1", "r2"], "the first page")
         let cursor = first.last.map { ActivationCursor(createdAt: $0.createdAt, id: $0.id) }
@@ -163,7 +164,8 @@ extension StoreConformance {
         try expect(try await ids(ActivationQuery(states: [.approved])) == ["act-3"], "listing approved activations")
         try expect(try await ids(ActivationQuery(holder: "corp:bob")) == ["act-2"], "listing a holder's activations")
         try expect(try await ids(ActivationQuery(awaitingReview: true)) == ["act-2"], "listing break-glass uses awaiting review")
-        try expect(try await ids(ActivationQuery(deadlineBefore: now + 1802)) == ["act-1", "act-2"], "listing windows that have ended")
+        try expect(try await ids(ActivationQuery(dueBy: now + 1802)) == ["act-1", "act-2"], "listing windows that have ended")
+        try expect(try await ids(ActivationQuery(dueBy: now + 1800)) == ["act-1"], "a window is due at its end itself")
         var reviewed = review
         reviewed.version = 2
         reviewed.review = ActivationReview(reviewer: "corp:carol", comment: "seen", at: now + 60)

@@ -133,25 +133,39 @@ public struct ActivationService: Sendable {
     /// again and decides again (the second approver then sees the first one's result).
     func transition(request id: String, _ decide: (ActivationRequestRecord, Date) async throws(ActivationError) -> ActivationTransition)
         async throws(ActivationError) -> ActivationTransition {
-        for _ in 0..<8 {
-            let current = try await request(id)
-            let now = timeSource.now()
-            let change = try await decide(current, now)
-            if try await commit(change, at: now) { return change }
-        }
-        throw .conflict("request \(id) kept changing while this decision was made; try again")
+        let outcome = try await deciding(attempts: 8, read: { () async throws(ActivationError) in try await request(id) }, decide)
+        guard case .committed(let change) = outcome else { throw .conflict("request \(id) kept changing while this decision was made; try again") }
+        return change
     }
 
     /// The same for an activation.
     func transition(activation id: String, _ decide: (ActivationRecord, Date) async throws(ActivationError) -> ActivationTransition)
         async throws(ActivationError) -> ActivationTransition {
-        for _ in 0..<8 {
-            let current = try await activation(id)
+        let outcome = try await deciding(attempts: 8, read: { () async throws(ActivationError) in try await activation(id) }, decide)
+        guard case .committed(let change) = outcome else { throw .conflict("activation \(id) kept changing while this decision was made; try again") }
+        return change
+    }
+
+    enum DecisionOutcome {
+        case committed(ActivationTransition)
+        /// The record is gone, or `decide` found nothing to do.
+        case unchanged
+        /// Every attempt lost its race.
+        case keptChanging
+    }
+
+    /// The loop under every transition: read the current version, decide at the current time,
+    /// commit as a compare-and-swap, and on a lost race start again from what won.
+    func deciding<Record>(attempts: Int, read: () async throws(ActivationError) -> Record?,
+                          _ decide: (Record, Date) async throws(ActivationError) -> ActivationTransition?) async throws(ActivationError)
+        -> DecisionOutcome {
+        for _ in 0..<attempts {
+            guard let current = try await read() else { return .unchanged }
             let now = timeSource.now()
-            let change = try await decide(current, now)
-            if try await commit(change, at: now) { return change }
+            guard let change = try await decide(current, now) else { return .unchanged }
+            if try await commit(change, at: now) { return .committed(change) }
         }
-        throw .conflict("activation \(id) kept changing while this decision was made; try again")
+        return .keptChanging
     }
 
     /// False when a version moved (a lost race): nothing was written.
@@ -224,6 +238,26 @@ public struct ActivationService: Sendable {
         return plan
     }
 }
+
+/// A request or activation: each transition writes the next version over the current one.
+protocol VersionedRecord {
+    var version: Int64 { get set }
+    var updatedAt: Date { get set }
+}
+
+extension VersionedRecord {
+    /// The version a transition at `now` writes over this one (the compare-and-swap expects
+    /// `version - 1` in the store).
+    func nextVersion(at now: Date) -> Self {
+        var next = self
+        next.version += 1
+        next.updatedAt = now
+        return next
+    }
+}
+
+extension ActivationRequestRecord: VersionedRecord {}
+extension ActivationRecord: VersionedRecord {}
 
 /// RFC 3339 in UTC with seconds, as the API and notifications write times.
 func rfc3339(_ date: Date) -> String {

@@ -8,9 +8,6 @@ import TesseraStore
 /// once record each change once): pending requests expire, stages escalate, windows warn
 /// before they end and then expire, and approvals waiting for a first token lapse.
 extension ActivationService {
-    /// How long before its end an activation's `activation.expiring` notice goes out.
-    public static let defaultExpiryWarningSeconds = 300
-
     public struct SweepCounts: Sendable, Hashable {
         public var expiredRequests = 0
         public var escalated = 0
@@ -18,32 +15,32 @@ extension ActivationService {
         public var expiredActivations = 0
     }
 
+    /// One pass; windows warn `expiry_warning` (notifications.yaml) before they end.
     @discardableResult
-    public func sweep(warningSeconds: Int = ActivationService.defaultExpiryWarningSeconds) async throws(ActivationError) -> SweepCounts {
+    public func sweep() async throws(ActivationError) -> SweepCounts {
         var counts = SweepCounts()
+        let warningSeconds = planner.value.expiryWarningSeconds
         let now = timeSource.now()
-        for request in try await read({ try await store.activationRequests(matching: ActivationRequestQuery(states: [.pending], deadlineBefore: now)) }) {
+        for request in try await requests(ActivationRequestQuery(states: [.pending], dueBy: now)) {
             if try await settle(request: request.id, { (current, now) -> ActivationTransition? in
                 guard current.state == .pending, current.pendingExpiresAt <= now else { return nil }
                 return closing(current, as: .expired, event: "request.expired", actor: nil, comment: nil, now: now)
             }) { counts.expiredRequests += 1 }
         }
-        for request in try await read({ try await store.activationRequests(matching: ActivationRequestQuery(states: [.pending])) }) {
+        for request in try await requests(ActivationRequestQuery(states: [.pending])) {
             if try await settle(request: request.id, { (current, now) -> ActivationTransition? in escalation(of: current, now: now) }) {
                 counts.escalated += 1
             }
         }
         let warnBefore = now.addingTimeInterval(TimeInterval(warningSeconds))
-        for activation in try await read({ try await store.activations(matching: ActivationQuery(states: [.active, .approved], deadlineBefore: warnBefore)) }) {
+        for activation in try await activations(ActivationQuery(states: [.active, .approved], dueBy: warnBefore)) {
             if try await settle(activation: activation.id, { (current, now) -> ActivationTransition? in
                 guard current.state.isOpen, let deadline = current.deadline else { return nil }
                 if deadline <= now {
                     return closing(current, as: .expired, event: "activation.expired", actor: nil, reason: nil, now: now)
                 }
                 guard current.state == .active, !current.expiryWarned else { return nil }
-                var next = current
-                next.version += 1
-                next.updatedAt = now
+                var next = current.nextVersion(at: now)
                 next.expiryWarned = true
                 return ActivationTransition(activations: [next],
                                             notifications: notify("activation.expiring", role: next.role, activationSummary(next), at: now))
@@ -54,6 +51,35 @@ extension ActivationService {
         return counts
     }
 
+    /// Every page of a listing, so a sweep reaches past the first page.
+    func requests(_ query: ActivationRequestQuery) async throws(ActivationError) -> [ActivationRequestRecord] {
+        var query = query
+        return try await allPages(limit: query.limit) { cursor in
+            query.after = cursor
+            return try await store.activationRequests(matching: query)
+        } cursor: { ActivationCursor(createdAt: $0.createdAt, id: $0.id) }
+    }
+
+    func activations(_ query: ActivationQuery) async throws(ActivationError) -> [ActivationRecord] {
+        var query = query
+        return try await allPages(limit: query.limit) { cursor in
+            query.after = cursor
+            return try await store.activations(matching: query)
+        } cursor: { ActivationCursor(createdAt: $0.createdAt, id: $0.id) }
+    }
+
+    private func allPages<Record>(limit: Int, _ page: (ActivationCursor?) async throws -> [Record],
+                                  cursor: (Record) -> ActivationCursor) async throws(ActivationError) -> [Record] {
+        var all: [Record] = []
+        var after: ActivationCursor?
+        while true {
+            let next = try await read { try await page(after) }
+            all += next
+            guard next.count == limit, let last = next.last else { return all }
+            after = cursor(last)
+        }
+    }
+
     /// The stage waiting longer than its `escalate_after`, announced once to its escalation group.
     func escalation(of request: ActivationRequestRecord, now: Date) -> ActivationTransition? {
         guard request.state == .pending, let plan = policy.value.engine.role(named: request.role)?.conditions.approval,
@@ -62,9 +88,7 @@ extension ActivationService {
               let targets = plan.stages[index].escalateTo,
               request.stageStartedAt.addingTimeInterval(TimeInterval(after)) <= now
         else { return nil }
-        var next = request
-        next.version += 1
-        next.updatedAt = now
+        var next = request.nextVersion(at: now)
         next.escalatedStages.append(index)
         var data = summary(next, plan: plan)
         data["escalated_to"] = .array(targets.names.map(JSONValue.string))
@@ -73,22 +97,20 @@ extension ActivationService {
     }
 
     /// Commits what `decide` makes of the current request, retrying a lost race; false when
-    /// there was nothing to do.
+    /// there was nothing to do (or the record kept changing: the next sweep looks again).
     func settle(request id: String, _ decide: (ActivationRequestRecord, Date) -> ActivationTransition?) async throws(ActivationError) -> Bool {
-        for _ in 0..<4 {
-            let now = timeSource.now()
-            guard let current = try await read({ try await store.activationRequest(id: id) }), let change = decide(current, now) else { return false }
-            if try await commit(change, at: now) { return true }
-        }
+        let outcome = try await deciding(attempts: 4, read: { () async throws(ActivationError) in
+            try await read { try await store.activationRequest(id: id) }
+        }, decide)
+        if case .committed = outcome { return true }
         return false
     }
 
     func settle(activation id: String, _ decide: (ActivationRecord, Date) -> ActivationTransition?) async throws(ActivationError) -> Bool {
-        for _ in 0..<4 {
-            let now = timeSource.now()
-            guard let current = try await read({ try await store.activation(id: id) }), let change = decide(current, now) else { return false }
-            if try await commit(change, at: now) { return true }
-        }
+        let outcome = try await deciding(attempts: 4, read: { () async throws(ActivationError) in
+            try await read { try await store.activation(id: id) }
+        }, decide)
+        if case .committed = outcome { return true }
         return false
     }
 }

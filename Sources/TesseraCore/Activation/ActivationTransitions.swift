@@ -69,9 +69,7 @@ extension ActivationService {
             case .refused(let reason):
                 throw .forbidden(reason)
             case .counts(let stage, let viaEscalation, let completes):
-                var next = current
-                next.version += 1
-                next.updatedAt = now
+                var next = current.nextVersion(at: now)
                 next.approvals.append(RecordedApproval(approver: actor.subject, stage: stage, comment: comment, at: now, viaEscalation: viaEscalation))
                 var target = summary(next, plan: plan)
                 target["stage"] = .number(Double(stage + 1))
@@ -142,10 +140,8 @@ extension ActivationService {
 
     func closing(_ current: ActivationRequestRecord, as state: ActivationRequestState, event name: String, actor: String?, comment: String?,
                  now: Date) -> ActivationTransition {
-        var next = current
-        next.version += 1
+        var next = current.nextVersion(at: now)
         next.state = state
-        next.updatedAt = now
         next.closedBy = actor
         next.closingComment = comment
         var target = summary(next, plan: nil)
@@ -194,10 +190,8 @@ extension ActivationService {
 
     func closing(_ current: ActivationRecord, as state: ActivationState, event name: String, actor: String?, reason: String?,
                  now: Date) -> ActivationTransition {
-        var next = current
-        next.version += 1
+        var next = current.nextVersion(at: now)
         next.state = state
-        next.updatedAt = now
         next.endedAt = now
         next.endedBy = actor
         next.endReason = reason
@@ -218,9 +212,7 @@ extension ActivationService {
                 throw .forbidden("only an approver of role \(current.role) or an admin may review this break-glass use")
             }
             guard !actor.subject.isExactly(current.holder) else { throw .forbidden("\(actor.subject) used break-glass and cannot review it") }
-            var next = current
-            next.version += 1
-            next.updatedAt = now
+            var next = current.nextVersion(at: now)
             next.review = ActivationReview(reviewer: actor.subject, comment: comment, at: now)
             var target = activationSummary(next)
             target["comment"] = .string(comment)
@@ -259,9 +251,7 @@ extension ActivationService {
     }
 
     func extended(_ current: ActivationRecord, by seconds: Int, actor: String, requestID: String?, now: Date) -> ActivationTransition {
-        var next = current
-        next.version += 1
-        next.updatedAt = now
+        var next = current.nextVersion(at: now)
         next.extensions += 1
         next.extendedSeconds += seconds
         next.windowSeconds += seconds

@@ -1,4 +1,5 @@
 import Foundation
+import TesseraCrypto
 import TesseraJWT
 import TesseraPolicy
 import TesseraStore
@@ -8,19 +9,26 @@ import TesseraStore
 /// the rows commit with the transition.
 public protocol NotificationPlanner: Sendable {
     func notifications(event: String, role: String, breakGlass: Bool, data: [String: JSONValue], at time: Date) -> [OutboxNotification]
+    /// How long before its end an activation's `activation.expiring` notice goes out.
+    var expiryWarningSeconds: Int { get }
 }
 
 /// The configured sinks and routes, read anew for every event (policy reloads apply at once).
 public struct ConfiguredNotifications: NotificationPlanner {
     let settings: CurrentValue<NotificationSettings>
+    /// Message ids come from one buffer, not one per event.
+    let random: any RandomSource
 
-    public init(settings: CurrentValue<NotificationSettings>) {
+    public init(settings: CurrentValue<NotificationSettings>, random: any RandomSource = BufferedSecureRandom()) {
         self.settings = settings
+        self.random = random
     }
+
+    public var expiryWarningSeconds: Int { settings.value.expiryWarningSeconds }
 
     public func notifications(event: String, role: String, breakGlass: Bool, data: [String: JSONValue], at time: Date) -> [OutboxNotification] {
         guard let kind = NotificationEventKind(rawValue: event) else { return [] }
-        return NotificationRouter(settings: settings.value).notifications(for: NotificationEvent(kind, role: role, data: data, breakGlass: breakGlass),
+        return NotificationRouter(settings: settings.value, random: random).notifications(for: NotificationEvent(kind, role: role, data: data, breakGlass: breakGlass),
                                                                          at: time)
     }
 }
@@ -28,6 +36,8 @@ public struct ConfiguredNotifications: NotificationPlanner {
 /// No sinks configured: nothing to announce.
 public struct NoNotifications: NotificationPlanner {
     public init() {}
+
+    public var expiryWarningSeconds: Int { NotificationSettings.defaultExpiryWarningSeconds }
 
     public func notifications(event: String, role: String, breakGlass: Bool, data: [String: JSONValue], at time: Date) -> [OutboxNotification] {
         []

@@ -66,9 +66,7 @@ extension ActivationService {
             } catch {
                 throw OAuthError(.serverError, error.message)
             }
-            var next = current
-            next.version += 1
-            next.updatedAt = now
+            var next = current.nextVersion(at: now)
             next.tokens += 1
             var change = ActivationTransition(activations: [next])
             switch current.state {
