@@ -96,4 +96,36 @@ struct ApprovalPlanTests {
         #expect(error?.field == field, "\(String(describing: error))")
         #expect(error?.message.contains(message) == true, "\(String(describing: error))")
     }
+
+    @Test func policyTestCasesCheckStagesAndAutoApproval() throws {
+        let yaml = """
+        cases:
+          - name: wrong stage count
+            identity: {upstream: corp, subject: alice@example.com, groups: [payments-sre], amr: [mfa]}
+            request: {role: payments-admin, justification: rotate keys}
+            expect: {outcome: approval_required, stages: 1}
+          - name: claimed auto-approval
+            identity: {upstream: corp, subject: alice@example.com, groups: [payments-sre], amr: [mfa]}
+            request: {role: payments-admin, justification: rotate keys}
+            expect: {outcome: approval_required, auto_approved: true}
+          - name: missed auto-approval
+            identity: {upstream: corp, subject: alice@example.com, groups: [payments-sre], amr: [mfa]}
+            request: {role: payments-admin, lifetime: 15m, justification: outage, ticket: INC-1}
+            expect: {outcome: allow, auto_approved: false}
+          - name: a role without a plan
+            identity: {upstream: corp, subject: alice@example.com, groups: [engineering], amr: [mfa]}
+            request: {role: prod-readonly}
+            expect: {outcome: allow, stages: 1}
+        """
+        let bundle = try PolicyBundle.load(directory: examplePolicies)
+        let engine = PolicyEngine(bundle: bundle)
+        let problems = try PolicyBundle.parseTestCases(yaml, file: "t.yaml", now: monday10).map { $0.run(engine).problems }
+        #expect(problems[0] == ["expected an approval plan of 1 stage(s), got 2"])
+        #expect(problems[1] == ["expected an auto-approval, got approval_required without one"])
+        #expect(problems[2] == ["expected no auto-approval, got auto-approved by rule 1 (max_lifetime 15m, ticket ^INC-[0-9]+$)"])
+        #expect(problems[3] == ["expected an approval plan of 1 stage(s), got no approval plan"])
+        let broken = "cases:\n  - name: n\n    identity: {upstream: corp, subject: a}\n    request: {role: r}\n    expect: {outcome: allow, stages: 0}\n"
+        let error = #expect(throws: PolicyError.self) { try PolicyBundle.parseTestCases(broken, file: "t.yaml", now: monday10) }
+        #expect(error?.message.contains("at least 1 stage") == true)
+    }
 }

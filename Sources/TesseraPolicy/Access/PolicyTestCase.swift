@@ -19,6 +19,10 @@ public struct PolicyTestCase: Sendable {
     public var expectedLifetimeSeconds: Int?
     /// A substring of a failed rule's reason (deny), or of any rule's reason otherwise.
     public var reasonContains: String?
+    /// How many stages the role's approval plan has (`expect.stages`).
+    public var expectedStages: Int?
+    /// Whether an `auto_approve` rule approved the request (`expect.auto_approved`).
+    public var expectedAutoApproved: Bool?
     public var location: SourceLocation
 
     /// Runs the case and says what, if anything, differs from the expectation.
@@ -38,6 +42,19 @@ public struct PolicyTestCase: Sendable {
         if let expectedLifetimeSeconds, decision.lifetimeSeconds != expectedLifetimeSeconds {
             problems.append("expected lifetime \(DurationText.format(expectedLifetimeSeconds)), got "
                 + (decision.lifetimeSeconds.map(DurationText.format) ?? "none"))
+        }
+        if let expectedStages {
+            let stages = decision.role?.conditions.approval?.stages.count
+            if stages != expectedStages {
+                problems.append("expected an approval plan of \(expectedStages) stage(s), got " + (stages.map { "\($0)" } ?? "no approval plan"))
+            }
+        }
+        if let expectedAutoApproved {
+            let autoApproved = decision.isAllowed && decision.autoApproval != nil
+            if autoApproved != expectedAutoApproved {
+                problems.append(expectedAutoApproved ? "expected an auto-approval, got \(decision.outcomeText) without one"
+                                                     : "expected no auto-approval, got \(decision.autoApproval ?? "one")")
+            }
         }
         if let reasonContains {
             let reasons = (expected == .deny ? decision.failures : decision.rules).map(\.reason)
@@ -164,10 +181,11 @@ public struct PolicyQuestion: Sendable {
             deviceCompliant: try fields["device_compliant"]?.bool(), claims: claims)
 
         guard let requestField = members["request"] else { throw field.error("a case needs a request") }
-        let requestMembers = try requestField.mapping(allowed: ["role", "lifetime", "justification", "ticket"])
+        let requestMembers = try requestField.mapping(allowed: ["role", "lifetime", "justification", "ticket", "break_glass"])
         guard let role = requestMembers["role"] else { throw requestField.error("a request needs a role") }
         request = AccessRequest(role: try role.nonEmptyString(), lifetimeSeconds: try requestMembers["lifetime"]?.durationSeconds(),
-                                justification: try requestMembers["justification"]?.string(), ticket: try requestMembers["ticket"]?.string())
+                                justification: try requestMembers["justification"]?.string(), ticket: try requestMembers["ticket"]?.string(),
+                                breakGlass: try requestMembers["break_glass"]?.bool() ?? false)
     }
 }
 
@@ -183,7 +201,7 @@ extension PolicyTestCase {
         context = question.context
 
         guard let expectField = members["expect"] else { throw field.error("a case needs expect: {outcome: allow | approval_required | deny}") }
-        let expectation = try expectField.mapping(allowed: ["outcome", "lifetime", "reason_contains"])
+        let expectation = try expectField.mapping(allowed: ["outcome", "lifetime", "reason_contains", "stages", "auto_approved"])
         guard let outcomeField = expectation["outcome"] else { throw expectField.error("expect needs an outcome") }
         let outcomeText = try outcomeField.string()
         guard let outcome = ExpectedOutcome(rawValue: outcomeText) else {
@@ -192,6 +210,12 @@ extension PolicyTestCase {
         expected = outcome
         expectedLifetimeSeconds = try expectation["lifetime"]?.durationSeconds()
         reasonContains = try expectation["reason_contains"]?.nonEmptyString()
+        if let stagesField = expectation["stages"] {
+            let stages = try stagesField.integer()
+            guard stages >= 1 else { throw stagesField.error("a plan has at least 1 stage") }
+            expectedStages = stages
+        }
+        expectedAutoApproved = try expectation["auto_approved"]?.bool()
     }
 }
 
