@@ -478,4 +478,11 @@ final class ReviewServer: Sendable {
     func kill() {
         if process.isRunning { process.terminate() }
     }
+
+    /// kill -9: no shutdown, nothing flushed, as a crash or the OOM killer leaves it.
+    func killHard() async throws {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        try await onBlockingThread { self.process.waitUntilExit() }
+    }
 }

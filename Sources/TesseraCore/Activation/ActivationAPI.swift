@@ -101,15 +101,22 @@ public struct ActivationAPI: Sendable {
         return json(page(records, limit: filter.limit - 1, render: requestJSON, cursor: { ($0.createdAt, $0.id) }))
     }
 
-    /// `POST /requests/{id}/approve|deny|cancel` with an optional `comment`.
+    /// `POST /requests/{id}/approve|deny|cancel` with an optional `comment`, and `review`. A
+    /// break-glass use asks nobody, so it has no request: its review item is the activation,
+    /// and `/requests/{activation id}/review` is the same as `/activations/{id}/review`.
     public func decide(_ id: String, action: String, authorization: String?, form: [String: String]) async throws(ActivationError) -> [UInt8] {
         let actor = try await authenticate(authorization)
+        if action == "review" {
+            let activation = id.hasPrefix("act_") ? id : try await visible(id, actor: actor).activationID
+            guard let activation else { throw .conflict("request \(id) opened no activation, so there is nothing to review") }
+            return json(ActivationJSON.activation(try await service.review(activation, by: actor, comment: form["comment"])))
+        }
         _ = try await visible(id, actor: actor)
         let record: ActivationRequestRecord = switch action {
         case "approve": try await service.approve(id, by: actor, comment: form["comment"])
         case "deny": try await service.deny(id, by: actor, comment: form["comment"])
         case "cancel": try await service.cancel(id, by: actor, comment: form["comment"])
-        default: throw .notFound("no such action: \(displayed(action)); use approve, deny or cancel")
+        default: throw .notFound("no such action: \(displayed(action)); use approve, deny, cancel or review")
         }
         return json(requestJSON(record))
     }
