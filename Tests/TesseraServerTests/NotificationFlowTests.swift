@@ -32,6 +32,12 @@ struct NotificationFlowTests {
     }
 
     static func start(receiverPort: Int) async throws -> (ReviewBundle, ReviewServer) {
+        let bundle = try bundle(receiverPort: receiverPort)
+        return (bundle, try await ReviewServer.start(try ActivationFlowTests.tesseraExecutable(), bundle))
+    }
+
+    /// The activation flow's roles, and every event to the receiver's /hook (break-glass to /security too).
+    static func bundle(receiverPort: Int) throws -> ReviewBundle {
         let bundle = try ReviewBundle()
         try ActivationFlowTests.roles.write(toFile: bundle.root + "/policies/roles/approvals.yaml", atomically: true, encoding: .utf8)
         try (NotificationDeliveryTests.secret + "\n").write(toFile: bundle.root + "/policies/webhook-secret", atomically: true, encoding: .utf8)
@@ -50,7 +56,7 @@ struct NotificationFlowTests {
             sinks: [hook]
         security_sinks: [security]
         """.write(toFile: bundle.root + "/policies/notifications.yaml", atomically: true, encoding: .utf8)
-        return (bundle, try await ReviewServer.start(try ActivationFlowTests.tesseraExecutable(), bundle))
+        return bundle
     }
 
     static func deliveries(_ receiver: WebhookReceiver) -> [Delivery] { receiver.received.compactMap(Delivery.init) }
