@@ -103,6 +103,7 @@ let package = Package(
             dependencies: [
                 "TesseraServer", "TesseraCore", "TesseraJWT", "TesseraCrypto", "TesseraStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -161,7 +161,9 @@ public struct Issuer: Sendable {
                                          store: storage, audit: audit, timeSource: timeSource, failures: failures)
         let discovery = CurrentValue(loaded.discoveryDocument(urls: urls, grantTypes: endpoint.supportedGrantTypes))
         let adminAccess = AdminAccess(urls: urls, keys: keys, store: storage, timeSource: timeSource)
-        let activationAPI = ActivationAPI(service: activations, policy: access, adminAccess: adminAccess, timeSource: timeSource)
+        let replicated = PostgresStoreURL.isPostgres(configuration.storeURL ?? "")
+        let activationAPI = ActivationAPI(service: activations, policy: access, adminAccess: adminAccess, timeSource: timeSource,
+                                          rereadInterval: replicated ? ActivationAPI.replicaRereadInterval : ActivationAPI.singleNodeRereadInterval)
         let admin = AdminAPI(access: adminAccess, store: storage,
                              audit: audit, failures: failures, policy: access, keyManager: keyManager, timeSource: timeSource)
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)

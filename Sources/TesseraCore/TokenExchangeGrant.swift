@@ -86,7 +86,7 @@ public struct TokenExchangeGrant: Grant {
             return seconds
         }
 
-        let accessRequest: AccessRequest
+        var accessRequest: AccessRequest
         do {
             // The rules, the token and the audit log all see the cleaned text, never the raw one.
             accessRequest = AccessRequest(role: roleName, lifetimeSeconds: lifetime,
@@ -104,6 +104,15 @@ public struct TokenExchangeGrant: Grant {
             throw OAuthError(.invalidGrant, "subject_token rejected: \(error.message)", auditEvent: AuditEvent.upstreamTokenRejected,
                              auditDetails: ["reason": .string(error.message), "code": .string(error.code.rawValue),
                                             "role": .string(roleName)])
+        }
+        var asked: ActivationRequestRecord?
+        if let id = form["request_id"] {
+            let record = try await askedRequest(id, identity: identity, role: roleName)
+            asked = record
+            // The token carries what was approved: the request's justification and ticket,
+            // unless the exchange gives its own (which the rules then judge).
+            accessRequest.justification = accessRequest.justification ?? record.justification
+            accessRequest.ticket = accessRequest.ticket ?? record.ticket
         }
         let peer = request.origin.remoteAddress.flatMap(IPAddress.init)
         let clientAddress = peer.flatMap {
@@ -130,7 +139,7 @@ public struct TokenExchangeGrant: Grant {
         }
         let audiences = try RequestedAudience.resolve(resources: form.all("resource"), audiences: form.all("audience"), allowed: role.audiences)
         let activation = try await activationFor(identity: identity, request: accessRequest, decision: decision, lifetime: decided,
-                                                 requestID: form["request_id"], client: request.client.id,
+                                                 asked: asked, client: request.client.id,
                                                  clientAddress: clientAddress?.description, now: now, details: details)
         var seconds = decided
         if case .use(let existing) = activation {
@@ -157,16 +166,11 @@ public struct TokenExchangeGrant: Grant {
     /// holder's open one for the role, or a new one when the rules allow the exchange. When the
     /// role needs approval and none exists, the requester's pending request (created if need
     /// be) is answered as `approval_required` with its id.
-    func activationFor(identity: Identity, request: AccessRequest, decision: AccessDecision, lifetime: Int, requestID: String?, client: String,
-                       clientAddress: String?, now: Date, details: [String: JSONValue]) async throws(OAuthError) -> TokenActivation {
+    func activationFor(identity: Identity, request: AccessRequest, decision: AccessDecision, lifetime: Int, asked: ActivationRequestRecord?,
+                       client: String, clientAddress: String?, now: Date, details: [String: JSONValue]) async throws(OAuthError) -> TokenActivation {
         let subject = Self.namespacedSubject(identity)
         do {
-            if let requestID {
-                let record = try await activations.request(requestID)
-                guard record.requester.isExactly(subject), record.role.isExactly(request.role) else {
-                    throw OAuthError(.invalidGrant, "request \(displayed(requestID)) is not \(subject)'s request for role \(request.role)",
-                                     auditDetails: details)
-                }
+            if let record = asked {
                 switch record.state {
                 case .pending:
                     throw approvalRequired(record, details: details)
@@ -198,6 +202,21 @@ public struct TokenExchangeGrant: Grant {
         }
         return activations.opening(identity: identity, request: request, clientID: client, lifetimeSeconds: lifetime,
                                    autoApproval: decision.autoApproval, now: now)
+    }
+
+    /// The request `request_id` names: it must be this person's, for this role.
+    func askedRequest(_ id: String, identity: Identity, role: String) async throws(OAuthError) -> ActivationRequestRecord {
+        let subject = Self.namespacedSubject(identity)
+        let record: ActivationRequestRecord
+        do {
+            record = try await activations.request(id)
+        } catch {
+            throw OAuthError(error.status >= 500 ? .serverError : .invalidGrant, error.message, status: error.status >= 500 ? 500 : 400)
+        }
+        guard record.requester.isExactly(subject), record.role.isExactly(role) else {
+            throw OAuthError(.invalidGrant, "request \(displayed(id)) is not \(subject)'s request for role \(role)")
+        }
+        return record
     }
 
     /// `403 approval_required` naming the request, its state and what it still waits for.

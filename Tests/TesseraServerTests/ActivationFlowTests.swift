@@ -22,6 +22,7 @@ struct ActivationFlowTests {
                 stages:
                   - approvers: {groups: [leads]}
                   - approvers: {groups: [security]}
+              justification: required
             break_glass: {max_duration: 10m}
           - name: one-stage
             max_duration: 1h
@@ -71,16 +72,17 @@ struct ActivationFlowTests {
         #expect(try await server.call("POST", "/requests/\(id)/approve", token: carol).status == 403, "stage 2 approved before stage 1")
         let tooLong = try await server.call("POST", "/requests/\(id)/approve", token: bob, form: ["comment": String(repeating: "x", count: 3000)])
         #expect(tooLong.status == 400)
-        let first = try await server.call("POST", "/requests/\(id)/approve", token: bob, form: ["comment": "ok"])
-        #expect(first.status == 200)
-        #expect(first.body["state"] as? String == "pending")
-        #expect(try await server.call("POST", "/requests/\(id)/approve", token: bob).status == 403, "one person counted twice")
-
+        // Waits through stage 1's approval (progress, not an answer) until the request is decided.
         let waiting = Task { () -> (Int, String?, String?, Date) in
             let answer = try await server.call("GET", "/requests/\(id)?wait=30s", token: alice)
             return (answer.status, answer.body["state"] as? String, answer.body["activation_id"] as? String, Date())
         }
         try await Task.sleep(for: .milliseconds(500))
+        let first = try await server.call("POST", "/requests/\(id)/approve", token: bob, form: ["comment": "ok"])
+        #expect(first.status == 200)
+        #expect(first.body["state"] as? String == "pending")
+        #expect(try await server.call("POST", "/requests/\(id)/approve", token: bob).status == 403, "one person counted twice")
+
         let approvedAt = Date()
         let second = try await server.call("POST", "/requests/\(id)/approve", token: carol, form: ["comment": "approved for INC-7"])
         #expect(second.status == 200)
@@ -91,12 +93,16 @@ struct ActivationFlowTests {
         #expect(answeredAt.timeIntervalSince(approvedAt) < 2, "the long poll answered \(answeredAt.timeIntervalSince(approvedAt)) s after the approval")
         let activation = try #require(polledActivation)
 
+        // Collecting the token needs only the request id: it carries the approved justification.
         form["request_id"] = id
+        form["justification"] = nil
         let issued = try await server.send(form)
         #expect(issued.status == 200, "\(issued.body)")
         let token = try #require(issued.body["access_token"] as? String)
         let claims = try #require(ReviewBundle.claims(of: token))
         #expect(claims["act_id"] as? String == activation)
+        #expect(claims["justification"] as? String == "INC-7 failover")
+        form["justification"] = "INC-7 failover"
         try await Self.verifyWithPyJWT(token, server: server, audience: "https://db.example.com", activation: activation)
         // A second token under the same activation needs no new approval.
         form["request_id"] = nil

@@ -106,6 +106,12 @@ struct NotificationFlowTests {
             ]
             try await Self.waitForAccepted(steps, receiver, server: server)
             try await Self.waitForAccepted([("break_glass.used", glassActivation)], at: "security", receiver, server: server)
+            // The retried ones may still be on their way.
+            try await NotificationDeliveryTests.waitUntil {
+                let all = Self.deliveries(receiver)
+                return Set(all.filter { $0.type == "request.created" && $0.accepted }.map(\.id)).count == 2
+                    && all.filter { !$0.accepted }.allSatisfy { failed in all.contains { $0.id == failed.id && $0.accepted } }
+            }
             let all = Self.deliveries(receiver)
             // Two notices of request.created: stage 1's approvers, then stage 2's.
             #expect(Set(all.filter { $0.type == "request.created" && $0.accepted }.map(\.id)).count == 2)

@@ -16,12 +16,21 @@ public struct ActivationAPI: Sendable {
     let policy: CurrentValue<AccessPolicy>
     let adminAccess: AdminAccess
     let timeSource: any TimeSource
+    /// How often a long poll rereads the store, to see changes made by other replicas (its own
+    /// node's wake it at once). With PostgreSQL replicas a second; a SQLite file is normally
+    /// one node's, so there it is only a safety net and costs little with many waiters.
+    let rereadInterval: Duration
 
-    public init(service: ActivationService, policy: CurrentValue<AccessPolicy>, adminAccess: AdminAccess, timeSource: any TimeSource) {
+    public static let replicaRereadInterval: Duration = .seconds(1)
+    public static let singleNodeRereadInterval: Duration = .seconds(10)
+
+    public init(service: ActivationService, policy: CurrentValue<AccessPolicy>, adminAccess: AdminAccess, timeSource: any TimeSource,
+                rereadInterval: Duration = ActivationAPI.replicaRereadInterval) {
         self.service = service
         self.policy = policy
         self.adminAccess = adminAccess
         self.timeSource = timeSource
+        self.rereadInterval = rereadInterval
     }
 
     /// The caller of one request: tried as an identity token first, then as an admin token.
@@ -57,7 +66,7 @@ public struct ActivationAPI: Sendable {
 
     // MARK: Requests
 
-    /// `GET /requests/{id}[?wait=30s]`: answers at once, or when the request next changes.
+    /// `GET /requests/{id}[?wait=30s]`: answers at once, or when the request's state next changes.
     public func request(_ id: String, authorization: String?, wait: String?) async throws(ActivationError) -> [UInt8] {
         let actor = try await authenticate(authorization)
         var record = try await visible(id, actor: actor)
@@ -66,10 +75,12 @@ public struct ActivationAPI: Sendable {
                 throw .invalid("wait must be a duration of at most \(Self.maximumWaitSeconds)s, such as 30s")
             }
             let deadline = ContinuousClock.now + .seconds(seconds)
-            let version = record.version
-            // Woken at once by a change on this node; another replica's change is seen within a second.
-            while record.version == version, ContinuousClock.now < deadline {
-                await service.waiters.wait(for: id, timeout: min(deadline - ContinuousClock.now, .seconds(1)))
+            let state = record.state
+            // Woken at once by a change on this node; another replica's within `rereadInterval`.
+            // An approval that leaves the request pending is progress, not an answer: the wait
+            // ends when the state does (approved, denied, cancelled, expired).
+            while record.state == state, ContinuousClock.now < deadline {
+                await service.waiters.wait(for: id, timeout: min(deadline - ContinuousClock.now, rereadInterval))
                 record = try await service.request(id)
             }
         }
