@@ -29,6 +29,9 @@ public struct StandardErrorLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        // Hummingbird announces its socket; Tessera's own `listening` line says the same with
+        // the issuer, so one line is enough.
+        if event.source == "HummingbirdCore", event.message.description.hasPrefix("Server started and listening") { return }
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         var line = format == .json ? jsonLine(event, merged) : textLine(event, merged)
         line.append(0x0A)

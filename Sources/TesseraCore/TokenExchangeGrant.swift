@@ -21,6 +21,13 @@ extension AccessDecision {
         }
     }
 
+    /// The what-if answer of `POST /admin/explain` and `tessera policy explain --json`.
+    public func explanation(role: String) -> JSONValue {
+        var object: [String: JSONValue] = ["role": .string(role), "outcome": .string(outcomeName), "rules": rulesJSON, "trace": .string(trace)]
+        object["lifetime_seconds"] = lifetimeSeconds.map { .number(Double($0)) }
+        return .object(object)
+    }
+
     /// Every rule with its status and reason, as the audit log and the admin API record them.
     public var rulesJSON: JSONValue {
         .array(rules.map { .object(["rule": .string($0.rule), "status": .string("\($0.status)"), "reason": .string($0.reason)]) })

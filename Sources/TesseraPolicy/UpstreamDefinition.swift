@@ -72,6 +72,9 @@ public struct UpstreamDefinition: Sendable, Hashable {
     /// Tokens whose `auth_time` is older than this are refused (and `auth_time` becomes required).
     public var maximumAuthenticationAgeSeconds: Int?
     public var claims: UpstreamClaimMapping
+    /// `example: true`: a placeholder of the example bundle, expected to be unreachable until
+    /// someone replaces it; failing to fetch its keys is a notice with a hint, not an outage.
+    public var isExample = false
     public var location: SourceLocation
 
     public init(id: String, description: String? = nil, issuer: String, keys: UpstreamKeySource, audiences: [String],
@@ -130,7 +133,7 @@ public struct UpstreamDefinition: Sendable, Hashable {
 extension UpstreamDefinition {
     static let fields: Set<String> = [
         "id", "description", "issuer", "jwks_uri", "discovery", "jwks_file", "audiences", "algorithms", "leeway",
-        "max_token_age", "max_auth_age", "claims",
+        "max_token_age", "max_auth_age", "claims", "example",
     ]
     static let claimFields: Set<String> = ["subject", "email", "groups", "amr", "acr", "auth_time", "device_compliant"]
 
@@ -210,6 +213,7 @@ extension UpstreamDefinition {
         self.init(id: id, description: try members["description"]?.string(), issuer: issuer, keys: keys, audiences: audiences,
                   algorithms: algorithms, leewaySeconds: leeway, maximumTokenAgeSeconds: maximumTokenAge,
                   maximumAuthenticationAgeSeconds: maximumAuthenticationAge, claims: claims, location: field.location)
+        isExample = try members["example"]?.bool() ?? false
     }
 
     private static func claimMapping(_ field: YAMLField) throws(PolicyError) -> UpstreamClaimMapping {

@@ -78,9 +78,13 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tessera"),
-        services: [maintenance, sinks, PolicyReloadService(reloader: issuer.policy, pollInterval: settings.policyPollInterval),
+        // Graceful shutdown runs backwards through this list (after the HTTP server, which
+        // Hummingbird adds last), waiting for each: the issuer, which closes the store, goes
+        // first here so it stops last, after every service that reads or writes the store.
+        services: [IssuerLifecycleService(issuer: issuer), maintenance, sinks,
+                   PolicyReloadService(reloader: issuer.policy, pollInterval: settings.policyPollInterval),
                    KeyRotationService(keys: issuer.keyManager, interval: settings.keyCheckInterval),
-                   NotificationService(sender: issuer.notificationSender), IssuerLifecycleService(issuer: issuer)],
+                   NotificationService(sender: issuer.notificationSender)],
         onServerRunning: { channel in
             logger.notice("listening", metadata: [
                 "tessera.address": .string(channel.localAddress?.ipAddress ?? settings.host),

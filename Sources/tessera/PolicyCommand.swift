@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import TesseraCore
+import TesseraJWT
 import TesseraPolicy
 
 /// The roles and networks part of `tessera policy check`.
@@ -73,7 +75,8 @@ extension Policy {
 
     struct Explain: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show what the policy engine would decide for an identity and request, rule by rule. Issues nothing.")
+            abstract: "Show what the policy engine would decide for an identity and request, rule by rule. Issues nothing.",
+            discussion: "Exits 0 when the role would be allowed, 3 when denied, 4 when it needs approval (1 for a broken bundle or bad options).")
 
         @Option(help: "The role asked for.") var role: String
         @Option(help: "The subject (as the upstream writes it).") var subject: String
@@ -96,8 +99,16 @@ extension Policy {
         @Option(help: "Requested lifetime, e.g. 30m.") var lifetime: String?
         @Option(help: "Justification.") var justification: String?
         @Option(help: "Ticket reference.") var ticket: String?
+        @Flag(name: .customLong("break-glass"), help: "Ask for break-glass (the role's break_glass limits, no approval).")
+        var breakGlass = false
+        @Flag(help: "Print the decision as JSON (outcome, lifetime_seconds, rules, trace) instead of the trace.")
+        var json = false
 
         @OptionGroup var folders: FolderOptions
+
+        /// The exit status says the outcome, so scripts can use `explain` as a check.
+        static let deniedStatus: Int32 = 3
+        static let approvalRequiredStatus: Int32 = 4
 
         func run() throws {
             let bundle: PolicyBundle
@@ -137,10 +148,22 @@ extension Policy {
                                     claims: claimValues)
             let schedules: Set<String>? = notOnCall ? [] : (onCall.isEmpty ? nil : Set(onCall))
             let context = DecisionContext(clientID: client, clientAddress: address, now: now, onCallSchedules: schedules)
-            let request = AccessRequest(role: role, lifetimeSeconds: lifetimeSeconds, justification: justification, ticket: ticket)
+            let request = AccessRequest(role: role, lifetimeSeconds: lifetimeSeconds, justification: justification, ticket: ticket,
+                                        breakGlass: breakGlass)
             let decision = PolicyEngine(bundle: bundle).decide(identity: identity, request: request, context: context)
-            print("\(subject) from \(upstream) at \(RFC3339.string(now)) from \(address.map(String.init(describing:)) ?? "(unknown address)") via client \(client)")
-            print(decision.trace)
+            if json {
+                var writer = JSONWriter()
+                writer.value(decision.explanation(role: role))
+                print(String(decoding: writer.bytes, as: UTF8.self))
+            } else {
+                print("\(subject) from \(upstream) at \(RFC3339.string(now)) from \(address.map(String.init(describing:)) ?? "(unknown address)") via client \(client)")
+                print(decision.trace)
+            }
+            switch decision.outcome {
+            case .allow: return
+            case .approvalRequired: throw ExitCode(Self.approvalRequiredStatus)
+            case .deny: throw ExitCode(Self.deniedStatus)
+            }
         }
     }
 }

@@ -38,6 +38,13 @@ struct ActivationServiceTests {
             window_starts: first_token
             stages:
               - approvers: {groups: [leads]}
+      - name: approved-extensions
+        audiences: [https://db.example.com]
+        max_duration: 1h
+        eligible: {groups: [dba]}
+        conditions:
+          approval: {required: true, approvers: [leads], count: 1}
+        extend: {max_times: 1, max_total: 1h, requires_approval: true}
     """
 
     /// The service, its store and the clock, with a planner that records one row per event.
@@ -328,5 +335,32 @@ struct ActivationServiceTests {
         let twice = await refusal { () async throws(ActivationError) in try await fixture.service.end(activation.id, by: fixture.alice, reason: nil) }
         #expect(twice?.message == "activation \(activation.id) is already revoked")
         #expect(try await fixture.events().last == "activation.revoked")
+    }
+
+    @Test func anExtensionNeedingApprovalIsARequestWhoseApprovalAddsTheTime() async throws {
+        let fixture = try Fixture()
+        let request = try await fixture.ask("approved-extensions", lifetime: 1800)
+        let done = try await fixture.service.approve(request.id, by: fixture.bob, comment: nil)
+        let activation = try await fixture.service.activation(try #require(done.activationID))
+        let ends = try #require(activation.endsAt)
+        fixture.clock.advance(by: 600)
+        let (unchanged, asked) = try await fixture.service.extend(activation.id, by: fixture.alice, seconds: 900, justification: "not done yet")
+        let extensionRequest = try #require(asked, "an extension needing approval is a request")
+        #expect(unchanged.endsAt == ends, "the window does not grow before the approval")
+        #expect(extensionRequest.extends == activation.id)
+        #expect(extensionRequest.lifetimeSeconds == 900)
+        let again = try await fixture.service.extend(activation.id, by: fixture.alice, seconds: 900, justification: nil)
+        #expect(again.request?.id == extensionRequest.id, "asking again returns the pending extension")
+        let approved = try await fixture.service.approve(extensionRequest.id, by: fixture.bob, comment: "ok")
+        #expect(approved.state == .approved)
+        #expect(approved.activationID == activation.id, "the extension's approval opens no new window")
+        let extended = try await fixture.service.activation(activation.id)
+        #expect(extended.endsAt == ends.addingTimeInterval(900))
+        #expect(extended.extensions == 1)
+        #expect(try await fixture.events().suffix(2) == ["request.approved", "activation.extended"])
+        let beyond = await refusal { () async throws(ActivationError) in
+            try await fixture.service.extend(activation.id, by: fixture.alice, seconds: 60, justification: nil).activation
+        }
+        #expect(beyond?.status == 403, "max_times 1")
     }
 }

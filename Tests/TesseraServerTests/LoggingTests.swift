@@ -6,6 +6,9 @@ import NIOCore
 import Synchronization
 import Testing
 import TesseraCore
+import TesseraCrypto
+import TesseraJWT
+import TesseraPolicy
 import TesseraServer
 
 /// Every log line of a test, shared by all copies of its handler.
@@ -74,5 +77,83 @@ struct LoggingTests {
             }
             #expect(!line.lowercased().contains("authorization"), "\(line)")
         }
+    }
+
+    /// An upstream whose keys fail to fetch, then (after `recover()`) fetch again.
+    final class FlakyFetcher: UpstreamDocumentFetcher, Sendable {
+        let body: [UInt8]
+        let state = Mutex((up: false, fetches: 0))
+
+        init() throws {
+            var jwk = try PrivateKey.generate(.p256).publicKey().jwk(algorithm: .es256)
+            jwk.kid = "k1"
+            body = Array(try JSONEncoder().encode(PublicJWKSet(keys: [jwk])))
+        }
+
+        func recover() { state.withLock { $0.up = true } }
+        var fetches: Int { state.withLock { $0.fetches } }
+
+        func fetch(_ url: String) async throws(UpstreamFetchError) -> FetchedDocument {
+            let up = state.withLock { state in
+                state.fetches += 1
+                return state.up
+            }
+            guard up else { throw UpstreamFetchError("\(url) does not resolve") }
+            return FetchedDocument(body: body)
+        }
+    }
+
+    static func cache(example: Bool, fetcher: FlakyFetcher, clock: ManualTimeSource, records: LogRecords) -> UpstreamKeyCache {
+        var upstream = UpstreamDefinition(id: "corp", issuer: "https://idp.corp.test", keys: .jwksURI("https://idp.corp.test/jwks"),
+                                          audiences: ["tessera-cli"], algorithms: ["ES256"], location: SourceLocation(file: "upstreams.yaml"))
+        upstream.isExample = example
+        return UpstreamKeyCache(upstream: upstream, algorithms: [.es256], fetcher: fetcher, timeSource: clock,
+                                logger: Logger(label: "test") { _ in RecordingLogHandler(records: records) })
+    }
+
+    @Test func anOutageIsLoggedWhenItStartsAndWhenItEnds() async throws {
+        let (fetcher, clock, records) = (try FlakyFetcher(), ManualTimeSource(Date(timeIntervalSince1970: 1_800_000_000)), LogRecords())
+        let cache = Self.cache(example: false, fetcher: fetcher, clock: clock, records: records)
+        for _ in 0..<4 {
+            await cache.prefetch()
+            clock.advance(by: 31)
+        }
+        #expect(fetcher.fetches == 4, "a real upstream is retried every 30 s")
+        fetcher.recover()
+        await cache.prefetch()
+        let lines = records.lines.withLock { $0 }
+        #expect(lines.filter { $0.hasPrefix("cannot fetch upstream keys") }.count == 1, "\(lines)")
+        #expect(lines.filter { $0.hasPrefix("upstream keys still cannot be fetched") }.count == 3)
+        #expect(lines.filter { $0.hasPrefix("upstream keys can be fetched again") }.count == 1)
+        #expect(await cache.failedFetches == 4)
+        #expect(await cache.consecutiveFailures == 0)
+    }
+
+    @Test func anExampleUpstreamIsMentionedOnceWithAHintAndRetriedWithBackoff() async throws {
+        let (fetcher, clock, records) = (try FlakyFetcher(), ManualTimeSource(Date(timeIntervalSince1970: 1_800_000_000)), LogRecords())
+        let cache = Self.cache(example: true, fetcher: fetcher, clock: clock, records: records)
+        // Asked every 31 s for 10 minutes, it fetches at 0, 31, then waits 60, 120, 240 s:
+        // at 93, 217 and 465 s (a real upstream would have fetched 20 times).
+        for _ in 0..<20 {
+            await cache.prefetch()
+            clock.advance(by: 31)
+        }
+        #expect(fetcher.fetches == 5, "an example upstream backs off: \(fetcher.fetches) fetches in 10 minutes")
+        let lines = records.lines.withLock { $0 }
+        let notices = lines.filter { $0.hasPrefix("example upstream cannot be reached") }
+        #expect(notices.count == 1, "\(lines)")
+        #expect(notices.first?.contains("replace its issuer in policies/upstreams.yaml or remove it") == true)
+        #expect(!lines.contains { $0.hasPrefix("cannot fetch upstream keys") }, "an example upstream is not warned about")
+    }
+
+    /// Hummingbird's own start line says what Tessera's `listening` line says: one is shown.
+    @Test func theServerSaysOnceThatItListens() async throws {
+        let bundle = try ReviewBundle()
+        let server = try await ReviewServer.start(try ActivationFlowTests.tesseraExecutable(), bundle)
+        defer { server.kill() }
+        try await server.stop()
+        let lines = server.log().split(separator: "\n").filter { $0.contains("listening") }
+        #expect(lines.count == 1, "\(lines)")
+        #expect(lines.first?.contains(#""message":"listening""#) == true)
     }
 }

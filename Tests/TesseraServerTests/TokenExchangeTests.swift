@@ -16,6 +16,30 @@ struct TokenExchangeTests {
     static let exchange = "urn:ietf:params:oauth:grant-type:token-exchange"
     static let idTokenType = "urn:ietf:params:oauth:token-type:id_token"
 
+    /// `policy explain` exits with the outcome (0 allow, 3 deny, 4 approval required), so a
+    /// script can use it as a check, and `--json` is the admin API's answer.
+    @Test func policyExplainExitsWithTheOutcome() async throws {
+        let tessera = try ActivationFlowTests.tesseraExecutable()
+        let asked = ["policy", "explain", "--policies", Self.examplePolicies, "--upstream", "corp", "--subject", "alice@example.com",
+                     "--groups", "payments-sre", "--amr", "pwd,mfa"]
+        let allowed = try await run(tessera, asked + ["--role", "prod-readonly"])
+        #expect(allowed.status == 0, "\(allowed.output) \(allowed.error)")
+        #expect(allowed.output.contains("role prod-readonly: allow"))
+        let denied = try await run(tessera, asked + ["--role", "db-admin"])
+        #expect(denied.status == 3, "\(denied.output)")
+        #expect(denied.output.contains("role db-admin: deny"))
+        let approval = try await run(tessera, asked + ["--role", "payments-admin", "--justification", "rotate keys", "--json"])
+        #expect(approval.status == 4, "\(approval.output)")
+        let object = try JSONSerialization.jsonObject(with: Data(approval.output.utf8)) as? [String: Any]
+        #expect(object?["outcome"] as? String == "approval_required")
+        #expect(object?["lifetime_seconds"] as? Int == 3600)
+        #expect((object?["rules"] as? [[String: Any]])?.contains { $0["rule"] as? String == "approval" } == true)
+        let glass = try await run(tessera, asked + ["--role", "payments-admin", "--justification", "outage, nobody answers", "--break-glass"])
+        #expect(glass.status == 0, "break-glass skips the approval: \(glass.output)")
+        let broken = try await run(tessera, asked + ["--role", "prod-readonly", "--time", "yesterday"])
+        #expect(broken.status == 1)
+    }
+
     @Test func exchangesDevIdentityTokensForRoleTokensAndExplainsDenials() async throws {
         guard let tessera = CommandLineTests.executable else {
             peerMissing("the tessera executable (swift build --build-tests builds it)")

@@ -66,7 +66,7 @@ public struct ActivationAPI: Sendable {
 
     // MARK: Requests
 
-    /// `GET /requests/{id}[?wait=30s]`: answers at once, or when the request's state next changes.
+    /// `GET /requests/{id}[?wait=30s]`: answers at once, or when the request next changes.
     public func request(_ id: String, authorization: String?, wait: String?) async throws(ActivationError) -> [UInt8] {
         let actor = try await authenticate(authorization)
         var record = try await visible(id, actor: actor)
@@ -75,13 +75,16 @@ public struct ActivationAPI: Sendable {
                 throw .invalid("wait must be a duration of at most \(Self.maximumWaitSeconds)s, such as 30s")
             }
             let deadline = ContinuousClock.now + .seconds(seconds)
-            let state = record.state
+            let version = record.version
             // Woken at once by a change on this node; another replica's within `rereadInterval`.
-            // An approval that leaves the request pending is progress, not an answer: the wait
-            // ends when the state does (approved, denied, cancelled, expired).
-            while record.state == state, ContinuousClock.now < deadline {
-                await service.waiters.wait(for: id, timeout: min(deadline - ContinuousClock.now, rereadInterval))
-                record = try await service.request(id)
+            // Every change answers (an approval of one stage, an escalation, the decision), so a
+            // waiting client can show progress; it polls again while the state is pending.
+            while record.version == version, ContinuousClock.now < deadline {
+                if let committed = await service.waiters.wait(for: id, timeout: min(deadline - ContinuousClock.now, rereadInterval)) {
+                    record = committed
+                } else {
+                    record = try await service.request(id)
+                }
             }
         }
         return json(requestJSON(record))

@@ -180,7 +180,8 @@ public struct ActivationService: Sendable {
             throw .unavailable("the change could not be recorded, so it was not made: \(error)")
         }
         guard written != nil else { return false }
-        for id in [transition.request?.id].compactMap({ $0 }) + transition.activations.map(\.id) { await waiters.changed(id) }
+        if let request = transition.request { await waiters.changed(request.id, request: request) }
+        for activation in transition.activations { await waiters.changed(activation.id) }
         if !transition.notifications.isEmpty { wakeSender() }
         return true
     }

@@ -53,15 +53,8 @@ public struct AdminAPI: Sendable {
         } catch {
             throw .unavailable
         }
-        var object: [String: JSONValue] = [
-            "role": .string(question.request.role),
-            "outcome": .string(decision.outcomeName),
-            "rules": decision.rulesJSON,
-            "trace": .string(decision.trace),
-        ]
-        object["lifetime_seconds"] = decision.lifetimeSeconds.map { .number(Double($0)) }
         var writer = JSONWriter()
-        writer.value(.object(object))
+        writer.value(decision.explanation(role: question.request.role))
         return writer.bytes
     }
 

@@ -18,6 +18,9 @@ public struct UpstreamKeyCacheConfiguration: Sendable {
     /// How long past their freshness cached keys keep serving while the upstream cannot be
     /// reached. After that the upstream fails closed until a fetch succeeds.
     public var maximumStaleness: TimeInterval = 24 * 3600
+    /// The longest wait between fetches of an example upstream (`example: true`) that keeps
+    /// failing.
+    public var maximumExampleBackoff: TimeInterval = 3600
 
     public init() {}
 }
@@ -44,6 +47,10 @@ public actor UpstreamKeyCache {
     private var lastFailure: String?
     private var inFlight: Task<Void, Never>?
     private var discoveredJWKSURI: String?
+    /// Fetches that failed in a row: an outage is said once, when it starts, and its end once.
+    public private(set) var consecutiveFailures = 0
+    /// Every failed fetch since start (for metrics).
+    public private(set) var failedFetches = 0
     /// How many fetches were started; for tests and metrics.
     public private(set) var fetchCount = 0
 
@@ -101,7 +108,16 @@ public actor UpstreamKeyCache {
 
     private func mayFetch(now: Date) -> Bool {
         guard let lastAttempt else { return true }
-        return now.timeIntervalSince(lastAttempt) >= configuration.minimumRefetchInterval
+        return now.timeIntervalSince(lastAttempt) >= refetchInterval
+    }
+
+    /// The shortest time between two fetches. An example upstream (`example: true`) that
+    /// keeps failing backs off, doubling up to `maximumExampleBackoff`; a real one is retried
+    /// at the minimum, so its recovery is noticed quickly.
+    var refetchInterval: TimeInterval {
+        let minimum = configuration.minimumRefetchInterval
+        guard upstream.isExample, consecutiveFailures > 1 else { return minimum }
+        return min(minimum * pow(2, Double(min(consecutiveFailures - 1, 16))), max(minimum, configuration.maximumExampleBackoff))
     }
 
     private func unavailable() -> UpstreamVerificationError {
@@ -127,6 +143,10 @@ public actor UpstreamKeyCache {
             freshUntil = now + maxAge
             usableUntil = freshUntil + configuration.maximumStaleness
             lastFailure = nil
+            if consecutiveFailures > 0 {
+                logger.notice("upstream keys can be fetched again", metadata: ["tessera.failed_fetches": .stringConvertible(consecutiveFailures)])
+            }
+            consecutiveFailures = 0
             logger.debug("upstream keys fetched", metadata: [
                 "tessera.keys": .stringConvertible(imported.keys.keys.count), "tessera.max_age": .stringConvertible(Int(maxAge)),
             ])
@@ -138,14 +158,32 @@ public actor UpstreamKeyCache {
             // The discovered jwks_uri may be what broke; discover again next time.
             discoveredJWKSURI = nil
             let now = timeSource.now()
+            consecutiveFailures += 1
+            failedFetches += 1
             if now >= usableUntil, keys != nil {
                 keys = nil
                 logger.error("upstream keys unavailable beyond the staleness bound; failing closed", metadata: ["tessera.reason": .string(error.message)])
+            } else if consecutiveFailures == 1 {
+                logFirstFailure(error.message)
             } else {
-                logger.warning("cannot fetch upstream keys", metadata: [
-                    "tessera.reason": .string(error.message), "tessera.serving_cached": .stringConvertible(keys != nil),
+                logger.debug("upstream keys still cannot be fetched", metadata: [
+                    "tessera.reason": .string(error.message), "tessera.failed_fetches": .stringConvertible(consecutiveFailures),
                 ])
             }
+        }
+    }
+
+    /// The start of an outage. An example upstream is expected to fail: said once, calmly,
+    /// with what to do about it.
+    private func logFirstFailure(_ reason: String) {
+        if upstream.isExample {
+            logger.notice("example upstream cannot be reached: replace its issuer in policies/upstreams.yaml or remove it", metadata: [
+                "tessera.issuer": .string(upstream.issuer), "tessera.reason": .string(reason),
+            ])
+        } else {
+            logger.warning("cannot fetch upstream keys", metadata: [
+                "tessera.reason": .string(reason), "tessera.serving_cached": .stringConvertible(keys != nil),
+            ])
         }
     }
 
