@@ -21,15 +21,7 @@ struct ApprovalBenchmark {
     static let concurrency = 32
 
     func run(in workspace: Workspace) async throws {
-        let policies = workspace.path("policies-approvals")
-        let data = workspace.path("data-approvals")
-        try Self.writePolicies(to: policies)
-        let settings = ServerSettings(host: "127.0.0.1", port: 0, issuer: IssuerConfiguration(
-            issuer: TokenFixture.issuer, keysDirectory: workspace.path("keys-approvals"), policiesDirectory: policies,
-            dataDirectory: data, devUpstream: true))
-        var logger = Logger(label: "tessera-bench")
-        logger.logLevel = .error  // --dev warns loudly at start; that is expected here
-        let server = try await RunningServer.start(settings, logger: logger)
+        let (server, data) = try await DevBundleServer.start(in: workspace, name: "approvals", files: Self.policyFiles)
         var pool = HTTPClient.Configuration.ConnectionPool()
         pool.concurrentHTTP1ConnectionsPerHostSoftLimit = Self.waiters + Self.concurrency + 16
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(
@@ -201,33 +193,26 @@ struct ApprovalBenchmark {
     static func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 
     /// A public client and one role behind a one-stage plan that any `bench-leads` member approves.
-    static func writePolicies(to directory: String) throws {
-        let roles = (directory as NSString).appendingPathComponent("roles")
-        try FileManager.default.createDirectory(atPath: roles, withIntermediateDirectories: true)
-        let files = [
-            "clients.yaml": """
-            clients:
-              - id: \(clientID)
-                public: true
-                description: tessera-bench approvals client
-            """,
-            "roles/approvals.yaml": """
-            roles:
-              - name: \(role)
-                audiences: [\(TokenFixture.audience)]
-                default_duration: 15m
-                max_duration: 1h
-                eligible:
-                  upstreams: [dev]
-                  groups: [bench-requesters]
-                conditions:
-                  approval: {required: true, approvers: [bench-leads], count: 1}
-            """,
-        ]
-        for (name, text) in files {
-            try (text + "\n").write(toFile: (directory as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
-        }
-    }
+    static let policyFiles = [
+        "clients.yaml": """
+        clients:
+          - id: \(clientID)
+            public: true
+            description: tessera-bench approvals client
+        """,
+        "roles/approvals.yaml": """
+        roles:
+          - name: \(role)
+            audiences: [\(TokenFixture.audience)]
+            default_duration: 15m
+            max_duration: 1h
+            eligible:
+              upstreams: [dev]
+              groups: [bench-requesters]
+            conditions:
+              approval: {required: true, approvers: [bench-leads], count: 1}
+        """,
+    ]
 }
 
 /// When each numbered waiter or decision happened, written from many tasks.

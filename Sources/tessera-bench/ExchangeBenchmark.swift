@@ -16,15 +16,7 @@ struct ExchangeBenchmark {
     let wrk: Wrk
 
     func run(in workspace: Workspace, floor: CryptoFloor) async throws {
-        let policies = workspace.path("policies-exchange")
-        let data = workspace.path("data-exchange")
-        try Self.writePolicies(to: policies)
-        let settings = ServerSettings(host: "127.0.0.1", port: 0, issuer: IssuerConfiguration(
-            issuer: TokenFixture.issuer, keysDirectory: workspace.path("keys-exchange"), policiesDirectory: policies,
-            dataDirectory: data, devUpstream: true))
-        var logger = Logger(label: "tessera-bench")
-        logger.logLevel = .error  // --dev warns loudly at start; that is expected here
-        let server = try await RunningServer.start(settings, logger: logger)
+        let (server, data) = try await DevBundleServer.start(in: workspace, name: "exchange", files: Self.policyFiles)
         print("== exchange: token exchange over HTTP, ES256 subject token -> ES256 role token, a role with 5 conditions")
         print("   (mfa, max_auth_age, device_compliant, networks, justification), durable audit on SQLite, \(wrk.loadDescription)")
         let result: LoadResult
@@ -66,42 +58,35 @@ struct ExchangeBenchmark {
 
     /// One public client, the loopback network, and one role whose five conditions all hold for
     /// the benchmark's identity, so every rule runs on every request.
-    static func writePolicies(to directory: String) throws {
-        let roles = (directory as NSString).appendingPathComponent("roles")
-        try FileManager.default.createDirectory(atPath: roles, withIntermediateDirectories: true)
-        let files = [
-            "clients.yaml": """
-            clients:
-              - id: \(clientID)
-                public: true
-                description: tessera-bench exchange client
-            """,
-            "networks.yaml": """
-            networks:
-              loopback: [127.0.0.0/8, "::1/128"]
-            """,
-            "roles/bench.yaml": """
-            roles:
-              - name: \(role)
-                audiences: [\(TokenFixture.audience)]
-                scopes: [orders:write]
-                default_duration: 15m
-                max_duration: 1h
-                eligible:
-                  upstreams: [dev]
-                  groups: [payments-sre]
-                conditions:
-                  mfa: true
-                  max_auth_age: 8h
-                  device_compliant: true
-                  networks: [loopback]
-                  justification: required
-            """,
-        ]
-        for (name, text) in files {
-            try (text + "\n").write(toFile: (directory as NSString).appendingPathComponent(name), atomically: true, encoding: .utf8)
-        }
-    }
+    static let policyFiles = [
+        "clients.yaml": """
+        clients:
+          - id: \(clientID)
+            public: true
+            description: tessera-bench exchange client
+        """,
+        "networks.yaml": """
+        networks:
+          loopback: [127.0.0.0/8, "::1/128"]
+        """,
+        "roles/bench.yaml": """
+        roles:
+          - name: \(role)
+            audiences: [\(TokenFixture.audience)]
+            scopes: [orders:write]
+            default_duration: 15m
+            max_duration: 1h
+            eligible:
+              upstreams: [dev]
+              groups: [payments-sre]
+            conditions:
+              mfa: true
+              max_auth_age: 8h
+              device_compliant: true
+              networks: [loopback]
+              justification: required
+        """,
+    ]
 
     /// One exchange before the load: it must be allowed, or wrk would measure denials.
     static func checkExchange(_ request: LoadRequest, baseURL: String) async throws {
