@@ -95,6 +95,7 @@ let package = Package(
                 "TesseraServer", "TesseraCore", "TesseraStore", "TesseraJWT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

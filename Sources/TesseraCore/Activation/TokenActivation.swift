@@ -23,11 +23,12 @@ extension ActivationService {
     /// A new active window of `lifetime` for an allowed exchange; break-glass ones await review.
     public func opening(identity: Identity, request: AccessRequest, clientID: String, lifetimeSeconds: Int,
                         autoApproval: String?, now: Date) -> TokenActivation {
-        let activation = ActivationRecord(
+        var activation = ActivationRecord(
             id: newID(prefix: "act_"), state: .active, holder: identity.namespacedSubject, upstream: identity.upstream, role: request.role,
             clientID: clientID, windowSeconds: lifetimeSeconds, startsAt: now, endsAt: now.addingTimeInterval(TimeInterval(lifetimeSeconds)),
             breakGlass: request.breakGlass, justification: request.justification, ticket: request.ticket,
             review: request.breakGlass ? ActivationReview() : nil, createdAt: now, updatedAt: now)
+        activation.tokens = 1  // the token it opens with
         var change = ActivationTransition()
         started(activation, into: &change, now: now)
         if let autoApproval, var first = change.events.first {
