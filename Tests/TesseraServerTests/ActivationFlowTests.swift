@@ -30,6 +30,7 @@ struct ActivationFlowTests {
             eligible: {upstreams: [test-idp], groups: [sre]}
             conditions:
               approval: {required: true, approvers: [leads], count: 1}
+            extend: {max_times: 1, max_total: 30m, requires_approval: false}
         """
 
     struct MissingExecutable: Error, CustomStringConvertible {

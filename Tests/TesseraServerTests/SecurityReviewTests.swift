@@ -403,12 +403,12 @@ final class ReviewServer: Sendable {
     }
 
     /// `arguments` replace the bundle's folders (another data folder, a store URL).
-    static func start(_ tessera: String, _ bundle: ReviewBundle, arguments: [String]? = nil) async throws -> ReviewServer {
+    static func start(_ tessera: String, _ bundle: ReviewBundle, arguments: [String]? = nil, listen: String = "127.0.0.1:0") async throws -> ReviewServer {
         let logFile = bundle.root + "/serve-\(UUID()).log"
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tessera)
-        process.arguments = ["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "notice"] + (arguments ?? bundle.folders)
+        process.arguments = ["serve", "--listen", listen, "--log-format", "json", "--log-level", "notice"] + (arguments ?? bundle.folders)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         process.standardOutput = FileHandle.nullDevice
         try process.run()

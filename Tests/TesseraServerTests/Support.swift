@@ -146,10 +146,11 @@ func onBlockingThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) a
 
 /// Runs a program to completion, killing it after `timeout` seconds so a hung peer cannot hang
 /// the suite.
-func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60) async throws -> ProcessResult {
+func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60, environment: [String: String]? = nil) async throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if let environment { process.environment = environment }
     let output = Pipe()
     let error = Pipe()
     process.standardOutput = output

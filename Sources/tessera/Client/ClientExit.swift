@@ -5,7 +5,8 @@ import Foundation
 enum ClientExit: Int32 {
     case ok = 0
     case failure = 1
-    case usage = 2
+    /// A usage error (EX_USAGE, as ArgumentParser exits for bad options).
+    case usage = 64
     /// The role was denied: a condition does not hold.
     case denied = 3
     /// Approval is pending and `--no-wait` was given (or the wait was interrupted).

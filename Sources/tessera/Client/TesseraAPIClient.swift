@@ -20,10 +20,15 @@ struct TesseraAPIClient {
 
     static let responseLimit = 1 << 20
 
+    /// `TESSERA_NETWORK_TIMEOUT` (seconds) bounds the retries of one call (default 20).
     static func make(issuer: String) -> TesseraAPIClient {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(90)))
         configuration.httpVersion = .http1Only
-        return TesseraAPIClient(issuer: issuer, http: HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration))
+        var client = TesseraAPIClient(issuer: issuer, http: HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration))
+        if let budget = ProcessInfo.processInfo.environment["TESSERA_NETWORK_TIMEOUT"].flatMap(TimeInterval.init), budget >= 0 {
+            client.retryBudget = budget
+        }
+        return client
     }
 
     func shutdown() async {

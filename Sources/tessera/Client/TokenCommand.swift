@@ -21,7 +21,7 @@ struct TokenCommand: AsyncParsableCommand {
         A token is cached per server, role and audience and printed again, with no network call,
         while more than a minute of it remains. Status lines go to standard error.
 
-        Exit status: 0 token printed; 2 usage; 3 denied (every failed condition is printed);
+        Exit status: 0 token printed; 64 usage; 3 denied (every failed condition is printed);
         4 approval pending (--no-wait, or the wait was left); 5 the request was denied, cancelled
         or expired; 69 the server cannot be reached; 77 no usable subject token (not signed in).
         """)
@@ -53,56 +53,69 @@ struct TokenCommand: AsyncParsableCommand {
         let settings = client.settings()
         let cache = TokenCache(cacheDirectory: settings.cacheDirectory)
         let key = TokenCache.key(role: role, audience: audience, clientID: settings.clientID.value)
-        do {
-            let entry = try await cache.locked(key) { () async throws(ClientFailure) -> TokenCache.Entry in
-                if !noCache, !breakGlass, request == nil, let cached = cache.read(key, now: Date()) { return cached }
-                let entry = try await obtain(settings)
-                try cache.write(entry, key: key)
-                return entry
+        let api = TesseraAPIClient.make(issuer: settings.issuer)
+        do throws(ClientFailure) {
+            // The cache entry is locked while it is read or a token is fetched, not while an
+            // approval is awaited: a second invocation then finds the same pending request.
+            var subject: String?
+            var outcome = try await cache.locked(key) { () async throws(ClientFailure) -> Outcome in
+                if !noCache, !breakGlass, request == nil, let cached = cache.read(key, now: Date()) { return .token(cached) }
+                try confirmBreakGlass()
+                subject = try SubjectToken.read(settings)
+                return try await exchange(api, settings, subject: subject!, requestID: request, cache: cache, key: key)
             }
-            print(Self.render(entry, as: output))
+            while case .pending(let id, let body) = outcome {
+                let waiter = ApprovalWaiter(api: api, role: role, requestID: id, settings: settings)
+                waiter.announce(body)
+                if noWait {
+                    throw ClientFailure(.pending, "request \(id) waits for approval; collect the token with `tessera token \(role) --request \(id)`")
+                }
+                let asking: String
+                if let subject { asking = subject } else { asking = try SubjectToken.read(settings) }
+                let current = try await waiter.waitForDecision(subject: asking)
+                subject = current
+                outcome = try await cache.locked(key) { () async throws(ClientFailure) -> Outcome in
+                    try await exchange(api, settings, subject: current, requestID: id, cache: cache, key: key)
+                }
+            }
+            await api.shutdown()
+            if case .token(let entry) = outcome { print(Self.render(entry, as: output)) }
         } catch {
+            await api.shutdown()
             exitWith(error.status, error.message)
         }
     }
 
-    /// Exchanges the subject token for the role, through approval when the role needs it.
-    func obtain(_ settings: ClientSettings) async throws(ClientFailure) -> TokenCache.Entry {
-        if breakGlass, isatty(STDIN_FILENO) == 1 {
-            FileHandle.standardError.write(Data("Break-glass activates \(role) at once and is reviewed afterwards. Continue? [y/N] ".utf8))
-            guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { throw ClientFailure(.usage, "break-glass not used") }
-        }
-        var subject = try SubjectToken.read(settings)
-        let api = TesseraAPIClient.make(issuer: settings.issuer)
-        do throws(ClientFailure) {
-            var requestID = request
-            while true {
-                let answer = try await api.token(exchangeForm(settings, subject: subject, requestID: requestID))
-                switch (answer.status, answer.body["error"] as? String) {
-                case (200, _):
-                    await api.shutdown()
-                    return try Self.entry(answer, role: role)
-                case (403, "approval_required"?):
-                    guard let id = answer.body["request_id"] as? String else { throw ClientFailure(.failure, "approval_required without a request id") }
-                    let waiter = ApprovalWaiter(api: api, role: role, requestID: id, settings: settings)
-                    waiter.announce(answer.body)
-                    if noWait {
-                        throw ClientFailure(.pending, "request \(id) waits for approval; collect the token with `tessera token \(role) --request \(id)`")
-                    }
-                    subject = try await waiter.waitForDecision(subject: subject)
-                    requestID = id
-                case (403, "access_denied"?):
-                    let closed = requestID != nil && answer.problem.hasPrefix("request ")
-                    throw ClientFailure(closed ? .requestClosed : .denied, Self.denial(answer.problem, role: role))
-                case (400, "invalid_grant"?):
-                    throw ClientFailure(.notSignedIn, "the server refused your identity token: \(answer.problem)")
-                default:
-                    throw ClientFailure(answer.status >= 500 ? .unavailable : .failure, answer.problem)
-                }
-            }
-        } catch {
-            await api.shutdown()
-            throw error
+    enum Outcome {
+        case token(TokenCache.Entry)
+        case pending(id: String, body: [String: Any])
+    }
+
+    func confirmBreakGlass() throws(ClientFailure) {
+        guard breakGlass, isatty(STDIN_FILENO) == 1 else { return }
+        FileHandle.standardError.write(Data("Break-glass activates \(role) at once and is reviewed afterwards. Continue? [y/N] ".utf8))
+        guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { throw ClientFailure(.usage, "break-glass not used") }
+    }
+
+    /// One exchange: the token (written to the cache), a pending request, or a failure in words.
+    func exchange(_ api: TesseraAPIClient, _ settings: ClientSettings, subject: String, requestID: String?, cache: TokenCache,
+                  key: String) async throws(ClientFailure) -> Outcome {
+        let answer = try await api.token(exchangeForm(settings, subject: subject, requestID: requestID))
+        switch (answer.status, answer.body["error"] as? String) {
+        case (200, _):
+            let entry = try Self.entry(answer, role: role)
+            try cache.write(entry, key: key)
+            return .token(entry)
+        case (403, "approval_required"?):
+            guard let id = answer.body["request_id"] as? String else { throw ClientFailure(.failure, "approval_required without a request id") }
+            return .pending(id: id, body: answer.body)
+        case (403, "access_denied"?):
+            let closed = requestID != nil && answer.problem.hasPrefix("request ")
+            throw ClientFailure(closed ? .requestClosed : .denied, Self.denial(answer.problem, role: role))
+        case (400, "invalid_grant"?):
+            throw ClientFailure(.notSignedIn, "the server refused your identity token: \(answer.problem)")
+        default:
+            throw ClientFailure(answer.status >= 500 ? .unavailable : .failure, answer.problem)
         }
     }
 

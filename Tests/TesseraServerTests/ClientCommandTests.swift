@@ -1,0 +1,201 @@
+import Foundation
+import Testing
+import TesseraJWT
+
+/// The engineer's and approver's CLI as subprocesses against a live `tessera serve`: each
+/// person is a process of their own with their identity token in TESSERA_SUBJECT_TOKEN.
+@Suite("tessera token and the approver's commands", .serialized)
+struct ClientCommandTests {
+    /// A server whose issuer is its real address (the CLI follows its discovery document), and
+    /// a temporary home for the CLI's config and cache.
+    struct Setup {
+        let bundle: ReviewBundle
+        let server: ReviewServer
+        let home: String
+        let tessera: String
+
+        static func start() async throws -> Setup {
+            let tessera = try ActivationFlowTests.tesseraExecutable()
+            let bundle = try ReviewBundle()
+            try ActivationFlowTests.roles.write(toFile: bundle.root + "/policies/roles/approvals.yaml", atomically: true, encoding: .utf8)
+            let port = try LoopbackSocket.freePort()
+            let issuer = "http://127.0.0.1:\(port)"
+            let arguments = ["--keys", bundle.root + "/keys", "--policies", bundle.root + "/policies", "--data", bundle.root + "/data",
+                             "--issuer", issuer]
+            let server = try await ReviewServer.start(tessera, bundle, arguments: arguments, listen: "127.0.0.1:\(port)")
+            let home = bundle.root + "/home"
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            return Setup(bundle: bundle, server: server, home: home, tessera: tessera)
+        }
+
+        var url: String { "http://127.0.0.1:\(server.port)" }
+
+        /// The CLI as `subject` (in `groups`), with its own config and cache folders.
+        func tessera(_ arguments: [String], as subject: String, groups: [String], extra: [String: String] = [:]) async throws -> ProcessResult {
+            try await run(tessera, arguments, timeout: 60, environment: try environment(subject, groups, extra: extra))
+        }
+
+        func environment(_ subject: String, _ groups: [String], extra: [String: String] = [:]) throws -> [String: String] {
+            var environment = [
+                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": home,
+                "XDG_CONFIG_HOME": home + "/\(subject)/config", "XDG_CACHE_HOME": home + "/\(subject)/cache",
+                "TESSERA_URL": url, "TESSERA_SUBJECT_TOKEN": try bundle.identityToken(subject: subject, groups: groups),
+            ]
+            environment.merge(extra) { $1 }
+            return environment
+        }
+
+        /// `tessera ARGS` started in the background as `subject`; its output when it ends.
+        func background(_ arguments: [String], as subject: String, groups: [String]) throws -> (Process, Pipe, Pipe) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tessera)
+            process.arguments = arguments
+            process.environment = try environment(subject, groups)
+            let (output, error) = (Pipe(), Pipe())
+            process.standardOutput = output
+            process.standardError = error
+            try process.run()
+            return (process, output, error)
+        }
+
+        func tokensIssued() async throws -> Int {
+            try await bundle.auditExport(tessera).filter { $0.contains(#""event":"token.issued""#) }.count
+        }
+    }
+
+    static func finish(_ started: (Process, Pipe, Pipe)) async throws -> ProcessResult {
+        let (process, output, error) = started
+        let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: timer)
+        defer { timer.cancel() }
+        async let out = onBlockingThread { output.fileHandleForReading.readDataToEndOfFile() }
+        async let err = onBlockingThread { error.fileHandleForReading.readDataToEndOfFile() }
+        let (stdout, stderr) = try await (out, err)
+        try await onBlockingThread { process.waitUntilExit() }
+        return ProcessResult(status: process.terminationStatus, output: String(decoding: stdout, as: UTF8.self), error: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// The id of the one pending request bob can approve, once there is one.
+    static func pendingRequest(_ setup: Setup, approver: String = "bob", groups: [String] = ["leads"]) async throws -> String {
+        for _ in 0..<100 {
+            let listed = try await setup.tessera(["requests", "--to-approve", "--json"], as: approver, groups: groups)
+            let items = (try? JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [String: Any])?["items"] as? [[String: Any]]
+            if let id = items?.first?["id"] as? String { return id }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw SetupError(description: "no request appeared")
+    }
+
+    struct SetupError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    @Test func allowedDeniedAndCached() async throws {
+        let setup = try await Setup.start()
+        defer { setup.server.kill() }
+        let first = try await setup.tessera(["token", "fresh-auth"], as: "alice", groups: ["sre"])
+        #expect(first.status == 0, "\(first.error)")
+        let token = first.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(ReviewBundle.claims(of: token)?["roles"] as? [String] == ["fresh-auth"])
+        // kubectl runs the plugin on every call: the cached token answers without the server.
+        let credential = try await setup.tessera(["token", "fresh-auth", "--output", "exec-credential"], as: "alice", groups: ["sre"])
+        #expect(credential.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(credential.output.utf8)) as? [String: Any]
+        #expect(object?["apiVersion"] as? String == "client.authentication.k8s.io/v1")
+        #expect(object?["kind"] as? String == "ExecCredential")
+        let status = object?["status"] as? [String: Any]
+        #expect(status?["token"] as? String == token)
+        #expect((status?["expirationTimestamp"] as? String).flatMap(RFC3339Date.parse) != nil)
+        #expect(try await setup.tokensIssued() == 1, "the second call reached the server")
+        let cacheFiles = try FileManager.default.contentsOfDirectory(atPath: setup.home + "/alice/cache/tessera")
+        #expect(!cacheFiles.isEmpty)
+        let tokens = setup.home + "/alice/cache/tessera/" + cacheFiles[0] + "/tokens"
+        let attributes = try FileManager.default.attributesOfItem(atPath: tokens)
+        #expect((attributes[.posixPermissions] as? Int) == 0o700)
+        for file in try FileManager.default.contentsOfDirectory(atPath: tokens) where file.hasSuffix(".json") {
+            #expect((try FileManager.default.attributesOfItem(atPath: tokens + "/" + file)[.posixPermissions] as? Int) == 0o600)
+        }
+
+        let denied = try await setup.tessera(["token", "ticketed"], as: "alice", groups: ["sre"])
+        #expect(denied.status == 3)
+        #expect(denied.error.contains("role ticketed denied:\n  - justification required"), "\(denied.error)")
+        let forged = try await setup.tessera(["token", "fresh-auth", "--no-cache"], as: "alice", groups: ["sre"],
+                                             extra: ["TESSERA_SUBJECT_TOKEN": "not-a-token"])
+        #expect(forged.status == 77, "\(forged.error)")
+        let unreachable = try await setup.tessera(["token", "fresh-auth", "--no-cache"], as: "alice", groups: ["sre"],
+                                                  extra: ["TESSERA_URL": "http://127.0.0.1:9", "TESSERA_NETWORK_TIMEOUT": "0"])
+        #expect(unreachable.status == 69, "\(unreachable.error)")
+        #expect(unreachable.error.contains("cannot reach http://127.0.0.1:9"))
+        try await setup.server.stop()
+    }
+
+    @Test func waitsThroughTwoStagesWhileApproversActFromOtherProcesses() async throws {
+        let setup = try await Setup.start()
+        defer { setup.server.kill() }
+        let waiting = try setup.background(["token", "two-stage", "--reason", "INC-7 failover"], as: "alice", groups: ["sre"])
+        let id = try await Self.pendingRequest(setup)
+        // Asking again reuses the pending request: nobody is paged twice.
+        let again = try await setup.tessera(["token", "two-stage", "--reason", "INC-7 failover", "--no-wait"], as: "alice", groups: ["sre"])
+        #expect(again.status == 4)
+        #expect(again.error.contains("request \(id) waits for approval"), "\(again.error)")
+        let shown = try await setup.tessera(["show", id], as: "bob", groups: ["leads"])
+        #expect(shown.output.contains("reason      INC-7 failover"), "\(shown.output)")
+        #expect(try await setup.tessera(["approve", id, "--comment", "ok"], as: "bob", groups: ["leads"]).output.contains("\(id): pending"))
+        try await Task.sleep(for: .milliseconds(500))
+        let approved = try await setup.tessera(["approve", id], as: "carol", groups: ["security"])
+        #expect(approved.output.contains("approved, activation act_"), "\(approved.output) \(approved.error)")
+        let result = try await Self.finish(waiting)
+        #expect(result.status == 0, "\(result.error)")
+        #expect(ReviewBundle.claims(of: result.output.trimmingCharacters(in: .whitespacesAndNewlines))?["act_id"] as? String != nil)
+        #expect(result.error.contains("two-stage needs approval: request \(id)"))
+        #expect(result.error.contains("stage 1 approved by test-idp:bob; waiting for stage 2"), "\(result.error)")
+        #expect(result.error.contains("approved (stage 1 approved by test-idp:bob; stage 2 approved by test-idp:carol)"))
+        try await setup.server.stop()
+    }
+
+    @Test func noWaitResumeDenialBreakGlassExtendAndEnd() async throws {
+        let setup = try await Setup.start()
+        defer { setup.server.kill() }
+        let asked = try await setup.tessera(["token", "one-stage", "--no-wait"], as: "alice", groups: ["sre"])
+        #expect(asked.status == 4)
+        let id = try await Self.pendingRequest(setup)
+        #expect(asked.error.contains("tessera token one-stage --request \(id)"))
+        _ = try await setup.tessera(["approve", id], as: "bob", groups: ["leads"])
+        let resumed = try await setup.tessera(["token", "one-stage", "--request", id], as: "alice", groups: ["sre"])
+        #expect(resumed.status == 0, "\(resumed.error)")
+        let token = resumed.output.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let status = try await setup.tessera(["status"], as: "alice", groups: ["sre"])
+        #expect(status.output.contains("one-stage"), "\(status.output)")
+        let extended = try await setup.tessera(["extend", "one-stage", "--duration", "10m"], as: "alice", groups: ["sre"])
+        #expect(extended.status == 0 && extended.output.contains("ends at"), "\(extended.output) \(extended.error)")
+        let ended = try await setup.tessera(["end", "one-stage", "--reason", "done"], as: "alice", groups: ["sre"])
+        #expect(ended.output.contains("ended; its tokens are revoked"), "\(ended.output) \(ended.error)")
+        let introspected = try await setup.server.send(["token": token], path: "/introspect", authorization: setup.bundle.resourceServerAuthorization)
+        #expect(introspected.body["active"] as? Bool == false)
+
+        // A denial ends the wait with exit 5 and the approver's reason.
+        let waiting = try setup.background(["token", "one-stage"], as: "dave", groups: ["sre"])
+        let denied = try await Self.pendingRequest(setup)
+        #expect(try await setup.tessera(["deny", denied], as: "bob", groups: ["leads"]).status == 64, "deny needs --comment")
+        _ = try await setup.tessera(["deny", denied, "--comment", "not during the freeze"], as: "bob", groups: ["leads"])
+        let result = try await Self.finish(waiting)
+        #expect(result.status == 5)
+        #expect(result.error.contains("was denied by test-idp:bob: not during the freeze"), "\(result.error)")
+
+        let glass = try await setup.tessera(["token", "two-stage", "--break-glass", "--reason", "payments down, nobody answers"],
+                                            as: "erin", groups: ["sre"])
+        #expect(glass.status == 0, "\(glass.error)")
+        #expect(ReviewBundle.claims(of: glass.output.trimmingCharacters(in: .whitespacesAndNewlines))?["break_glass"] as? Bool == true)
+        let reviews = try await setup.tessera(["status", "--reviews"], as: "bob", groups: ["leads"])
+        let activation = try #require(reviews.output.split(separator: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
+        let reviewed = try await setup.tessera(["review", activation, "--comment", "checked"], as: "bob", groups: ["leads"])
+        #expect(reviewed.status == 0, "\(reviewed.error)")
+        try await setup.server.stop()
+    }
+}
+
+/// RFC 3339 as kubectl reads `expirationTimestamp`.
+enum RFC3339Date {
+    static func parse(_ text: String) -> Date? { try? Date(text, strategy: .iso8601) }
+}
