@@ -185,13 +185,14 @@ struct ActivationFlowTests {
         try await server.stop()
     }
 
-    static func verifyWithPyJWT(_ token: String, server: ReviewServer, audience: String, activation: String) async throws {
+    static func verifyWithPyJWT(_ token: String, server: ReviewServer, audience: String, activation: String,
+                                issuer: String = ReviewBundle.issuer) async throws {
         guard await PyJWTInteropTests.pyJWTAvailable(), let python = which("python3") else {
             peerMissing("python3 with PyJWT and cryptography (pip install pyjwt cryptography)")
             return
         }
         let result = try await run(python, ["-c", PyJWTInteropTests.script, "http://127.0.0.1:\(server.port)/.well-known/jwks.json", token,
-                                            ReviewBundle.issuer, audience])
+                                            issuer, audience])
         #expect(result.status == 0, "PyJWT refused the token: \(result.error)")
         let verified = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         #expect((verified?["claims"] as? [String: Any])?["act_id"] as? String == activation)

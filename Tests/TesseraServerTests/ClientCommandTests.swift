@@ -195,6 +195,118 @@ struct ClientCommandTests {
     }
 }
 
+/// A Kubernetes API server stand-in on loopback, over TLS (kubectl sends exec credentials only
+/// over TLS): Python's http.server with a throwaway certificate, answering `/version` and
+/// writing every bearer token it receives to a file, one per line.
+struct KubernetesAPIStub {
+    static let script = #"""
+    import http.server, ssl, sys
+    port, cert, key, log = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            with open(log, "a") as out:
+                out.write((self.headers.get("Authorization") or "").removeprefix("Bearer ") + "\n")
+            body = b'{"major":"1","minor":"32","gitVersion":"v1.32.0"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        def log_message(self, *args):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    print("ready", flush=True)
+    server.serve_forever()
+    """#
+
+    let process: Process
+    let port: Int
+    let log: String
+
+    static func start(in directory: String) async throws -> KubernetesAPIStub {
+        guard let python = which("python3"), let openssl = which("openssl") else { throw ClientCommandTests.SetupError(description: "python3 and openssl") }
+        let (cert, key, log) = (directory + "/stub.crt", directory + "/stub.key", directory + "/stub-tokens.log")
+        let made = try await run(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                                           "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        guard made.status == 0 else { throw ClientCommandTests.SetupError(description: "openssl: \(made.error)") }
+        let port = try LoopbackSocket.freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", script, String(port), cert, key, log]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let ready = try await onBlockingThread { output.fileHandleForReading.availableData }
+        guard String(decoding: ready, as: UTF8.self).hasPrefix("ready") else {
+            process.terminate()
+            throw ClientCommandTests.SetupError(description: "the Kubernetes API stand-in did not start")
+        }
+        return KubernetesAPIStub(process: process, port: port, log: log)
+    }
+
+    var tokens: [String] {
+        ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+    }
+}
+
+extension ClientCommandTests {
+    /// kubectl for real: its user runs `tessera token ROLE --output exec-credential`; the API
+    /// server stand-in receives the role token (PyJWT verifies it), and a second kubectl run
+    /// is answered from the disk cache.
+    @Test func kubectlUsesTheTokenAsItsExecCredential() async throws {
+        guard let kubectl = which("kubectl") else { return peerMissing("kubectl (on the machine image)") }
+        let setup = try await Setup.start()
+        defer { setup.server.kill() }
+        let stub = try await KubernetesAPIStub.start(in: setup.home)
+        defer { stub.stop() }
+        let environment = try setup.environment("alice", ["sre"])
+        let kubeconfig = setup.home + "/kubeconfig"
+        let env = environment.sorted { $0.key < $1.key }.map { "          - {name: \($0.key), value: \"\($0.value)\"}" }.joined(separator: "\n")
+        try """
+        apiVersion: v1
+        kind: Config
+        clusters:
+          - name: stub
+            cluster: {server: "https://127.0.0.1:\(stub.port)", insecure-skip-tls-verify: true}
+        users:
+          - name: alice
+            user:
+              exec:
+                apiVersion: client.authentication.k8s.io/v1
+                command: \(setup.tessera)
+                args: [token, fresh-auth, --output, exec-credential]
+                interactiveMode: Never
+                env:
+        \(env)
+        contexts:
+          - name: stub
+            context: {cluster: stub, user: alice}
+        current-context: stub
+        """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        for _ in 0..<2 {
+            let result = try await run(kubectl, ["--kubeconfig", kubeconfig, "get", "--raw", "/version"], environment: environment)
+            #expect(result.status == 0, "kubectl failed: \(result.error)")
+            #expect(result.output.contains("v1.32.0"))
+        }
+        let tokens = stub.tokens
+        #expect(tokens.count >= 2, "\(tokens.map { $0.prefix(20) })")
+        #expect(Set(tokens).count == 1, "the second kubectl run got another token")
+        #expect(try await setup.tokensIssued() == 1, "the second kubectl run reached Tessera")
+        let activation = try #require(ReviewBundle.claims(of: tokens[0])?["act_id"] as? String)
+        try await ActivationFlowTests.verifyWithPyJWT(tokens[0], server: setup.server, audience: "https://db.example.com",
+                                                      activation: activation, issuer: setup.url)
+        try await setup.server.stop()
+    }
+}
+
 /// RFC 3339 as kubectl reads `expirationTimestamp`.
 enum RFC3339Date {
     static func parse(_ text: String) -> Date? { try? Date(text, strategy: .iso8601) }
