@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraCore
 import TesseraJWT
 
 /// Notifications from a live `tessera serve` (policies/notifications.yaml) to a receiver on
@@ -63,13 +64,13 @@ struct NotificationFlowTests {
 
     /// Waits until every (type, subject) pair was accepted at `path`.
     static func waitForAccepted(_ expected: [(String, String?)], at path: String = "hook", _ receiver: WebhookReceiver,
-                                server: ReviewServer) async throws {
+                                server: ReviewServer, seconds: TimeInterval = 40) async throws {
         func missing() -> [String] {
             let accepted = deliveries(receiver).filter { $0.accepted && $0.path == path }
             return expected.filter { type, subject in !accepted.contains { $0.type == type && (subject.map($0.subjects.contains) ?? true) } }
                 .map { "\($0.0) \($0.1 ?? "")" }
         }
-        let deadline = Date().addingTimeInterval(40)
+        let deadline = Date().addingTimeInterval(seconds)
         while !missing().isEmpty, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         let seen = deliveries(receiver).map { "\($0.path) \($0.type) \($0.subjects) \($0.status)" }
         #expect(missing().isEmpty, "never taken at /\(path): \(missing()); seen: \(seen); server log: \(server.log().suffix(3000))")
@@ -145,8 +146,9 @@ struct NotificationFlowTests {
             let activation = try #require(approved.body["activation_id"] as? String)
             let pendingRequest = try #require(try await first.send(bundle.exchangeForm(dave, role: "one-stage")).body["request_id"] as? String)
             // Every notification so far is committed and none delivered: the receiver refuses
-            // all. Killed once each was tried and its retry recorded, not mid-attempt: a lease
-            // cut short by a crash expires after a minute, which the outbox conformance checks.
+            // all. Killed once each was tried, normally between attempts; on a busy machine an
+            // attempt may still be under way, and its lease then expires after a minute before
+            // the restarted server sends it again (hence the longer wait below).
             try await NotificationDeliveryTests.waitUntil {
                 Set(Self.deliveries(receiver).map(\.id)).count == 4
             }
@@ -168,7 +170,7 @@ struct NotificationFlowTests {
             try await Self.waitForAccepted([
                 ("request.created", approvedRequest), ("request.approved", approvedRequest), ("activation.started", activation),
                 ("request.created", pendingRequest), ("request.approved", pendingRequest),
-            ], receiver, server: second)
+            ], receiver, server: second, seconds: NotificationSender.Options().lease + 40)
             let all = Self.deliveries(receiver)
             for attempt in all where !attempt.accepted {
                 #expect(all.contains { $0.id == attempt.id && $0.accepted }, "\(attempt.type) \(attempt.id) was lost to kill -9")

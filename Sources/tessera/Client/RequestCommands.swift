@@ -82,7 +82,7 @@ struct RequestsCommand: AsyncParsableCommand {
 /// `tessera show ID`: a request in full.
 struct ShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show", abstract: "Show a request: requester, role, reason, ticket, the decision's rules, stages and approvals.")
+        commandName: "show", abstract: "Show a request: requester, role, reason, ticket, stages and approvals.")
 
     @Argument(help: "The request id (req_...).") var id: String
     @Flag(help: "Print the API's JSON.") var json = false
