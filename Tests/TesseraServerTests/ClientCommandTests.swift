@@ -195,6 +195,61 @@ struct ClientCommandTests {
     }
 }
 
+extension ClientCommandTests {
+    /// What a person sees on a terminal, under tmux: the status line rewritten in place, the
+    /// first stage's approval shown as it lands, and Ctrl-C offering to cancel the request.
+    @Test func aTerminalShowsTheLiveStatusAndCtrlCOffersToCancel() async throws {
+        guard let tmux = which("tmux") else { return peerMissing("tmux (apt-get install tmux)") }
+        let setup = try await Setup.start()
+        defer { setup.server.kill() }
+        let session = "tessera-\(UUID().uuidString.prefix(8))"
+        let socket = setup.home + "/tmux.sock"
+        let environment = try setup.environment("alice", ["sre"])
+        let exports = environment.map { "\($0.key)='\($0.value)'" }.sorted().joined(separator: " ")
+        let command = "env \(exports) \(setup.tessera) token two-stage --reason 'INC-9 failover'; echo EXIT=$?; sleep 30"
+        func tmuxRun(_ arguments: [String]) async throws -> ProcessResult {
+            try await run(tmux, ["-S", socket] + arguments, environment: ["PATH": environment["PATH"]!, "HOME": setup.home, "TERM": "xterm"])
+        }
+        func screen() async throws -> String { try await tmuxRun(["capture-pane", "-p", "-t", session]).output }
+        /// Waits for `text` on the screen; records an issue with the screen when it never shows.
+        func expectOnScreen(_ text: String) async throws {
+            var last = ""
+            for _ in 0..<150 {
+                last = try await screen()
+                if last.contains(text) { return }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            Issue.record("never on the screen: \(text)\n\(last)")
+        }
+        // The tmux server outlives its client: started through system(3), which waits for
+        // the client alone (Process would keep waiting on the pipes the server inherits).
+        let script = setup.home + "/waiting.sh"
+        // The shell survives the Ctrl-C meant for tessera, so the exit status shows.
+        try ("trap true INT\n" + command + "\n").write(toFile: script, atomically: true, encoding: .utf8)
+        let started = system("TERM=xterm '\(tmux)' -S '\(socket)' new-session -d -s \(session) -x 200 -y 40 'sh \(script)' </dev/null >/dev/null 2>&1")
+        #expect(started == 0)
+        defer { Task { _ = try? await tmuxRun(["kill-server"]) } }
+        let id = try await Self.pendingRequest(setup)
+        try await expectOnScreen("two-stage needs approval: request \(id)")
+        // The elapsed time ticks in place on one line.
+        try await expectOnScreen("[0m02s]")
+        _ = try await setup.tessera(["approve", id], as: "bob", groups: ["leads"])
+        try await expectOnScreen("stage 1 approved by test-idp:bob; waiting for stage 2")
+        let shownLines = try await screen()
+        let lines = shownLines.split(separator: "\n").filter { $0.contains("waiting for stage") }
+        #expect(lines.count == 1, "the status line was not rewritten in place: \(lines)")
+        _ = try await tmuxRun(["send-keys", "-t", session, "C-c"])
+        try await expectOnScreen("Cancel request \(id)? [y/N]")
+        _ = try await tmuxRun(["send-keys", "-t", session, "y", "Enter"])
+        try await expectOnScreen("EXIT=5")
+        let final = try await screen()
+        #expect(final.contains("request \(id) cancelled"), "\(final)")
+        let shown = try await setup.tessera(["show", id], as: "bob", groups: ["leads"])
+        #expect(shown.output.contains("request \(id): cancelled"), "\(shown.output)")
+        try await setup.server.stop()
+    }
+}
+
 /// A Kubernetes API server stand-in on loopback, over TLS (kubectl sends exec credentials only
 /// over TLS): Python's http.server with a throwaway certificate, answering `/version` and
 /// writing every bearer token it receives to a file, one per line.
