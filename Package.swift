@@ -95,6 +95,8 @@ let package = Package(
                 "TesseraServer", "TesseraCore", "TesseraStore", "TesseraJWT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // `tessera verify` fetches metadata and JWKS and introspects over HTTP.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
