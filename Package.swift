@@ -95,6 +95,7 @@ let package = Package(
                 "TesseraServer", "TesseraCore", "TesseraStore", "TesseraJWT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // The client commands talk HTTP to a server (and verify fetches JWKS).
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings

@@ -61,6 +61,13 @@ public struct VerificationPolicy: Sendable {
     public var maximumLifetime: TimeInterval?
     /// `crit` header names this verifier understands; any other makes the token invalid.
     public var understoodCriticalHeaders: Set<String>
+    /// Whether `iss` must equal `issuer`. Only a person inspecting a token turns this off
+    /// (`tessera verify --jwks` without `--issuer`, which warns); `iss` must then still be a
+    /// string. Anything that accepts tokens leaves it on.
+    public var matchesIssuer = true
+    /// Whether an `aud` must be one of `audiences`; when off (`tessera verify` without
+    /// `--audience`, which says so), the token must still name an audience.
+    public var matchesAudience = true
 
     public init(issuer: String, audiences: Set<String>,
                 allowedAlgorithms: Set<SignatureAlgorithm> = Set(SignatureAlgorithm.allCases),
@@ -146,18 +153,31 @@ public struct JWTVerifier: Sendable {
 
     public func verify(_ jws: UnverifiedJWS, keys: VerificationKeySet, now: Date) throws(JWTError) -> VerifiedJWT {
         let (key, claims) = try verifySignature(jws, keys: keys)
-        let header = jws.header
-        let algorithm = key.algorithm
+        try verifyClaims(claims, now: now)
+        return VerifiedJWT(header: jws.header, claims: claims, keyID: key.keyID, algorithm: key.algorithm)
+    }
+
+    /// The claim checks of `verify`, for claims whose signature `verifySignature` has checked.
+    /// Separate so that a caller explaining a refusal (`tessera verify`) knows the claims it
+    /// shows are authentic: they came out of `verifySignature`.
+    public func verifyClaims(_ claims: JWTClaims, now: Date) throws(JWTError) {
         try claims.verifyRegisteredClaimTypes()
-        try claims.verifyIssuer(policy.issuer)
-        try claims.verifyAudience(acceptsAnyOf: policy.audiences)
+        if policy.matchesIssuer {
+            try claims.verifyIssuer(policy.issuer)
+        } else if claims.issuer == nil {
+            throw JWTError(.missingClaim, "the token has no \"iss\"")
+        }
+        if policy.matchesAudience {
+            try claims.verifyAudience(acceptsAnyOf: policy.audiences)
+        } else if claims.audiences.isEmpty {
+            throw JWTError(.missingClaim, "the token has no \"aud\"")
+        }
         try claims.verifyNotExpired(currentDate: now, leeway: policy.leeway)
         try claims.verifyNotBefore(currentDate: now, leeway: policy.leeway)
         try claims.verifyIssuedInPast(currentDate: now, leeway: policy.leeway, required: policy.requireIssuedAt)
         if let maximumLifetime = policy.maximumLifetime {
             try claims.verifyLifetime(atMost: maximumLifetime, currentDate: now, leeway: policy.leeway)
         }
-        return VerifiedJWT(header: header, claims: claims, keyID: key.keyID, algorithm: algorithm)
     }
 
     /// Checks the header rules and the signature only, and returns the key that verified it with

@@ -8,7 +8,7 @@ struct Tessera: AsyncParsableCommand {
         subcommands: [
             // The engineer's and approver's client (Client/).
             TokenCommand.self, StatusCommand.self, RequestsCommand.self, ShowCommand.self, ApproveCommand.self, DenyCommand.self,
-            CancelCommand.self, ReviewCommand.self, ExtendCommand.self, EndCommand.self, ConfigCommand.self,
+            CancelCommand.self, ReviewCommand.self, ExtendCommand.self, EndCommand.self, Verify.self, ConfigCommand.self,
             // Running a server.
             Serve.self, Keys.self, Clients.self, Policy.self, Audit.self, Admin.self, Dev.self, Migrate.self,
         ]

@@ -619,6 +619,57 @@ struct VerificationPolicyTests {
         #expect(policy.expectedType == nil)
         #expect(policy.maximumLifetime == nil)
         #expect(policy.leeway <= VerificationPolicy.maximumLeeway)
+        #expect(policy.matchesIssuer && policy.matchesAudience)
+    }
+
+    @Test func withoutIssuerMatchingAnyIssuerPassesButOneMustBeThere() {
+        let policy = Fixture.policy { $0.matchesIssuer = false }
+        let elsewhere = signed(.set("iss", T.json("https://elsewhere.example")))
+        #expect(throws: Never.self) { try Fixture.verify(elsewhere, policy: policy) }
+        #expect(jwtError { () throws(JWTError) in _ = try Fixture.verify(elsewhere) }?.code == .invalidIssuer)
+        #expect(jwtError { () throws(JWTError) in _ = try Fixture.verify(signed(.remove("iss")), policy: policy) }?.code == .missingClaim)
+        #expect(jwtError { () throws(JWTError) in _ = try Fixture.verify(signed(.set("iss", "7")), policy: policy) }?.code == .invalidClaim)
+    }
+
+    @Test func withoutAudienceMatchingAnyAudiencePassesButOneMustBeThere() {
+        let policy = Fixture.policy { $0.matchesAudience = false }
+        let other = signed(.set("aud", #"["https://other.example","https://more.example"]"#))
+        #expect(throws: Never.self) { try Fixture.verify(other, policy: policy) }
+        #expect(jwtError { () throws(JWTError) in _ = try Fixture.verify(other) }?.code == .invalidAudience)
+        #expect(jwtError { () throws(JWTError) in _ = try Fixture.verify(signed(.remove("aud")), policy: policy) }?.code == .missingClaim)
+        #expect(jwtError { () throws(JWTError) in _ = try Fixture.verify(signed(.set("aud", "[]")), policy: policy) }?.code == .missingClaim)
+    }
+
+    @Test func relaxedMatchingStillChecksSignatureTypeAndTime() {
+        let policy = Fixture.policy {
+            $0.matchesIssuer = false
+            $0.matchesAudience = false
+            $0.expectedType = "at+jwt"
+        }
+        let forged = T.sign(kid: Fixture.ecKid, with: Fixture.attackerECSigner)
+        #expect(jwtError { () throws(JWTError) in _ = try Fixture.verify(forged, policy: policy) }?.code == .invalidSignature)
+        let untyped = T.sign(kid: Fixture.ecKid, typ: "JWT", with: Fixture.ecSigner)
+        #expect(jwtError { () throws(JWTError) in _ = try Fixture.verify(untyped, policy: policy) }?.code == .invalidType)
+        let expired = signed(.set("exp", String(now - 3600)))
+        #expect(jwtError { () throws(JWTError) in _ = try Fixture.verify(expired, policy: policy) }?.code == .expired)
+    }
+}
+
+@Suite("JWTVerifier.verifyClaims")
+struct VerifyClaimsTests {
+    @Test func checksWhatVerifyChecksOnClaimsFromTheSignatureCheck() throws {
+        let verifier = JWTVerifier(policy: Fixture.policy())
+        for (token, expected) in [(signed(.set("exp", String(now - 3600))), JWTError.Code.expired),
+                                  (signed(.set("aud", T.json("https://other.example"))), .invalidAudience),
+                                  (signed(.set("iss", T.json("https://other.example"))), .invalidIssuer),
+                                  (signed(.set("nbf", String(now + 3600))), .notYetValid)] {
+            let jws = try UnverifiedJWS(compact: token, maximumBytes: 16 * 1024)
+            let (_, claims) = try verifier.verifySignature(jws, keys: Fixture.keys)
+            #expect(jwtError { () throws(JWTError) in try verifier.verifyClaims(claims, now: Fixture.now) }?.code == expected)
+            #expect(jwtError { () throws(JWTError) in _ = try verifier.verify(jws, keys: Fixture.keys, now: Fixture.now) }?.code == expected)
+        }
+        let (_, claims) = try verifier.verifySignature(try UnverifiedJWS(compact: validES256, maximumBytes: 16 * 1024), keys: Fixture.keys)
+        #expect(throws: Never.self) { try verifier.verifyClaims(claims, now: Fixture.now) }
     }
 }
 

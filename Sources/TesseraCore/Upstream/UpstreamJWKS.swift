@@ -11,16 +11,18 @@ import TesseraText
 /// the upstream's algorithms, a weak RSA key) are skipped, not fatal: IdPs such as Keycloak
 /// publish encryption keys next to signing keys. A skipped key can verify nothing. A set holding
 /// private key material is refused as a whole: something is badly wrong at the upstream.
-enum UpstreamJWKS {
+///
+/// Public for `tessera verify`, which imports Tessera's own JWK Set the same way.
+public enum UpstreamJWKS {
     static let maximumKeys = 100
 
-    struct Imported {
-        var keys: VerificationKeySet
+    public struct Imported: Sendable {
+        public var keys: VerificationKeySet
         /// Why each skipped key was skipped, for the log.
-        var skipped: [String]
+        public var skipped: [String]
     }
 
-    static func keySet(from body: [UInt8], algorithms: [SignatureAlgorithm]) throws(UpstreamFetchError) -> Imported {
+    public static func keySet(from body: [UInt8], algorithms: [SignatureAlgorithm]) throws(UpstreamFetchError) -> Imported {
         let object: [String: JSONValue]
         do {
             object = try JSONParser.parseObject(body)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Waits for a request's decision by long polling (`GET /requests/{id}?wait=30s`, which
 /// answers the moment the request changes), saying on standard error what it waits for: a
@@ -135,14 +136,16 @@ final class ApprovalWaiter: @unchecked Sendable {
                 FileHandle.standardError.write(Data("\nCancel request \(requestID)? [y/N] ".utf8))
                 if let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) {
                     let done = DispatchSemaphore(value: 0)
+                    let cancelled = Atomic<Bool>(false)
                     Task {
                         let answer = try? await api.call("POST", "/requests/\(requestID)/cancel", bearer: subject, form: [])
+                        cancelled.store(answer?.status == 200, ordering: .relaxed)
                         let text = answer?.status == 200 ? "request \(requestID) cancelled\n" : "could not cancel: \(answer?.problem ?? "no answer")\n"
                         FileHandle.standardError.write(Data(text.utf8))
                         done.signal()
                     }
                     done.wait()
-                    exit(ClientExit.requestClosed.rawValue)
+                    if cancelled.load(ordering: .relaxed) { exit(ClientExit.requestClosed.rawValue) }
                 }
             }
             FileHandle.standardError.write(Data("\n\(resume)\n".utf8))
