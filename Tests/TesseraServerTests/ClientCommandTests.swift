@@ -64,15 +64,7 @@ struct ClientCommandTests {
     }
 
     static func finish(_ started: (Process, Pipe, Pipe)) async throws -> ProcessResult {
-        let (process, output, error) = started
-        let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: timer)
-        defer { timer.cancel() }
-        async let out = onBlockingThread { output.fileHandleForReading.readDataToEndOfFile() }
-        async let err = onBlockingThread { error.fileHandleForReading.readDataToEndOfFile() }
-        let (stdout, stderr) = try await (out, err)
-        try await onBlockingThread { process.waitUntilExit() }
-        return ProcessResult(status: process.terminationStatus, output: String(decoding: stdout, as: UTF8.self), error: String(decoding: stderr, as: UTF8.self))
+        try await collect(started.0, output: started.1, error: started.2)
     }
 
     /// The id of the one pending request bob can approve, once there is one.

@@ -156,6 +156,11 @@ func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60
     process.standardOutput = output
     process.standardError = error
     try process.run()
+    return try await collect(process, output: output, error: error, timeout: timeout)
+}
+
+/// Waits for a started process, killing it after `timeout` seconds, and returns what it wrote.
+func collect(_ process: Process, output: Pipe, error: Pipe, timeout: TimeInterval = 60) async throws -> ProcessResult {
     let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
     defer { timer.cancel() }

@@ -229,7 +229,7 @@ struct VerifyCommandTests {
 
     @Test func anUnreachableIssuerOrJWKSExits69() async throws {
         guard let tessera = CommandLineTests.executable else { return peerMissing("the tessera executable (swift build --build-tests builds it)") }
-        let closed = try freeLoopbackPort()
+        let closed = try LoopbackSocket.freePort()
         let token = try LocalKeys().token([:])
 
         let jwks = try await verify(tessera, [token, "--jwks", "http://127.0.0.1:\(closed)/.well-known/jwks.json"])
@@ -298,7 +298,7 @@ private struct LiveIssuer {
     static func start(_ tessera: String) async throws -> LiveIssuer {
         let bundle = try ReviewBundle()
         try VerifyCommandTests.role.write(toFile: bundle.root + "/policies/roles/reader.yaml", atomically: true, encoding: .utf8)
-        let port = try freeLoopbackPort()
+        let port = try LoopbackSocket.freePort()
         let issuer = "http://127.0.0.1:\(port)"
         // The last --listen wins over ReviewServer's 127.0.0.1:0.
         let arguments = ["--keys", bundle.root + "/keys", "--policies", bundle.root + "/policies", "--data", bundle.root + "/data",
@@ -388,37 +388,6 @@ private func verify(_ tessera: String, _ arguments: [String], stdin: String? = n
     try process.run()
     input.fileHandleForWriting.write(Data((stdin ?? "").utf8))
     try input.fileHandleForWriting.close()
-    let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-    DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: timer)
-    defer { timer.cancel() }
-    async let outData = onBlockingThread { output.fileHandleForReading.readDataToEndOfFile() }
-    async let errData = onBlockingThread { error.fileHandleForReading.readDataToEndOfFile() }
-    let (out, err) = try await (outData, errData)
-    try await onBlockingThread { process.waitUntilExit() }
-    return ProcessResult(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
-                         error: String(decoding: err, as: UTF8.self))
+    return try await collect(process, output: output, error: error)
 }
 
-/// A loopback port nothing listens on: bound to port 0 to learn one, then closed.
-private func freeLoopbackPort() throws -> Int {
-    #if canImport(Glibc)
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    #else
-    let descriptor = socket(AF_INET, SOCK_STREAM, 0)
-    #endif
-    guard descriptor >= 0 else { throw LoopbackSocket.Failure(description: "socket() failed") }
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw LoopbackSocket.Failure(description: "bind() failed") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
-}

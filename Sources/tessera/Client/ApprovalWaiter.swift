@@ -16,6 +16,8 @@ final class ApprovalWaiter: @unchecked Sendable {
     // Written by the polling task and read by the ticking one; guarded by `lock`.
     private let lock = NSLock()
     private var status = ""
+    /// Set while Ctrl-C's question is on the screen: the status line must not overwrite it.
+    private var prompting = false
     private var interrupt: (any DispatchSourceSignal)?
 
     init(api: TesseraAPIClient, role: String, requestID: String, settings: ClientSettings) {
@@ -112,7 +114,8 @@ final class ApprovalWaiter: @unchecked Sendable {
 
     private func redraw() {
         let elapsed = Int(Date().timeIntervalSince(started))
-        let line = lock.withLock { status }
+        let (line, paused) = lock.withLock { (status, prompting) }
+        guard !paused else { return }
         let text = "\r\u{1B}[2K[\(elapsed / 60)m\(String(format: "%02d", elapsed % 60))s] \(line)"
         FileHandle.standardError.write(Data(text.utf8))
     }
@@ -130,7 +133,8 @@ final class ApprovalWaiter: @unchecked Sendable {
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         let (api, requestID, role) = (api, requestID, role)
-        source.setEventHandler { [terminal] in
+        source.setEventHandler { [terminal, weak self] in
+            self?.lock.withLock { self?.prompting = true }
             let resume = "request \(requestID) is still pending; resume with `tessera token \(role) --request \(requestID)`"
             if terminal, isatty(STDIN_FILENO) == 1 {
                 FileHandle.standardError.write(Data("\nCancel request \(requestID)? [y/N] ".utf8))

@@ -88,27 +88,18 @@ struct ClientSettings {
         }
         let fileSource = { (field: String) in "\(path):\(server?.location.line ?? 0): servers.\(server?.name ?? "").\(field)" }
 
-        let url: Sourced<String>
-        if let value = options.url {
-            url = Sourced(value: value, source: "--url")
-        } else if let value = environment["TESSERA_URL"].nonEmpty {
-            url = Sourced(value: value, source: "TESSERA_URL")
-        } else if let value = server?.url {
-            url = Sourced(value: value, source: fileSource("url"))
-        } else {
+        /// A flag wins over its variable, which wins over the file.
+        func first(_ flag: (String?, String), _ variable: String, _ file: (String?, String)) -> Sourced<String>? {
+            if let value = flag.0 { return Sourced(value: value, source: flag.1) }
+            if let value = environment[variable].nonEmpty { return Sourced(value: value, source: variable) }
+            return file.0.map { Sourced(value: $0, source: fileSource(file.1)) }
+        }
+        guard let url = first((options.url, "--url"), "TESSERA_URL", (server?.url, "url")) else {
             throw SettingsError(message: "no Tessera server is configured: run `tessera config init --url https://tessera.example.com`, "
                 + "or pass --url or set TESSERA_URL")
         }
-        let clientID: Sourced<String>
-        if let value = options.clientID {
-            clientID = Sourced(value: value, source: "--client-id")
-        } else if let value = environment["TESSERA_CLIENT_ID"].nonEmpty {
-            clientID = Sourced(value: value, source: "TESSERA_CLIENT_ID")
-        } else if let value = server?.clientID {
-            clientID = Sourced(value: value, source: fileSource("client_id"))
-        } else {
-            clientID = Sourced(value: ClientConfiguration.defaultClientID, source: "default")
-        }
+        let clientID = first((options.clientID, "--client-id"), "TESSERA_CLIENT_ID", (server?.clientID, "client_id"))
+            ?? Sourced(value: ClientConfiguration.defaultClientID, source: "default")
         var subjectToken: Sourced<ClientConfiguration.SubjectTokenSetting>?
         if environment["TESSERA_SUBJECT_TOKEN"].nonEmpty != nil {
             subjectToken = Sourced(value: .environment("TESSERA_SUBJECT_TOKEN"), source: "TESSERA_SUBJECT_TOKEN")
