@@ -24,6 +24,30 @@ public struct ClientConfiguration: Sendable, Hashable {
         case file(String)
         /// An environment variable holding the token.
         case environment(String)
+        /// The ID token `tessera login` obtained from this OpenID Connect provider.
+        case login(LoginProvider)
+    }
+
+    /// The OpenID Connect provider `tessera login` signs in with: the authorization code flow
+    /// with PKCE and a loopback redirect (RFC 8252), as a native application registered there.
+    public struct LoginProvider: Sendable, Hashable {
+        public static let defaultScopes = ["openid", "email", "profile"]
+
+        /// The provider's issuer; its endpoints come from its OpenID Connect discovery document.
+        public var issuer: String
+        /// The CLI's client id at the provider (the audience of its ID tokens).
+        public var clientID: String
+        /// Only for providers that give native applications a secret that is not one (Google's
+        /// "installed app" clients): sent with HTTP Basic, never relied on for security.
+        public var clientSecret: String?
+        public var scopes: [String]
+
+        public init(issuer: String, clientID: String, clientSecret: String? = nil, scopes: [String] = LoginProvider.defaultScopes) {
+            self.issuer = issuer
+            self.clientID = clientID
+            self.clientSecret = clientSecret
+            self.scopes = scopes
+        }
     }
 
     public var defaultServer: String?
@@ -67,19 +91,39 @@ public struct ClientConfiguration: Sendable, Hashable {
     }
 
     private static func subjectToken(_ field: YAMLField) throws(PolicyError) -> SubjectTokenSetting {
-        let members = try field.mapping(allowed: ["command", "file", "env"])
+        let members = try field.mapping(allowed: ["command", "file", "env", "login"])
         guard members.count == 1, let (kind, value) = members.first else {
-            throw field.error("give exactly one of command, file or env")
+            throw field.error("give exactly one of command, file, env or login")
         }
         switch kind {
         case "command": return .command(try value.nonEmptyString())
         case "file": return .file(try value.nonEmptyString())
+        case "login": return .login(try loginProvider(value))
         default: return .environment(try value.nonEmptyString())
         }
     }
 
+    private static func loginProvider(_ field: YAMLField) throws(PolicyError) -> LoginProvider {
+        let members = try field.mapping(allowed: ["issuer", "client_id", "client_secret", "scopes"])
+        guard let issuerField = members["issuer"], let clientIDField = members["client_id"] else {
+            throw field.error("login needs the provider's issuer and the CLI's client_id there")
+        }
+        let issuer = try issuerField.nonEmptyString()
+        guard UpstreamDefinition.isAcceptableURL(issuer) else {
+            throw issuerField.error("must be an https URL (http only on loopback)")
+        }
+        var provider = LoginProvider(issuer: issuer, clientID: try clientIDField.nonEmptyString(),
+                                     clientSecret: try members["client_secret"]?.nonEmptyString())
+        if let scopesField = members["scopes"] {
+            provider.scopes = try scopesField.stringList()
+            guard provider.scopes.contains("openid") else { throw scopesField.error("must include openid (the ID token is what login is for)") }
+        }
+        return provider
+    }
+
     /// The YAML `tessera config init` writes for one server.
-    public static func render(server name: String, url: String, clientID: String, subjectTokenCommand: String?) -> String {
+    public static func render(server name: String, url: String, clientID: String, subjectTokenCommand: String?,
+                              login: LoginProvider? = nil) -> String {
         var lines = [
             "# The Tessera CLI's settings (README: \"The command line\"). Flags and TESSERA_* variables override them.",
             "default_server: \(name)",
@@ -90,9 +134,19 @@ public struct ClientConfiguration: Sendable, Hashable {
         ]
         if let subjectTokenCommand {
             lines += ["    subject_token:", "      command: \(quoted(subjectTokenCommand))"]
+        } else if let login {
+            lines += [
+                "    subject_token:                # `tessera login` signs in here and keeps the ID token",
+                "      login:",
+                "        issuer: \(quoted(login.issuer))",
+                "        client_id: \(quoted(login.clientID))",
+            ]
+            if let secret = login.clientSecret { lines.append("        client_secret: \(quoted(secret))") }
+            lines.append("        scopes: [\(login.scopes.map(quoted).joined(separator: ", "))]")
         } else {
             lines += [
                 "    # Where your identity token comes from, one of:",
+                "    # subject_token: {login: {issuer: \"https://idp.example.com\", client_id: \"tessera-cli\"}}",
                 "    # subject_token: {command: \"gcloud auth print-identity-token\"}",
                 "    # subject_token: {file: ~/.config/tessera/id-token}",
                 "    # subject_token: {env: MY_ID_TOKEN}",

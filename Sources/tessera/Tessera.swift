@@ -7,8 +7,9 @@ struct Tessera: AsyncParsableCommand {
         abstract: "Just-in-time access tokens: an OAuth 2.0 issuer of short-lived, locally verifiable JWTs.",
         subcommands: [
             // The engineer's and approver's client (Client/).
-            TokenCommand.self, StatusCommand.self, RequestsCommand.self, ShowCommand.self, ApproveCommand.self, DenyCommand.self,
-            CancelCommand.self, ReviewCommand.self, ExtendCommand.self, EndCommand.self, Verify.self, ConfigCommand.self,
+            LoginCommand.self, LogoutCommand.self, TokenCommand.self, StatusCommand.self, RequestsCommand.self, ShowCommand.self,
+            ApproveCommand.self, DenyCommand.self, CancelCommand.self, ReviewCommand.self, ExtendCommand.self, EndCommand.self,
+            Verify.self, ConfigCommand.self,
             // Running a server.
             Serve.self, Keys.self, Clients.self, Policy.self, Audit.self, Admin.self, Dev.self, Migrate.self,
         ]

@@ -404,11 +404,16 @@ final class ReviewServer: Sendable {
 
     /// `arguments` replace the bundle's folders (another data folder, a store URL).
     static func start(_ tessera: String, _ bundle: ReviewBundle, arguments: [String]? = nil, listen: String = "127.0.0.1:0") async throws -> ReviewServer {
-        let logFile = bundle.root + "/serve-\(UUID()).log"
+        try await start(tessera, root: bundle.root, arguments: arguments ?? bundle.folders, listen: listen)
+    }
+
+    /// `tessera serve ARGUMENTS`, its log in a file under `root`.
+    static func start(_ tessera: String, root: String, arguments: [String], listen: String = "127.0.0.1:0") async throws -> ReviewServer {
+        let logFile = root + "/serve-\(UUID()).log"
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tessera)
-        process.arguments = ["serve", "--listen", listen, "--log-format", "json", "--log-level", "notice"] + (arguments ?? bundle.folders)
+        process.arguments = ["serve", "--listen", listen, "--log-format", "json", "--log-level", "notice"] + arguments
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         process.standardOutput = FileHandle.nullDevice
         try process.run()

@@ -56,7 +56,7 @@ final class ApprovalWaiter: @unchecked Sendable {
             let answer = try await api.call("GET", "/requests/\(requestID)?wait=30s", bearer: subject)
             if answer.status == 401, !refreshedSubject {
                 // An identity token can expire during a long wait: get a fresh one once.
-                subject = try SubjectToken.read(settings)
+                subject = try await SubjectToken.read(settings)
                 refreshedSubject = true
                 continue
             }

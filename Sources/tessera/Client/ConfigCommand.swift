@@ -13,6 +13,7 @@ struct ConfigCommand: ParsableCommand {
             abstract: "Write config.yaml for one server.",
             discussion: """
             Example:
+              tessera config init --url https://tessera.example.com --login-issuer https://login.example.com
               tessera config init --url https://tessera.example.com \\
                 --subject-token-command "gcloud auth print-identity-token"
             """)
@@ -21,6 +22,9 @@ struct ConfigCommand: ParsableCommand {
         @Option(help: "The server's name in the file.") var name = "default"
         @Option(name: .customLong("client-id"), help: "The client id the CLI exchanges as.") var clientID = ClientConfiguration.defaultClientID
         @Option(name: .customLong("subject-token-command"), help: "A command that prints your identity token.") var subjectTokenCommand: String?
+        @Option(name: .customLong("login-issuer"), help: "Sign in with `tessera login` at this OpenID Connect provider instead.")
+        var loginIssuer: String?
+        @Option(name: .customLong("login-client-id"), help: "The CLI's client id at that provider.") var loginClientID = ClientConfiguration.defaultClientID
         @Option(name: .customLong("config"), help: "The file to write (env TESSERA_CONFIG; default $XDG_CONFIG_HOME/tessera/config.yaml).")
         var configFile: String?
         @Flag(help: "Replace an existing file.") var force = false
@@ -32,7 +36,12 @@ struct ConfigCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: path), !force {
                 exitWith(.usage, "\(path) exists; edit it, or pass --force to replace it")
             }
-            let text = ClientConfiguration.render(server: name, url: url, clientID: clientID, subjectTokenCommand: subjectTokenCommand)
+            if subjectTokenCommand != nil, loginIssuer != nil {
+                exitWith(.usage, "give --subject-token-command or --login-issuer, not both")
+            }
+            let login = loginIssuer.map { ClientConfiguration.LoginProvider(issuer: $0, clientID: loginClientID) }
+            let text = ClientConfiguration.render(server: name, url: url, clientID: clientID, subjectTokenCommand: subjectTokenCommand,
+                                                  login: login)
             do {
                 _ = try ClientConfiguration.parse(text, file: path)
             } catch {
@@ -64,6 +73,7 @@ struct ConfigCommand: ParsableCommand {
                 case .command(let command): "command: \(command)  (\(setting.source))"
                 case .file(let path): "file: \(path)  (\(setting.source))"
                 case .environment(let name): "environment variable \(name)  (\(setting.source))"
+                case .login(let provider): "tessera login at \(provider.issuer) as client \(provider.clientID)  (\(setting.source))"
                 }
             }
             print("subject token  \(token ?? "(none: set subject_token in the config file)")")

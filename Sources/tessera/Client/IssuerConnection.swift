@@ -63,9 +63,8 @@ struct IssuerConnection {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "Accept", value: "application/json")
-        let credentials = Data((Self.formEncoded(clientID) + ":" + Self.formEncoded(secret)).utf8).base64EncodedString()
-        request.headers.add(name: "Authorization", value: "Basic " + credentials)
-        request.body = .bytes(ByteBuffer(string: "token=" + Self.formEncoded(token)))
+        request.headers.add(name: "Authorization", value: FormEncoding.basicCredentials(clientID: clientID, secret: secret))
+        request.body = .bytes(ByteBuffer(string: FormEncoding.encode([("token", token)])))
         let status: HTTPResponseStatus
         let body: [String: JSONValue]
         do {
@@ -89,13 +88,6 @@ struct IssuerConnection {
             throw Unreachable("\(endpoint) answered without a boolean \"active\" (RFC 7662 §2.2)")
         }
         return active
-    }
-
-    /// `application/x-www-form-urlencoded` for one value: everything but the unreserved characters escaped.
-    private static func formEncoded(_ value: String) -> String {
-        var unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-        unreserved.insert(charactersIn: "-._~")
-        return value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
     }
 }
 

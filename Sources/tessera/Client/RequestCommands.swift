@@ -8,7 +8,7 @@ import TesseraPolicy
 func callAsPerson(_ options: ClientOptions, _ method: String, _ path: String, form: [(String, String)]? = nil) async -> [String: Any] {
     let settings = options.settings()
     func attempt() async throws(ClientFailure) -> [String: Any] {
-        let subject = try SubjectToken.read(settings)
+        let subject = try await SubjectToken.read(settings)
         let api = TesseraAPIClient.make(issuer: settings.issuer)
         let answer: TesseraAPIClient.Answer
         do throws(ClientFailure) {

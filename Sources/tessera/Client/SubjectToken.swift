@@ -1,16 +1,16 @@
 import Foundation
 import TesseraPolicy
 
-/// The engineer's identity token, from where the settings say: a command run on demand (its
-/// standard output; its standard error reaches the terminal, so a sign-in prompt shows), a
-/// file, or an environment variable.
+/// The engineer's identity token, from where the settings say: the sign-in `tessera login`
+/// kept, a command run on demand (its standard output; its standard error reaches the
+/// terminal, so a sign-in prompt shows), a file, or an environment variable.
 enum SubjectToken {
     static let commandTimeout: TimeInterval = 120
 
-    static func read(_ settings: ClientSettings) throws(ClientFailure) -> String {
+    static func read(_ settings: ClientSettings) async throws(ClientFailure) -> String {
         guard let setting = settings.subjectToken else {
-            throw ClientFailure(.notSignedIn, "no subject token: set subject_token in \(settings.configPath) "
-                + "(command, file or env), or TESSERA_SUBJECT_TOKEN_COMMAND")
+            throw ClientFailure(.notSignedIn, "no subject token: run `tessera login` after adding subject_token.login to "
+                + "\(settings.configPath), or set subject_token there (command, file or env), or TESSERA_SUBJECT_TOKEN_COMMAND")
         }
         let token: String
         switch setting.value {
@@ -27,6 +27,8 @@ enum SubjectToken {
             token = text
         case .command(let command):
             token = try run(command, source: setting.source)
+        case .login(let provider):
+            token = try await LoginSession.idToken(for: provider, cacheDirectory: settings.cacheDirectory, source: setting.source)
         }
         let trimmed = token.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw ClientFailure(.notSignedIn, "no subject token: \(setting.source) gave an empty one") }

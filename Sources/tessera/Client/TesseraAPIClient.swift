@@ -57,7 +57,7 @@ struct TesseraAPIClient {
                 if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
                 if let form {
                     request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-                    request.body = .bytes(ByteBuffer(string: Self.encode(form)))
+                    request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
                 }
                 let response = try await http.execute(request, timeout: .seconds(90))
                 let bytes = try await response.body.collect(upTo: Self.responseLimit)
@@ -85,11 +85,6 @@ struct TesseraAPIClient {
         return "\(type(of: error))"
     }
 
-    static func encode(_ form: [(String, String)]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return form.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
-    }
 }
 
 extension TesseraAPIClient.Answer {

@@ -4,8 +4,7 @@ import TesseraJWT
 
 /// Role tokens kept on disk per server, role and audience, so kubectl (which runs the
 /// credential plugin on every call) and scripts reuse one token instead of asking again:
-/// `<cache>/tokens/<key>.json`, folder 0700, files 0600, one lock file per entry so parallel
-/// invocations wait for one another instead of each starting a request.
+/// `<cache>/tokens/<key>.json`, kept as `PrivateFiles` (0700/0600, a lock per entry).
 struct TokenCache {
     struct Entry: Codable {
         var accessToken: String
@@ -40,21 +39,14 @@ struct TokenCache {
         return entry
     }
 
-    /// Written to a temporary file and renamed, so a reader never sees half an entry.
     func write(_ entry: Entry, key: String) throws(ClientFailure) {
+        let data: Data
         do {
-            try prepareDirectory()
-            let data = try JSONEncoder.tokenCache.encode(entry)
-            let temporary = path(key) + ".tmp-\(getpid())"
-            guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
-                throw ClientFailure(.failure, "cannot write the token cache in \(directory)")
-            }
-            guard rename(temporary, path(key)) == 0 else { throw ClientFailure(.failure, "cannot write the token cache in \(directory)") }
-        } catch let failure as ClientFailure {
-            throw failure
+            data = try JSONEncoder.tokenCache.encode(entry)
         } catch {
-            throw ClientFailure(.failure, "cannot write the token cache in \(directory): \(error.localizedDescription)")
+            throw ClientFailure(.failure, "cannot encode the token cache entry: \(error.localizedDescription)")
         }
+        try PrivateFiles.write(data, to: path(key))
     }
 
     /// Forgets every cached token of `role` (after its activation ended: they are revoked).
@@ -71,25 +63,10 @@ struct TokenCache {
     /// Holds the entry's lock until `body` returns: a second `tessera token` for the same role
     /// waits here and then finds the first one's token in the cache.
     func locked<T>(_ key: String, _ body: () async throws(ClientFailure) -> T) async throws(ClientFailure) -> T {
-        do {
-            try prepareDirectory()
-        } catch {
-            throw ClientFailure(.failure, "cannot create the token cache \(directory): \(error.localizedDescription)")
-        }
-        let descriptor = open(path(key) + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw ClientFailure(.failure, "cannot lock the token cache in \(directory)") }
-        defer { close(descriptor) }
-        guard flock(descriptor, LOCK_EX) == 0 else { throw ClientFailure(.failure, "cannot lock the token cache in \(directory)") }
-        defer { flock(descriptor, LOCK_UN) }
-        return try await body()
+        try await PrivateFiles.locked(path(key), body)
     }
 
     private func path(_ key: String) -> String { (directory as NSString).appendingPathComponent(key + ".json") }
-
-    private func prepareDirectory() throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory)
-    }
 }
 
 extension JSONEncoder {

@@ -61,7 +61,7 @@ struct TokenCommand: AsyncParsableCommand {
             var outcome = try await cache.locked(key) { () async throws(ClientFailure) -> Outcome in
                 if !noCache, !breakGlass, request == nil, let cached = cache.read(key, now: Date()) { return .token(cached) }
                 try confirmBreakGlass()
-                subject = try SubjectToken.read(settings)
+                subject = try await SubjectToken.read(settings)
                 return try await exchange(api, settings, subject: subject!, requestID: request, cache: cache, key: key)
             }
             while case .pending(let id, let body) = outcome {
@@ -71,7 +71,7 @@ struct TokenCommand: AsyncParsableCommand {
                     throw ClientFailure(.pending, "request \(id) waits for approval; collect the token with `tessera token \(role) --request \(id)`")
                 }
                 let asking: String
-                if let subject { asking = subject } else { asking = try SubjectToken.read(settings) }
+                if let subject { asking = subject } else { asking = try await SubjectToken.read(settings) }
                 let current = try await waiter.waitForDecision(subject: asking)
                 subject = current
                 outcome = try await cache.locked(key) { () async throws(ClientFailure) -> Outcome in
