@@ -82,6 +82,18 @@ struct ClientCommandTests {
         let description: String
     }
 
+    /// Every command an engineer or approver types shows how it is used.
+    @Test func everyClientCommandsHelpHasAnExample() async throws {
+        let tessera = try ActivationFlowTests.tesseraExecutable()
+        let commands = ["login", "logout", "token", "status", "requests", "show", "approve", "deny", "cancel", "review", "extend", "end",
+                        "verify", "config init", "config show"]
+        for command in commands {
+            let help = try await run(tessera, command.split(separator: " ").map(String.init) + ["--help"])
+            #expect(help.status == 0, "\(command): \(help.error)")
+            #expect(help.output.contains("Example"), "tessera \(command) --help shows no example:\n\(help.output)")
+        }
+    }
+
     @Test func allowedDeniedAndCached() async throws {
         let setup = try await Setup.start()
         defer { setup.server.kill() }

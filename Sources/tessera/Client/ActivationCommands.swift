@@ -5,7 +5,8 @@ import TesseraPolicy
 /// `tessera status`: my open activations (time left, tokens issued) and pending requests.
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Your active activations (time left, tokens issued) and pending requests.")
+        commandName: "status", abstract: "Your active activations (time left, tokens issued) and pending requests.",
+        discussion: "Examples:\n  tessera status\n  tessera status --reviews        (break-glass uses waiting for a review)\n  tessera status --json")
 
     @Flag(help: "Break-glass uses waiting for a review (for approvers).") var reviews = false
     @Flag(help: "Print the API's JSON.") var json = false

@@ -58,7 +58,8 @@ struct ConfigCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the settings in effect and where each comes from.")
+        static let configuration = CommandConfiguration(abstract: "Print the settings in effect and where each comes from.",
+                                                        discussion: "Examples:\n  tessera config show\n  tessera config show --server staging")
 
         @OptionGroup var client: ClientOptions
 

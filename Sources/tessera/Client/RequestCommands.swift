@@ -82,7 +82,8 @@ struct RequestsCommand: AsyncParsableCommand {
 /// `tessera show ID`: a request in full.
 struct ShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show", abstract: "Show a request: requester, role, reason, ticket, stages and approvals.")
+        commandName: "show", abstract: "Show a request: requester, role, reason, ticket, stages and approvals.",
+        discussion: "Examples:\n  tessera show req_...\n  tessera show req_... --json")
 
     @Argument(help: "The request id (req_...).") var id: String
     @Flag(help: "Print the API's JSON.") var json = false
@@ -134,7 +135,8 @@ struct ApproveCommand: RequestDecisionCommand {
 }
 
 struct DenyCommand: RequestDecisionCommand {
-    static let configuration = CommandConfiguration(commandName: "deny", abstract: "Deny a request, which ends it.")
+    static let configuration = CommandConfiguration(commandName: "deny", abstract: "Deny a request, which ends it.",
+                                                    discussion: "Example: tessera deny req_... --comment \"not during the freeze\"")
     static let action = "deny"
     @Argument(help: "The request id.") var id: String
     @Option(help: "Why (the requester reads it).") var comment: String?
@@ -146,7 +148,8 @@ struct DenyCommand: RequestDecisionCommand {
 }
 
 struct CancelCommand: RequestDecisionCommand {
-    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Withdraw your pending request.")
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Withdraw your pending request.",
+                                                    discussion: "Example: tessera cancel req_... --comment \"fixed without it\"")
     static let action = "cancel"
     @Argument(help: "The request id.") var id: String
     @Option(help: "A comment.") var comment: String?
@@ -155,7 +158,11 @@ struct CancelCommand: RequestDecisionCommand {
 
 struct ReviewCommand: RequestDecisionCommand {
     static let configuration = CommandConfiguration(commandName: "review", abstract: "Acknowledge a break-glass use, saying what was checked.",
-                                                    discussion: "ID is the break-glass activation's id (act_...), as `tessera status --reviews` lists them.")
+                                                    discussion: """
+                                                    ID is the break-glass activation's id (act_...), as `tessera status --reviews` lists them.
+
+                                                    Example: tessera review act_... --comment "checked the outage ticket INC-4211"
+                                                    """)
     static let action = "review"
     @Argument(help: "The activation id.") var id: String
     @Option(help: "What was checked.") var comment: String?

@@ -42,6 +42,11 @@ struct Verify: AsyncParsableCommand {
             64 usage error (also a --jwks or --client-secret-file file that cannot be read or used); \
             69 the issuer's metadata, its JWKS or its introspection endpoint cannot be reached or \
             answers something unusable, so the token was not checked.
+
+            Examples:
+              tessera verify "$TOKEN" --issuer https://tessera.example.com --audience https://api.example.com
+              tessera token db-admin | tessera verify - --issuer https://tessera.example.com --json
+              tessera verify "$TOKEN" --jwks jwks.json --issuer https://tessera.example.com
             """)
 
     @Argument(help: "The access token; - or nothing reads it from standard input.")
