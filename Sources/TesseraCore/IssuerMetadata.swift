@@ -36,6 +36,27 @@ public struct IssuerMetadata: Codable, Sendable, Hashable {
     public let introspectionEndpointAuthMethodsSupported: [String]
     public let revocationEndpoint: String
     public let revocationEndpointAuthMethodsSupported: [String]
+    /// Not registered with IANA (RFC 8414 §2 allows extensions): the upstreams the `tessera`
+    /// CLI may sign in with (`login:` in upstreams.yaml); absent when there are none.
+    public let loginProviders: [LoginProvider]?
+
+    public struct LoginProvider: Codable, Sendable, Hashable {
+        public let id: String
+        public let issuer: String
+        public let clientID: String
+        public let scopes: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case id, issuer, clientID = "client_id", scopes
+        }
+
+        public init(id: String, issuer: String, clientID: String, scopes: [String]) {
+            self.id = id
+            self.issuer = issuer
+            self.clientID = clientID
+            self.scopes = scopes
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case issuer
@@ -49,9 +70,10 @@ public struct IssuerMetadata: Codable, Sendable, Hashable {
         case introspectionEndpointAuthMethodsSupported = "introspection_endpoint_auth_methods_supported"
         case revocationEndpoint = "revocation_endpoint"
         case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
+        case loginProviders = "tessera_login_providers"
     }
 
-    public init(urls: IssuerURLs, grantTypes: [String], scopes: [String]) {
+    public init(urls: IssuerURLs, grantTypes: [String], scopes: [String], loginProviders: [LoginProvider] = []) {
         issuer = urls.issuer
         jwksURI = urls.jwksURI
         tokenEndpoint = urls.tokenEndpoint
@@ -65,5 +87,6 @@ public struct IssuerMetadata: Codable, Sendable, Hashable {
         introspectionEndpointAuthMethodsSupported = clientAuthentication
         revocationEndpoint = urls.revocationEndpoint
         revocationEndpointAuthMethodsSupported = clientAuthentication
+        self.loginProviders = loginProviders.isEmpty ? nil : loginProviders
     }
 }

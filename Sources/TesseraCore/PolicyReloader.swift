@@ -16,12 +16,17 @@ struct LoadedPolicy: Sendable {
     var audiences: Set<String> { clients.audiences.union(bundle.roles.flatMap(\.audiences)) }
 
     /// The discovery document for this bundle: with token exchange, a role name is what goes in
-    /// `scope`, so `scopes_supported` lists the clients' scopes and the roles.
+    /// `scope`, so `scopes_supported` lists the clients' scopes and the roles; the upstreams
+    /// with `login:` are the CLI's sign-in providers.
     func discoveryDocument(urls: IssuerURLs, grantTypes: [String]) -> [UInt8] {
         let scopes = Array(Set(clients.scopes + bundle.roles.map(\.name))).sorted()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(IssuerMetadata(urls: urls, grantTypes: grantTypes, scopes: scopes))).map(Array.init) ?? []
+        let logins = bundle.upstreams.compactMap { upstream in
+            upstream.cliLogin.map { IssuerMetadata.LoginProvider(id: upstream.id, issuer: upstream.issuer, clientID: $0.clientID, scopes: $0.scopes) }
+        }
+        let metadata = IssuerMetadata(urls: urls, grantTypes: grantTypes, scopes: scopes, loginProviders: logins)
+        return (try? encoder.encode(metadata)).map(Array.init) ?? []
     }
 
     static func load(_ configuration: IssuerConfiguration, urls: IssuerURLs, httpClient: HTTPClient, timeSource: any TimeSource,

@@ -75,7 +75,22 @@ public struct UpstreamDefinition: Sendable, Hashable {
     /// `example: true`: a placeholder of the example bundle, expected to be unreachable until
     /// someone replaces it; failing to fetch its keys is a notice with a hint, not an outage.
     public var isExample = false
+    /// `login:` what the `tessera` CLI signs in with at this upstream, published in Tessera's
+    /// metadata so that `tessera login` needs no provider settings of its own.
+    public var cliLogin: CLILogin?
     public var location: SourceLocation
+
+    /// The CLI as a native application registered at the upstream (RFC 8252): a public client,
+    /// so there is no secret to publish.
+    public struct CLILogin: Sendable, Hashable {
+        public var clientID: String
+        public var scopes: [String]
+
+        public init(clientID: String, scopes: [String] = ["openid", "email", "profile"]) {
+            self.clientID = clientID
+            self.scopes = scopes
+        }
+    }
 
     public init(id: String, description: String? = nil, issuer: String, keys: UpstreamKeySource, audiences: [String],
                 algorithms: [String] = UpstreamDefinition.defaultAlgorithms,
@@ -133,7 +148,7 @@ public struct UpstreamDefinition: Sendable, Hashable {
 extension UpstreamDefinition {
     static let fields: Set<String> = [
         "id", "description", "issuer", "jwks_uri", "discovery", "jwks_file", "audiences", "algorithms", "leeway",
-        "max_token_age", "max_auth_age", "claims", "example",
+        "max_token_age", "max_auth_age", "claims", "example", "login",
     ]
     static let claimFields: Set<String> = ["subject", "email", "groups", "amr", "acr", "auth_time", "device_compliant"]
 
@@ -214,6 +229,22 @@ extension UpstreamDefinition {
                   algorithms: algorithms, leewaySeconds: leeway, maximumTokenAgeSeconds: maximumTokenAge,
                   maximumAuthenticationAgeSeconds: maximumAuthenticationAge, claims: claims, location: field.location)
         isExample = try members["example"]?.bool() ?? false
+        cliLogin = try members["login"].map { (loginField) throws(PolicyError) in try Self.cliLogin(loginField, audiences: audiences) }
+    }
+
+    private static func cliLogin(_ field: YAMLField, audiences: [String]) throws(PolicyError) -> CLILogin {
+        let members = try field.mapping(allowed: ["client_id", "scopes"])
+        guard let clientIDField = members["client_id"] else { throw field.error("login needs client_id: the CLI's client id at this upstream") }
+        var login = CLILogin(clientID: try clientIDField.nonEmptyString())
+        // The ID tokens the CLI gets carry its client id as their audience.
+        guard audiences.contains(login.clientID) else {
+            throw clientIDField.error("\(login.clientID) is not among this upstream's audiences, so its ID tokens would be refused; add it there")
+        }
+        if let scopesField = members["scopes"] {
+            login.scopes = try scopesField.stringList()
+            guard login.scopes.contains("openid") else { throw scopesField.error("must include openid") }
+        }
+        return login
     }
 
     private static func claimMapping(_ field: YAMLField) throws(PolicyError) -> UpstreamClaimMapping {

@@ -69,6 +69,15 @@ struct UpstreamsParsingTests {
         #expect(upstream.claims.deviceCompliance == DeviceComplianceMapping(claim: "compliant", values: [.bool(true)]))
     }
 
+    @Test func loginIsWhatTheCLISignsInWith() throws {
+        let yaml = "upstreams:\n  - id: a\n    issuer: https://a.example\n    discovery: true\n    audiences: [x, tessera-cli]\n"
+            + "    login: {client_id: tessera-cli, scopes: [openid, email, offline_access]}\n"
+        let upstream = try #require(try PolicyBundle.parseUpstreams(yaml, file: "u.yaml").first)
+        #expect(upstream.cliLogin == UpstreamDefinition.CLILogin(clientID: "tessera-cli", scopes: ["openid", "email", "offline_access"]))
+        let plain = try #require(try PolicyBundle.parseUpstreams(Self.head + "    discovery: true\n    audiences: [x]\n", file: "u.yaml").first)
+        #expect(plain.cliLogin == nil)
+    }
+
     @Test func emptyOrNullUpstreamListIsEmpty() throws {
         #expect(try PolicyBundle.parseUpstreams("", file: "u.yaml").isEmpty)
         #expect(try PolicyBundle.parseUpstreams("upstreams:\n", file: "u.yaml").isEmpty)
@@ -96,6 +105,9 @@ struct UpstreamsParsingTests {
         ("upstreams:\n  - id: Corp\n    issuer: https://a.example\n    discovery: true\n    audiences: [x]\n", 2, "upstreams[0].id", "lowercase"),
         ("upstreams:\n  - id: a\n    issuer: http://a.example\n    discovery: true\n    audiences: [x]\n", 3, "upstreams[0].issuer", "https"),
         ("upstreams:\n  - id: a\n    discovery: true\n    audiences: [x]\n", 2, "upstreams[0]", "needs an \"issuer\""),
+        (head + "    discovery: true\n    audiences: [x]\n    login: {client_id: cli}\n", 6, "upstreams[0].login.client_id", "not among this upstream's audiences"),
+        (head + "    discovery: true\n    audiences: [cli]\n    login: {client_id: cli, scopes: [email]}\n", 6, "upstreams[0].login.scopes", "must include openid"),
+        (head + "    discovery: true\n    audiences: [cli]\n    login: {client_id: cli, client_secret: s}\n", 6, "upstreams[0].login.client_secret", "unknown field"),
         // `dev` belongs to `tessera serve --dev`: a real IdP of that name would share its subjects.
         ("upstreams:\n  - id: dev\n    issuer: https://a.example\n    discovery: true\n    audiences: [x]\n", 2, "upstreams[0].id", "reserved"),
     ])

@@ -162,7 +162,9 @@ struct LoginCommandTests {
     }
 
     /// A Tessera trusting one provider (by discovery) for the role `readonly`, and the CLI's
-    /// config: `subject_token.login` at that provider.
+    /// config: `subject_token.login` at that provider, or (`clientSecret` nil) only the
+    /// server's URL, the provider coming from what the server publishes (`login:` of the
+    /// upstream).
     struct Setup {
         let root: String
         let tessera: String
@@ -182,6 +184,7 @@ struct LoginCommandTests {
                 discovery: true
                 audiences: [tessera-cli]
                 algorithms: [\(algorithm)]
+            \(clientSecret == nil ? "    login: {client_id: tessera-cli}" : "")
             """.write(toFile: root + "/policies/upstreams.yaml", atomically: true, encoding: .utf8)
             try """
             roles:
@@ -200,15 +203,10 @@ struct LoginCommandTests {
             let server = try await ReviewServer.start(tessera, root: root, arguments: [
                 "--keys", root + "/keys", "--policies", root + "/policies", "--data", root + "/data", "--issuer", "http://127.0.0.1:\(port)",
             ], listen: "127.0.0.1:\(port)")
-            let secret = clientSecret.map { ", client_secret: \"\($0)\"" } ?? ""
+            let login = clientSecret.map { "\n    subject_token:\n      login: {issuer: \"\(providerIssuer)\", client_id: tessera-cli, client_secret: \"\($0)\"}" }
             try FileManager.default.createDirectory(atPath: root + "/home/config/tessera", withIntermediateDirectories: true)
-            try """
-            servers:
-              company:
-                url: http://127.0.0.1:\(server.port)
-                subject_token:
-                  login: {issuer: "\(providerIssuer)", client_id: tessera-cli\(secret)}
-            """.write(toFile: root + "/home/config/tessera/config.yaml", atomically: true, encoding: .utf8)
+            try "servers:\n  company:\n    url: http://127.0.0.1:\(server.port)\(login ?? "")\n"
+                .write(toFile: root + "/home/config/tessera/config.yaml", atomically: true, encoding: .utf8)
             try Data(LoginCommandTests.browser.utf8).write(to: URL(fileURLWithPath: root + "/browser.py"))
             return Setup(root: root, tessera: tessera, python: python, server: server, providerIssuer: providerIssuer)
         }
@@ -327,8 +325,10 @@ struct LoginCommandTests {
         defer { setup.server.kill() }
         let bob = setup.environment()
 
+        // The config names only the server: the provider is the one it publishes.
         let login = try await setup.tessera(["login"], bob)
         try #require(login.status == 0, "\(login.error)\n\(setup.browserLog())\n\(provider.log())")
+        #expect(login.output.contains("signed in to \(setup.providerIssuer) as bob@example.com"), "\(login.output)")
         // The provider saw an S256 challenge and a verifier that matches it.
         #expect(events() == ["authorized", "code redeemed"], "\(events())")
 

@@ -9,8 +9,13 @@ enum SubjectToken {
 
     static func read(_ settings: ClientSettings) async throws(ClientFailure) -> String {
         guard let setting = settings.subjectToken else {
-            throw ClientFailure(.notSignedIn, "no subject token: run `tessera login` after adding subject_token.login to "
-                + "\(settings.configPath), or set subject_token there (command, file or env), or TESSERA_SUBJECT_TOKEN_COMMAND")
+            // Signed in at a provider the server published: the session names it.
+            if let session = LoginSession.read(at: LoginSession.path(cacheDirectory: settings.cacheDirectory)) {
+                return try await LoginSession.idToken(for: session.provider, cacheDirectory: settings.cacheDirectory,
+                                                      source: "the sign-in provider \(session.issuer) that the server publishes")
+            }
+            throw ClientFailure(.notSignedIn, "no subject token: run `tessera login`, or set subject_token in "
+                + "\(settings.configPath) (login, command, file or env), or TESSERA_SUBJECT_TOKEN_COMMAND")
         }
         let token: String
         switch setting.value {
@@ -28,7 +33,8 @@ enum SubjectToken {
         case .command(let command):
             token = try run(command, source: setting.source)
         case .login(let provider):
-            token = try await LoginSession.idToken(for: provider, cacheDirectory: settings.cacheDirectory, source: setting.source)
+            token = try await LoginSession.idToken(for: provider, cacheDirectory: settings.cacheDirectory,
+                                                   source: "subject_token.login in \(setting.source)")
         }
         let trimmed = token.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw ClientFailure(.notSignedIn, "no subject token: \(setting.source) gave an empty one") }

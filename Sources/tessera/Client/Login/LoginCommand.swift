@@ -12,7 +12,9 @@ struct LoginCommand: AsyncParsableCommand {
         commandName: "login",
         abstract: "Sign in at your identity provider; later commands exchange the ID token it gives.",
         discussion: """
-        The provider comes from the server's subject_token.login in config.yaml:
+        The provider comes from the server's subject_token.login in config.yaml, or else from the
+        Tessera server, which publishes the upstreams a CLI can sign in with (`login:` in its
+        upstreams.yaml; --provider ID picks one when there are several):
           servers:
             prod:
               url: https://tessera.example.com
@@ -36,6 +38,7 @@ struct LoginCommand: AsyncParsableCommand {
     @Option(help: "The provider's issuer (overrides subject_token.login.issuer).") var issuer: String?
     @Option(name: .customLong("login-client-id"), help: "The CLI's client id at the provider (overrides subject_token.login.client_id).")
     var loginClientID: String?
+    @Option(help: "Which of the providers the server publishes (its upstream id), when it publishes several.") var provider: String?
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
@@ -47,8 +50,8 @@ struct LoginCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = client.settings()
-        let provider = loginProvider(settings)
         do throws(ClientFailure) {
+            let provider = try await loginProvider(settings)
             let tokens = try await OpenIDProvider.using(provider) { (connection) async throws(ClientFailure) in
                 try await signIn(connection)
             }
@@ -62,20 +65,35 @@ struct LoginCommand: AsyncParsableCommand {
         }
     }
 
-    private func loginProvider(_ settings: ClientSettings) -> ClientConfiguration.LoginProvider {
-        var provider: ClientConfiguration.LoginProvider?
-        if case .login(let configured) = settings.subjectToken?.value { provider = configured }
+    /// The flags, else the config's subject_token.login, else what the server publishes.
+    private func loginProvider(_ settings: ClientSettings) async throws(ClientFailure) -> ClientConfiguration.LoginProvider {
+        var configured: ClientConfiguration.LoginProvider?
+        if case .login(let login) = settings.subjectToken?.value { configured = login }
         if let issuer {
-            provider = ClientConfiguration.LoginProvider(issuer: issuer, clientID: loginClientID ?? provider?.clientID ?? settings.clientID.value,
-                                                         clientSecret: provider?.clientSecret, scopes: provider?.scopes ?? ClientConfiguration.LoginProvider.defaultScopes)
-        } else if let loginClientID {
-            provider?.clientID = loginClientID
+            return ClientConfiguration.LoginProvider(issuer: issuer, clientID: loginClientID ?? configured?.clientID ?? settings.clientID.value,
+                                                     clientSecret: configured?.clientSecret,
+                                                     scopes: configured?.scopes ?? ClientConfiguration.LoginProvider.defaultScopes)
         }
-        guard let provider else {
-            exitWith(.usage, "no identity provider to sign in with: add subject_token: {login: {issuer: ..., client_id: ...}} "
-                + "to the server in \(settings.configPath), or pass --issuer")
+        if var configured {
+            if let loginClientID { configured.clientID = loginClientID }
+            return configured
         }
-        return provider
+        if let setting = settings.subjectToken {
+            throw ClientFailure(.usage, "\(setting.source) takes the subject token from elsewhere; tessera login is for subject_token.login")
+        }
+        var published = try await PublishedLoginProviders.fetch(issuer: settings.issuer)
+        if let provider { published = published.filter { $0.id == provider } }
+        guard published.count == 1, let chosen = published.first else {
+            if published.isEmpty {
+                throw ClientFailure(.usage, "no identity provider to sign in with"
+                    + (provider.map { ": \(settings.issuer) publishes none named \($0)" } ?? ": \(settings.issuer) publishes none")
+                    + "; add subject_token: {login: {issuer: ..., client_id: ...}} to the server in \(settings.configPath), or pass --issuer")
+            }
+            throw ClientFailure(.usage, "\(settings.issuer) publishes several sign-in providers; choose one with --provider: "
+                + published.map(\.id).joined(separator: ", "))
+        }
+        if let loginClientID { return ClientConfiguration.LoginProvider(issuer: chosen.issuer, clientID: loginClientID, scopes: chosen.scopes) }
+        return ClientConfiguration.LoginProvider(issuer: chosen.issuer, clientID: chosen.clientID, scopes: chosen.scopes)
     }
 
     /// The browser's round trip: the authorization request, the redirect's checks (the same

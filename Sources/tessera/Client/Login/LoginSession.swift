@@ -12,6 +12,7 @@ struct LoginSession: Codable {
 
     var issuer: String
     var clientID: String
+    var scopes: [String]?
     var subject: String
     var idToken: String
     var refreshToken: String?
@@ -19,7 +20,7 @@ struct LoginSession: Codable {
     var signedInAt: Date
 
     enum CodingKeys: String, CodingKey {
-        case issuer, clientID = "client_id", subject, idToken = "id_token", refreshToken = "refresh_token"
+        case issuer, clientID = "client_id", scopes, subject, idToken = "id_token", refreshToken = "refresh_token"
         case expiresAt = "expires_at", signedInAt = "signed_in_at"
     }
 
@@ -42,6 +43,11 @@ struct LoginSession: Codable {
         try PrivateFiles.write(data, to: path)
     }
 
+    /// The provider the session was made with, as a server publishes it: no client secret.
+    var provider: ClientConfiguration.LoginProvider {
+        ClientConfiguration.LoginProvider(issuer: issuer, clientID: clientID, scopes: scopes ?? ClientConfiguration.LoginProvider.defaultScopes)
+    }
+
     func isFor(_ provider: ClientConfiguration.LoginProvider) -> Bool {
         issuer == provider.issuer && clientID == provider.clientID
     }
@@ -49,6 +55,7 @@ struct LoginSession: Codable {
     init(provider: ClientConfiguration.LoginProvider, tokens: OpenIDProvider.Tokens, signedInAt: Date) {
         issuer = provider.issuer
         clientID = provider.clientID
+        scopes = provider.scopes
         subject = tokens.claims.subject ?? ""
         idToken = tokens.idToken
         refreshToken = tokens.refreshToken
@@ -62,7 +69,7 @@ struct LoginSession: Codable {
     static func idToken(for provider: ClientConfiguration.LoginProvider, cacheDirectory: String,
                         source: String) async throws(ClientFailure) -> String {
         let path = path(cacheDirectory: cacheDirectory)
-        let signIn = "run `tessera login` (subject_token.login in \(source))"
+        let signIn = "run `tessera login` (\(source))"
         return try await PrivateFiles.locked(path) { () async throws(ClientFailure) -> String in
             guard let session = read(at: path), session.isFor(provider) else {
                 throw ClientFailure(.notSignedIn, "not signed in to \(provider.issuer): \(signIn)")
