@@ -191,11 +191,14 @@ public actor PolicyReloader {
     }
 
     /// Path, size and modification time of every file under the folder: cheap to compute every
-    /// few seconds, and it changes when any file is edited, added or removed.
+    /// few seconds, and it changes when any file is edited, added or removed. Scratch files are
+    /// left out: an atomic write's temporary file, seen mid-write, would trigger a reload of
+    /// the old content and then another one.
     static func fingerprint(_ directory: String) -> String {
         let manager = FileManager.default
         guard let paths = manager.subpaths(atPath: directory) else { return "" }
-        return paths.sorted().compactMap { path -> String? in
+        let watched = paths.filter { path in !path.split(separator: "/").contains { PolicyBundle.isScratchFile(String($0)) } }
+        return watched.sorted().compactMap { path -> String? in
             guard let attributes = try? manager.attributesOfItem(atPath: (directory as NSString).appendingPathComponent(path)) else { return nil }
             let size = (attributes[.size] as? Int) ?? 0
             let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0

@@ -3,6 +3,13 @@ import Foundation
 /// Everything Tessera reads from the policies folder, validated as a whole. A bundle either
 /// loads completely or not at all, so a broken file can never replace a good bundle.
 public struct PolicyBundle: Sendable, Hashable {
+    /// Hidden files (an editor's swap file, the temporary file of an atomic write, which
+    /// Foundation names `.dat.nosync...`) and backups (`name~`, `#name#`) are not part of the
+    /// bundle: they are neither loaded nor watched.
+    public static func isScratchFile(_ name: String) -> Bool {
+        name.hasPrefix(".") || name.hasPrefix("#") || name.hasSuffix("~")
+    }
+
     public static let clientsFileName = "clients.yaml"
     public static let upstreamsFileName = "upstreams.yaml"
 

@@ -266,7 +266,7 @@ struct ActivationServiceTests {
                 #expect(cancelError == nil)
                 #expect(approveError?.message == "request \(request.id) is already cancelled")
             }
-            #expect(try await fixture.store.activations(matching: ActivationQuery()).count == (final.state == .approved ? 1 : 0))
+            #expect(await fixture.store.activations(matching: ActivationQuery()).count == (final.state == .approved ? 1 : 0))
         }
     }
 

@@ -81,7 +81,7 @@ extension PolicyBundle {
             let names: [String]
             do {
                 names = try FileManager.default.contentsOfDirectory(atPath: rolesDirectory)
-                    .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+                    .filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !PolicyBundle.isScratchFile($0) }.sorted()
             } catch {
                 throw PolicyError(SourceLocation(file: rolesDirectory), field: nil, "cannot list the folder: \(error.localizedDescription)")
             }
