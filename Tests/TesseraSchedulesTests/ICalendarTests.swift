@@ -192,6 +192,41 @@ struct ICalendarTests {
         #expect(inBerlin.people("2026-03-03T00:00:00+01:00") == ["bob@example.com"])
     }
 
+    @Test func missingAndRepeatedLocalTimesFollowRFC5545() throws {
+        // The oracle test leaves the hour after each change out (Python compares wall-clock
+        // readings there); these are Tessera's answers, the RFC's section 3.3.5 examples.
+        let t = try feed(calendar("""
+        BEGIN:VEVENT
+        UID:ny
+        DTSTART;TZID=America/New_York:20260307T023000
+        DTEND;TZID=America/New_York:20260308T023000
+        RRULE:FREQ=DAILY;INTERVAL=2;COUNT=3
+        ATTENDEE:ann@example.com
+        END:VEVENT
+        BEGIN:VEVENT
+        UID:ny2
+        DTSTART;TZID=America/New_York:20260308T023000
+        DTEND;TZID=America/New_York:20260309T023000
+        RRULE:FREQ=DAILY;INTERVAL=2;COUNT=3
+        ATTENDEE:bob@example.com
+        END:VEVENT
+        BEGIN:VEVENT
+        UID:fall
+        DTSTART;TZID=America/New_York:20261031T013000
+        DTEND;TZID=America/New_York:20261101T013000
+        ATTENDEE:cem@example.com
+        END:VEVENT
+
+        """)).timeline(over: year2026)
+        // 02:30 on 8 March does not exist: the hand-off is at 03:30 EDT (07:30 UTC).
+        #expect(t.people("2026-03-08T07:00:00Z") == ["ann@example.com"])
+        #expect(t.people("2026-03-08T07:29:59Z") == ["ann@example.com"])
+        #expect(t.people("2026-03-08T07:30:00Z") == ["bob@example.com"])
+        // 01:30 on 1 November happens twice: the shift ends at the first, 01:30 EDT.
+        #expect(t.shift(of: "cem@example.com", at: at("2026-10-31T12:00:00-04:00"))?.end == at("2026-11-01T01:30:00-04:00"))
+        #expect(t.people("2026-11-01T01:15:00-05:00") == [])
+    }
+
     @Test func durationDaysAreWallClockAndHoursAreElapsed() throws {
         let t = try feed(calendar("""
         BEGIN:VEVENT
