@@ -9,8 +9,9 @@ import Foundation
 ///   local date of `rotationStart`, so `rotation_start: 2026-03-02T00:00Z, handoff: 09:00` hands
 ///   off at 09:00 local from 2 March (even when 09:00 is earlier than `rotationStart`'s own time).
 /// - Turn k (k may be negative) of a day or week rotation starts at the anchor's local date
-///   plus k turns, at the anchor's local time, converted with the gap and overlap rules of
-///   `WallClockZone`; turn k of an elapsed-time rotation starts k × length seconds after the
+///   plus k turns, at the anchor's local time, converted to an instant by RFC 5545's rules (a
+///   local time that does not exist moves forward by the gap, one that occurs twice is its
+///   first occurrence); turn k of an elapsed-time rotation starts k × length seconds after the
 ///   anchor. Participant k mod n has turn k, so turns before the anchor are well defined and
 ///   `start` may lie before `rotationStart` (as PagerDuty's virtual start).
 /// - A layer has nobody on call before `start` or from `end` on (both optional), in gaps

@@ -4,8 +4,8 @@
 ///
 /// Both ends are wall-clock times, so `09:00-18:00` is nine hours long in winter and in summer.
 /// On the night of a change an end at a time that does not exist moves forward by the gap and
-/// one that occurs twice is its first occurrence (the rules of `WallClockZone`); a window that
-/// lies entirely inside a spring-forward gap is empty.
+/// one that occurs twice is its first occurrence (RFC 5545 section 3.3.5, as for hand-offs); a
+/// window that lies entirely inside a spring-forward gap is empty.
 public enum Restriction: Sendable, Hashable, CustomStringConvertible {
     /// Every day from `start` to `end`. An `end` at or before `start` ends on the next day
     /// (`22:00-06:00` is a night shift); `end == start` is the whole day.
