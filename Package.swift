@@ -42,6 +42,14 @@ let package = Package(
             name: "TesseraText",
             swiftSettings: swiftSettings
         ),
+        // On-call schedules (layers, rotations, escalation levels) and an RFC 5545 subset
+        // parser; pure (no I/O, time passed in), Foundation only.
+        .target(
+            name: "TesseraSchedules",
+            // The rules in words, folded into policies/README.md.
+            exclude: ["README.md"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TesseraJWT",
             dependencies: ["TesseraCrypto", "TesseraText"],
@@ -122,6 +130,11 @@ let package = Package(
         .testTarget(
             name: "TesseraJWTTests",
             dependencies: ["TesseraJWT", "TesseraCrypto"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TesseraSchedulesTests",
+            dependencies: ["TesseraSchedules"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
