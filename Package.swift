@@ -57,7 +57,7 @@ let package = Package(
         ),
         .target(
             name: "TesseraPolicy",
-            dependencies: ["TesseraText", .product(name: "Yams", package: "Yams")],
+            dependencies: ["TesseraText", "TesseraSchedules", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -24,6 +24,8 @@ public struct PolicyBundle: Sendable, Hashable {
     public var signingKeys: SigningKeyPolicy
     /// `notifications.yaml`: sinks and routes; none (nothing is sent) when the file is missing.
     public var notifications = NotificationSettings()
+    /// `schedules/*.yaml`: on-call schedules, escalation policies and who their participants are.
+    public var onCall = OnCallConfiguration()
     /// The folder the bundle was read from; relative paths inside it resolve against it.
     public var directory: String
 
@@ -57,7 +59,9 @@ public struct PolicyBundle: Sendable, Hashable {
         if let file = try readFile(upstreamsFileName, in: directory) {
             bundle.upstreams = try parseUpstreams(file.text, file: file.path)
         }
+        bundle.onCall = try loadSchedules(directory: directory)
         (bundle.networkSettings, bundle.roles) = try loadAccess(directory: directory)
+        try checkOnCallConditions(bundle)
         if let file = try readFile(SigningKeyPolicy.fileName, in: directory) {
             bundle.signingKeys = try parseSigningKeys(file.text, file: file.path)
         }

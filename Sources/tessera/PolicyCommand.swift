@@ -146,8 +146,12 @@ extension Policy {
             let identity = Identity(upstream: upstream, subject: subject, groups: list(groups), authenticationMethods: list(amr),
                                     authenticationContext: acr, authenticatedAt: authenticatedAt, deviceCompliant: deviceCompliant,
                                     claims: claimValues)
-            let schedules: Set<String>? = notOnCall ? [] : (onCall.isEmpty ? nil : Set(onCall))
-            let context = DecisionContext(clientID: client, clientAddress: address, now: now, onCallSchedules: schedules)
+            // --on-call / --not-on-call assert the subject's schedules; otherwise the bundle's own
+            // schedules answer at --time.
+            let assumed: Set<String>? = notOnCall ? [] : (onCall.isEmpty ? nil : Set(onCall))
+            var context = DecisionContext(clientID: client, clientAddress: address, now: now)
+            context.onCall = assumed.map { OnCallState.assuming(identity, onCallFor: $0, configuration: bundle.onCall, now: now) }
+                ?? bundle.onCallState(at: now)
             let request = AccessRequest(role: role, lifetimeSeconds: lifetimeSeconds, justification: justification, ticket: ticket,
                                         breakGlass: breakGlass)
             let decision = PolicyEngine(bundle: bundle).decide(identity: identity, request: request, context: context)

@@ -73,9 +73,11 @@ struct ApprovalPlanTests {
             AutoApprovalRule(maxLifetimeSeconds: 900, ticket: try RegexPattern("INC-[0-9]+")), AutoApprovalRule(groups: ["oncall"]),
         ])
         let request = AccessRequest(role: "r", ticket: "INC-42")
-        #expect(plan.autoApproval(identity: Self.person("a", []), request: request, lifetimeSeconds: 900)?.number == 1)
-        #expect(plan.autoApproval(identity: Self.person("a", []), request: request, lifetimeSeconds: 901) == nil)
-        #expect(plan.autoApproval(identity: Self.person("a", ["oncall"]), request: AccessRequest(role: "r"), lifetimeSeconds: 3600)?.number == 2)
+        let context = DecisionContext(clientID: "cli", now: Date())
+        #expect(plan.autoApproval(identity: Self.person("a", []), request: request, lifetimeSeconds: 900, context: context)?.number == 1)
+        #expect(plan.autoApproval(identity: Self.person("a", []), request: request, lifetimeSeconds: 901, context: context) == nil)
+        #expect(plan.autoApproval(identity: Self.person("a", ["oncall"]), request: AccessRequest(role: "r"), lifetimeSeconds: 3600,
+                                  context: context)?.number == 2)
     }
 
     @Test("broken plans are refused naming line and field", arguments: [

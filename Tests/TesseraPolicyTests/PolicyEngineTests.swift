@@ -19,7 +19,8 @@ func person(_ subject: String = "alice", upstream: String = "corp", groups: [Str
 }
 
 func context(ip: String? = "10.1.2.3", now: Date = monday10, client: String = "cli", onCall: Set<String>? = nil) -> DecisionContext {
-    DecisionContext(clientID: client, clientAddress: ip.flatMap { IPAddress($0) }, now: now, onCallSchedules: onCall)
+    DecisionContext(clientID: client, clientAddress: ip.flatMap { IPAddress($0) }, now: now,
+                    onCall: onCall.map { OnCallState.assuming(person(), onCallFor: $0, configuration: OnCallConfiguration(), now: now) })
 }
 
 func decide(_ role: RoleDefinition, _ identity: Identity = person(), _ request: AccessRequest? = nil,
@@ -309,11 +310,14 @@ struct PolicyEngineTests {
 
     @Test func onCall() {
         let role = makeRole(RoleConditions(onCall: OnCallCondition(schedule: "payments-primary")))
-        #expect(decide(role, person(), nil, context(onCall: ["payments-primary"])).result("on_call")?.reason == "alice is on call for payments-primary")
-        #expect(decide(role, person(), nil, context(onCall: [])).result("on_call")?.reason == "alice is not on call for payments-primary")
+        let onCall = decide(role, person(), nil, context(onCall: ["payments-primary"])).result("on_call")?.reason
+        #expect(onCall == "corp:alice is on call for payments-primary until 2026-03-03 10:00 UTC", "\(onCall ?? "")")
+        #expect(decide(role, person(), nil, context(onCall: [])).result("on_call")?.reason
+            == "corp:alice is not on call for payments-primary; on call now: nobody")
         let unknown = decide(role, person(), nil, context(onCall: nil))
         #expect(unknown.outcome == .deny)
-        #expect(unknown.result("on_call")?.reason == "on-call state unknown: cannot tell whether alice is on call for payments-primary")
+        #expect(unknown.result("on_call")?.reason
+            == "on-call state unknown: no schedules are configured, so corp:alice cannot be shown on call for payments-primary")
     }
 
     @Test func approvalOnlyWhenEverythingElseHolds() {

@@ -16,6 +16,8 @@ public struct RuleResult: Sendable, Hashable, CustomStringConvertible {
     /// Builds the reason when it is read, not when the rule runs: deciding is the hot path (the
     /// benchmark's 200,000 decisions/s) and formatting a sentence costs more than the check.
     private let renderReason: @Sendable () -> String
+    /// When the rule stops holding, if the role caps access to it (on call with `cap_to_shift`).
+    public var endsAt: Date?
 
     /// A sentence for the person asking: "MFA required: token amr [pwd] has none of [mfa, hwk]".
     public var reason: String { renderReason() }
@@ -26,8 +28,10 @@ public struct RuleResult: Sendable, Hashable, CustomStringConvertible {
         self.renderReason = reason
     }
 
-    public static func met(_ rule: String, _ reason: @autoclosure @escaping @Sendable () -> String) -> RuleResult {
-        RuleResult(rule: rule, status: .met, reason: reason())
+    public static func met(_ rule: String, _ reason: @autoclosure @escaping @Sendable () -> String, until endsAt: Date? = nil) -> RuleResult {
+        var result = RuleResult(rule: rule, status: .met, reason: reason())
+        result.endsAt = endsAt
+        return result
     }
 
     public static func failed(_ rule: String, _ reason: @autoclosure @escaping @Sendable () -> String) -> RuleResult {
@@ -329,13 +333,8 @@ struct OnCallRule: AccessRule {
     var name: String { "on_call" }
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
-        guard let schedules = context.onCallSchedules else {
-            return .failed(name, "on-call state unknown: cannot tell whether \(identity.subject) is on call for \(condition.schedule)")
-        }
-        if schedules.contains(condition.schedule) {
-            return .met(name, "\(identity.subject) is on call for \(condition.schedule)")
-        }
-        return .failed(name, "\(identity.subject) is not on call for \(condition.schedule)")
+        let (met, reason, endsAt) = condition.evaluate(identity: identity, state: context.onCall, now: context.now)
+        return met ? .met(name, reason, until: endsAt) : .failed(name, reason)
     }
 }
 
@@ -370,8 +369,8 @@ struct ApprovalRule: AccessRule {
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
         let lifetime = min(request.lifetimeSeconds ?? defaultSeconds, maximumSeconds)
-        if let (number, rule) = plan.autoApproval(identity: identity, request: request, lifetimeSeconds: lifetime) {
-            return .met(name, "\(ApprovalRule.autoApprovedPrefix) \(number) (\(rule.description))")
+        if let (number, rule, endsAt) = plan.autoApproval(identity: identity, request: request, lifetimeSeconds: lifetime, context: context) {
+            return .met(name, "\(ApprovalRule.autoApprovedPrefix) \(number) (\(rule.description))", until: endsAt)
         }
         return RuleResult(rule: name, status: .approvalRequired, reason: "approval required: \(plan.description)")
     }

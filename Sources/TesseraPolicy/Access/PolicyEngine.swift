@@ -22,22 +22,22 @@ public struct AccessRequest: Sendable, Hashable {
 
 /// The facts around a request that do not come from the identity token. Everything the engine
 /// would otherwise have to look up (the time, the client address, on-call state) is passed in.
-public struct DecisionContext: Sendable, Hashable {
+public struct DecisionContext: Sendable {
     /// The authenticated OAuth client making the request.
     public var clientID: String
     /// The client's address, already resolved through trusted proxies (`TrustedProxies`);
     /// nil when unknown, which fails any network condition.
     public var clientAddress: IPAddress?
     public var now: Date
-    /// The on-call schedules the subject is on call for right now; nil when nobody knows
-    /// (no schedule source configured), which fails any on-call condition.
-    public var onCallSchedules: Set<String>?
+    /// Who is on call, for on-call conditions; nil when nobody knows (no schedules are
+    /// configured), which fails any on-call condition.
+    public var onCall: OnCallState?
 
-    public init(clientID: String, clientAddress: IPAddress? = nil, now: Date, onCallSchedules: Set<String>? = nil) {
+    public init(clientID: String, clientAddress: IPAddress? = nil, now: Date, onCall: OnCallState? = nil) {
         self.clientID = clientID
         self.clientAddress = clientAddress
         self.now = now
-        self.onCallSchedules = onCallSchedules
+        self.onCall = onCall
     }
 }
 
@@ -195,6 +195,10 @@ public struct PolicyEngine: Sendable {
             results.append(result)
         }
         var maximum = definition.maxDurationSeconds
+        // A rule that holds only until a moment (on call with cap_to_shift) caps the lifetime there.
+        for result in results where result.isMet {
+            if let endsAt = result.endsAt { maximum = min(maximum, max(0, Int(endsAt.timeIntervalSince(context.now).rounded(.down)))) }
+        }
         if request.breakGlass {
             let result = role.breakGlass.evaluate(identity: identity, request: request, context: context)
             failed = failed || result.isFailed

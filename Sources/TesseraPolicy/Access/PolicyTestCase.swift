@@ -14,6 +14,8 @@ public struct PolicyTestCase: Sendable {
     public var identity: Identity
     public var request: AccessRequest
     public var context: DecisionContext
+    /// `context.on_call`: the schedules the subject is on call for, as the case asserts.
+    public var assumedOnCall: Set<String>?
     public var expected: ExpectedOutcome
     /// For allow (and approval_required): the lifetime that must be granted.
     public var expectedLifetimeSeconds: Int?
@@ -97,19 +99,30 @@ extension PolicyBundle {
         for name in names {
             let path = (folder as NSString).appendingPathComponent(name)
             cases += try Self.parseTestCases(try Self.readPolicyFile(path), file: path, now: now,
-                                             trustedProxies: networkSettings.trustedProxies)
+                                             trustedProxies: networkSettings.trustedProxies, bundle: self)
         }
         return cases
     }
 
     /// Parses the text of one policy test file.
-    public static func parseTestCases(_ text: String, file: String, now: Date,
-                                      trustedProxies: TrustedProxies = TrustedProxies()) throws(PolicyError) -> [PolicyTestCase] {
+    /// Conditions on the bundle's own on-call schedules are answered from them at each case's
+    /// time; a case's `context.on_call` (the schedules the subject is on call for) overrides.
+    public static func parseTestCases(_ text: String, file: String, now: Date, trustedProxies: TrustedProxies = TrustedProxies(),
+                                      bundle: PolicyBundle? = nil) throws(PolicyError) -> [PolicyTestCase] {
         guard let root = try parseYAMLDocument(text, file: file), !root.isNull else { return [] }
         guard let list = try root.mapping(allowed: ["cases"])["cases"], !list.isNull else { return [] }
         var cases: [PolicyTestCase] = []
         for element in try list.sequence() {
-            cases.append(try PolicyTestCase(field: element, now: now, trustedProxies: trustedProxies))
+            var testCase = try PolicyTestCase(field: element, now: now, trustedProxies: trustedProxies)
+            if let bundle {
+                testCase.context.onCall = testCase.assumedOnCall.map {
+                    OnCallState.assuming(testCase.identity, onCallFor: $0, configuration: bundle.onCall, now: testCase.context.now)
+                } ?? bundle.onCallState(at: testCase.context.now)
+            } else if let assumed = testCase.assumedOnCall {
+                testCase.context.onCall = OnCallState.assuming(testCase.identity, onCallFor: assumed, configuration: OnCallConfiguration(),
+                                                               now: testCase.context.now)
+            }
+            cases.append(testCase)
         }
         return cases
     }
@@ -122,6 +135,17 @@ public struct PolicyQuestion: Sendable {
     public var identity: Identity
     public var request: AccessRequest
     public var context: DecisionContext
+    /// `context.on_call`: the schedules the subject is on call for, as the question asserts;
+    /// nil to use the actual on-call state.
+    public var assumedOnCall: Set<String>?
+
+    /// The context with on-call state: the question's assumption, else `actual`.
+    public func context(actual: OnCallState?, configuration: OnCallConfiguration) -> DecisionContext {
+        var context = context
+        context.onCall = assumedOnCall.map { OnCallState.assuming(identity, onCallFor: $0, configuration: configuration, now: context.now) }
+            ?? actual
+        return context
+    }
 
     /// A question arrives over HTTP (`POST /admin/explain`), so it may not use YAML aliases:
     /// Yams compares mapping keys by hashing them whole before anything can bound the size, and
@@ -160,7 +184,8 @@ public struct PolicyQuestion: Sendable {
                 onCall = schedules.isNull ? nil : Set(try schedules.stringList())
             }
         }
-        context = DecisionContext(clientID: clientID, clientAddress: address, now: now, onCallSchedules: onCall)
+        context = DecisionContext(clientID: clientID, clientAddress: address, now: now)
+        assumedOnCall = onCall
 
         guard let identityField = members["identity"] else { throw field.error("a case needs an identity") }
         let fields = try identityField.mapping(allowed: [
@@ -199,6 +224,7 @@ extension PolicyTestCase {
         identity = question.identity
         request = question.request
         context = question.context
+        assumedOnCall = question.assumedOnCall
 
         guard let expectField = members["expect"] else { throw field.error("a case needs expect: {outcome: allow | approval_required | deny}") }
         let expectation = try expectField.mapping(allowed: ["outcome", "lifetime", "reason_contains", "stages", "auto_approved"])

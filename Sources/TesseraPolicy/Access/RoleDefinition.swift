@@ -164,14 +164,3 @@ public struct TicketCondition: Sendable, Hashable {
         self.pattern = pattern
     }
 }
-
-/// `on_call: {schedule: NAME}`: the subject must be on call for the schedule now. The engine
-/// reads on-call state from `DecisionContext.onCallSchedules`, filled by whoever knows the
-/// schedules (a later schedule-sync service); nil there means unknown, and the rule fails.
-public struct OnCallCondition: Sendable, Hashable {
-    public var schedule: String
-
-    public init(schedule: String) {
-        self.schedule = schedule
-    }
-}

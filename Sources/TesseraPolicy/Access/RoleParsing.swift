@@ -292,14 +292,7 @@ extension RoleDefinition {
             conditions.approval = try ApprovalPlan(field: approval)
         }
         if let onCall = members["on_call"] {
-            let schedule: String?
-            if onCall.isScalar {
-                schedule = try onCall.nonEmptyString()
-            } else {
-                schedule = try onCall.mapping(allowed: ["schedule"])["schedule"]?.nonEmptyString()
-            }
-            guard let schedule else { throw onCall.error("on_call needs a schedule name") }
-            conditions.onCall = OnCallCondition(schedule: schedule)
+            conditions.onCall = try OnCallCondition(field: onCall)
         }
         return conditions
     }

@@ -85,15 +85,23 @@ extension ApprovalPlan {
         return "approver conditions not met: " + failures.map(\.reason).joined(separator: "; ")
     }
 
-    /// The first auto-approval rule the request meets, with its number (from 1), or nil.
-    public func autoApproval(identity: Identity, request: AccessRequest, lifetimeSeconds: Int) -> (number: Int, rule: AutoApprovalRule)? {
+    /// The first auto-approval rule the request meets, with its number (from 1) and, for an
+    /// on-call rule with `cap_to_shift`, when the approval stops holding; or nil.
+    public func autoApproval(identity: Identity, request: AccessRequest, lifetimeSeconds: Int,
+                             context: DecisionContext) -> (number: Int, rule: AutoApprovalRule, endsAt: Date?)? {
         for (index, rule) in autoApprove.enumerated() {
             if let maximum = rule.maxLifetimeSeconds, lifetimeSeconds > maximum { continue }
             if let pattern = rule.ticket {
                 guard let ticket = request.ticket, pattern.matches(ticket) else { continue }
             }
             if let groups = rule.groups, !identity.groups.contains(where: { groups.containsExactly($0) }) { continue }
-            return (index + 1, rule)
+            var endsAt: Date?
+            if let onCall = rule.onCall {
+                let answer = onCall.evaluate(identity: identity, state: context.onCall, now: context.now)
+                guard answer.met else { continue }
+                endsAt = answer.endsAt
+            }
+            return (index + 1, rule, endsAt)
         }
         return nil
     }

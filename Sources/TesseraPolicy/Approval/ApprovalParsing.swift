@@ -110,8 +110,8 @@ extension ApproverSet {
 
 extension AutoApprovalRule {
     init(field: YAMLField) throws(PolicyError) {
-        let members = try field.mapping(allowed: ["max_lifetime", "ticket", "groups"])
-        guard !members.isEmpty else { throw field.error("an auto_approve rule needs at least one of max_lifetime, ticket, groups") }
+        let members = try field.mapping(allowed: ["max_lifetime", "ticket", "groups", "on_call"])
+        guard !members.isEmpty else { throw field.error("an auto_approve rule needs at least one of max_lifetime, ticket, groups, on_call") }
         var ticket: RegexPattern?
         if let ticketField = members["ticket"] {
             let fields = try ticketField.mapping(allowed: ["pattern"])
@@ -119,7 +119,8 @@ extension AutoApprovalRule {
             ticket = try pattern.regex()
         }
         self.init(maxLifetimeSeconds: try members["max_lifetime"]?.durationSeconds(), ticket: ticket,
-                  groups: try members["groups"]?.stringList())
+                  groups: try members["groups"]?.stringList(),
+                  onCall: try members["on_call"].map { (onCallField) throws(PolicyError) in try OnCallCondition(field: onCallField) })
     }
 }
 

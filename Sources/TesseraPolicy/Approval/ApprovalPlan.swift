@@ -76,11 +76,14 @@ public struct AutoApprovalRule: Sendable, Hashable {
     public var ticket: RegexPattern?
     /// The requester is in one of these groups.
     public var groups: [String]?
+    /// The requester is on call (the on-call engineer needs nobody to approve).
+    public var onCall: OnCallCondition?
 
-    public init(maxLifetimeSeconds: Int? = nil, ticket: RegexPattern? = nil, groups: [String]? = nil) {
+    public init(maxLifetimeSeconds: Int? = nil, ticket: RegexPattern? = nil, groups: [String]? = nil, onCall: OnCallCondition? = nil) {
         self.maxLifetimeSeconds = maxLifetimeSeconds
         self.ticket = ticket
         self.groups = groups
+        self.onCall = onCall
     }
 
     /// `max_lifetime 15m, ticket ^INC-[0-9]+$`.
@@ -89,6 +92,7 @@ public struct AutoApprovalRule: Sendable, Hashable {
         if let seconds = maxLifetimeSeconds { parts.append("max_lifetime \(DurationText.format(seconds))") }
         if let ticket { parts.append("ticket \(ticket.pattern)") }
         if let groups { parts.append("groups \(bracketed(groups))") }
+        if let onCall { parts.append(onCall.description) }
         return parts.joined(separator: ", ")
     }
 }
