@@ -80,6 +80,8 @@ public struct Issuer: Sendable {
     let notificationClient: HTTPClient
     /// How workflow events become outbox notifications; replaced when notifications.yaml changes.
     public let notificationPlanner: CurrentValue<any NotificationPlanner>
+    /// Who is on call: native schedules and synced feeds (synced by the server's maintenance).
+    public let onCall: OnCallService
 
     /// The upstream identity providers of the current bundle.
     public var upstreams: UpstreamRegistry { access.value.upstreams }
@@ -153,7 +155,8 @@ public struct Issuer: Sendable {
         let planner = CurrentValue<any NotificationPlanner>(ConfiguredNotifications(settings: notifications))
         let activations = ActivationService(store: storage, policy: access, planner: planner, timeSource: timeSource, issuer: urls.issuer,
                                             wakeSender: { sender.wake() })
-        let exchange = TokenExchangeGrant(policy: access, timeSource: timeSource, activations: activations)
+        let onCall = OnCallService(configuration: bundle.onCall, sources: OnCallSources(http: httpClient), timeSource: timeSource, logger: logger)
+        let exchange = TokenExchangeGrant(policy: access, timeSource: timeSource, activations: activations, onCall: onCall)
         let failures = FailureAuditThrottle(audit: audit, timeSource: timeSource, logger: logger)
         let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant(), exchange], authenticator: authenticator, minter: minter,
                                      audit: audit, failures: failures, activations: activations)
@@ -164,17 +167,18 @@ public struct Issuer: Sendable {
         let replicated = PostgresStoreURL.isPostgres(configuration.storeURL ?? "")
         let activationAPI = ActivationAPI(service: activations, policy: access, adminAccess: adminAccess, timeSource: timeSource,
                                           rereadInterval: replicated ? ActivationAPI.replicaRereadInterval : ActivationAPI.singleNodeRereadInterval)
-        let admin = AdminAPI(access: adminAccess, store: storage,
-                             audit: audit, failures: failures, policy: access, keyManager: keyManager, timeSource: timeSource)
+        let admin = AdminAPI(access: adminAccess, store: storage, audit: audit, failures: failures, policy: access, keyManager: keyManager,
+                             timeSource: timeSource, onCall: onCall)
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
         let reloader = PolicyReloader(configuration: configuration, urls: urls, clients: clients, access: access, audiences: audiences,
                                       discovery: discovery, grantTypes: endpoint.supportedGrantTypes,
-                                      audit: audit, httpClient: httpClient, timeSource: timeSource, notifications: notifications, logger: logger)
+                                      audit: audit, httpClient: httpClient, timeSource: timeSource, notifications: notifications, logger: logger,
+                                      onCall: onCall)
         return Issuer(urls: urls, keyManager: keyManager, clients: clients, tokenEndpoint: endpoint,
                       discovery: discovery, storage: storage, audit: audit, inspection: inspection, admin: admin,
                       checkpointer: checkpointer, failureAudit: failures, policy: reloader, access: access, httpClient: httpClient,
                       activations: activations, activationAPI: activationAPI,
-                      notificationSender: sender, notificationClient: notificationClient, notificationPlanner: planner)
+                      notificationSender: sender, notificationClient: notificationClient, notificationPlanner: planner, onCall: onCall)
     }
 
     /// Stops upstream key fetches and closes their HTTP client (the store is closed separately).

@@ -128,12 +128,16 @@ public actor PolicyReloader {
     let httpClient: HTTPClient
     let timeSource: any TimeSource
     let logger: Logger
+    /// Takes the reloaded bundle's schedules.
+    let onCall: OnCallService?
     /// The files of the bundle as last loaded (or refused), to notice changes.
     private var lastFingerprint: String
 
     init(configuration: IssuerConfiguration, urls: IssuerURLs, clients: CurrentValue<ClientRegistry>, access: CurrentValue<AccessPolicy>,
          audiences: CurrentValue<Set<String>>, discovery: CurrentValue<[UInt8]>, grantTypes: [String], audit: AuditLog,
-         httpClient: HTTPClient, timeSource: any TimeSource, notifications: CurrentValue<NotificationSettings>, logger: Logger) {
+         httpClient: HTTPClient, timeSource: any TimeSource, notifications: CurrentValue<NotificationSettings>, logger: Logger,
+         onCall: OnCallService? = nil) {
+        self.onCall = onCall
         self.notifications = notifications
         self.discovery = discovery
         self.grantTypes = grantTypes
@@ -177,6 +181,7 @@ public actor PolicyReloader {
         clients.replace(with: loaded.clients)
         access.replace(with: loaded.access)
         notifications.replace(with: loaded.bundle.notifications)
+        onCall?.reconfigure(loaded.bundle.onCall)
         audiences.replace(with: loaded.audiences)
         discovery.replace(with: loaded.discoveryDocument(urls: urls, grantTypes: grantTypes))
         logger.notice("policy bundle reloaded", metadata: [

@@ -58,11 +58,14 @@ public struct TokenExchangeGrant: Grant {
     let policy: CurrentValue<AccessPolicy>
     let timeSource: any TimeSource
     let activations: ActivationService
+    /// Who is on call, for on-call conditions (nil: no schedules, the conditions fail).
+    let onCall: OnCallService?
 
-    public init(policy: CurrentValue<AccessPolicy>, timeSource: any TimeSource, activations: ActivationService) {
+    public init(policy: CurrentValue<AccessPolicy>, timeSource: any TimeSource, activations: ActivationService, onCall: OnCallService? = nil) {
         self.policy = policy
         self.timeSource = timeSource
         self.activations = activations
+        self.onCall = onCall
     }
 
     /// The `sub` of an exchanged token: the upstream id, a colon, the upstream's subject. Client
@@ -126,7 +129,8 @@ public struct TokenExchangeGrant: Grant {
             trustedProxies.clientAddress(peer: $0, xForwardedFor: request.forwarded.xForwardedFor, forwarded: request.forwarded.forwarded)
         }
         let decision = engine.decide(identity: identity, request: accessRequest,
-                                     context: DecisionContext(clientID: request.client.id, clientAddress: clientAddress, now: now))
+                                     context: DecisionContext(clientID: request.client.id, clientAddress: clientAddress, now: now,
+                                                              onCall: onCall?.state))
         var details: [String: JSONValue] = [
             "role": .string(roleName),
             "upstream": .string(identity.upstream),

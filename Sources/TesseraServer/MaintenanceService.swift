@@ -14,6 +14,9 @@ struct MaintenanceService: Service {
     let failureAudit: FailureAuditThrottle
     let storage: any TesseraStorage
     let activations: ActivationService
+    /// Syncs imported on-call schedules on their poll intervals and keeps staleness current.
+    let onCall: OnCallService
+    static let onCallInterval: Duration = .seconds(1)
     /// How often requests and activations are swept: the precision of their expiry.
     static let sweepInterval: Duration = .seconds(2)
     private let sweepFailing = FailureFlag()
@@ -31,6 +34,7 @@ struct MaintenanceService: Service {
                 await repeatEvery(.seconds(FailureAuditThrottle.defaultInterval), startNow: false) { await failureAudit.flushEnded() }
             }
             group.addTask { await repeatEvery(Self.sweepInterval, startNow: true) { await sweep() } }
+            group.addTask { await repeatEvery(Self.onCallInterval, startNow: true) { await onCall.syncDue() } }
             if checkpointInterval > .zero {
                 // `buildApplication` took the first one.
                 group.addTask { await repeatEvery(checkpointInterval, startNow: false) { await checkpoint() } }

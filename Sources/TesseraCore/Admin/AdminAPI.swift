@@ -16,9 +16,13 @@ public struct AdminAPI: Sendable {
     let timeSource: any TimeSource
     /// Failed admin authentication needs no credentials: its records are bounded per source.
     let failures: FailureAuditThrottle
+    /// Who is on call, for the on-call conditions of an explained decision.
+    let onCall: OnCallService?
 
     public init(access: AdminAccess, store: any AuditStore, audit: AuditLog, failures: FailureAuditThrottle,
-                policy: CurrentValue<AccessPolicy>? = nil, keyManager: KeyManager? = nil, timeSource: any TimeSource = SystemTimeSource()) {
+                policy: CurrentValue<AccessPolicy>? = nil, keyManager: KeyManager? = nil, timeSource: any TimeSource = SystemTimeSource(),
+                onCall: OnCallService? = nil) {
+        self.onCall = onCall
         self.keyManager = keyManager
         self.access = access
         self.store = store
@@ -42,7 +46,8 @@ public struct AdminAPI: Sendable {
         } catch {
             throw .invalidRequest(error.description)
         }
-        let decision = engine.decide(identity: question.identity, request: question.request, context: question.context)
+        let context = question.context(actual: onCall?.state, configuration: onCall?.configurationValue ?? OnCallConfiguration())
+        let decision = engine.decide(identity: question.identity, request: question.request, context: context)
         let actor = admin.acting(from: origin)
         do {
             try await audit.record(AuditEvent("admin.explain", outcome: .success, actor: actor, target: [

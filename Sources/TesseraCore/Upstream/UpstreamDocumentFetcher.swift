@@ -36,15 +36,20 @@ public struct HTTPDocumentFetcher: UpstreamDocumentFetcher {
     public static let defaultTimeout: TimeAmount = .seconds(5)
     public static let defaultMaximumBytes = 256 * 1024
 
+    /// Sent with every fetch, so the operators of a feed or an IdP can tell who polls them.
+    public static let userAgent = "Tessera (just-in-time access tokens)"
+
     let client: HTTPClient
     let timeout: TimeAmount
     let maximumBytes: Int
+    let accept: String
 
     public init(client: HTTPClient, timeout: TimeAmount = HTTPDocumentFetcher.defaultTimeout,
-                maximumBytes: Int = HTTPDocumentFetcher.defaultMaximumBytes) {
+                maximumBytes: Int = HTTPDocumentFetcher.defaultMaximumBytes, accept: String = "application/json") {
         self.client = client
         self.timeout = timeout
         self.maximumBytes = maximumBytes
+        self.accept = accept
     }
 
     /// An `HTTPClient` configured for upstream fetches: redirects are not followed (a JWKS URL
@@ -58,7 +63,8 @@ public struct HTTPDocumentFetcher: UpstreamDocumentFetcher {
     public func fetch(_ url: String) async throws(UpstreamFetchError) -> FetchedDocument {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
-        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Accept", value: accept)
+        request.headers.add(name: "User-Agent", value: Self.userAgent)
         do {
             let response = try await client.execute(request, timeout: timeout)
             guard response.status == .ok else {
