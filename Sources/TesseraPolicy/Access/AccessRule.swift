@@ -369,8 +369,10 @@ struct ApprovalRule: AccessRule {
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
         let lifetime = min(request.lifetimeSeconds ?? defaultSeconds, maximumSeconds)
-        if let (number, rule, endsAt) = plan.autoApproval(identity: identity, request: request, lifetimeSeconds: lifetime, context: context) {
-            return .met(name, "\(ApprovalRule.autoApprovedPrefix) \(number) (\(rule.description))", until: endsAt)
+        if let (number, rule, onCall, endsAt) = plan.autoApproval(identity: identity, request: request, lifetimeSeconds: lifetime,
+                                                                  context: context) {
+            let seen = onCall.map { ": \($0)" } ?? ""
+            return .met(name, "\(ApprovalRule.autoApprovedPrefix) \(number) (\(rule.description))\(seen)", until: endsAt)
         }
         return RuleResult(rule: name, status: .approvalRequired, reason: "approval required: \(plan.description)")
     }

@@ -85,10 +85,11 @@ extension ApprovalPlan {
         return "approver conditions not met: " + failures.map(\.reason).joined(separator: "; ")
     }
 
-    /// The first auto-approval rule the request meets, with its number (from 1) and, for an
-    /// on-call rule with `cap_to_shift`, when the approval stops holding; or nil.
+    /// The first auto-approval rule the request meets, with its number (from 1), what the
+    /// on-call part of it saw (who is on call until when), and, with `cap_to_shift`, when the
+    /// approval stops holding; or nil.
     public func autoApproval(identity: Identity, request: AccessRequest, lifetimeSeconds: Int,
-                             context: DecisionContext) -> (number: Int, rule: AutoApprovalRule, endsAt: Date?)? {
+                             context: DecisionContext) -> (number: Int, rule: AutoApprovalRule, onCall: String?, endsAt: Date?)? {
         for (index, rule) in autoApprove.enumerated() {
             if let maximum = rule.maxLifetimeSeconds, lifetimeSeconds > maximum { continue }
             if let pattern = rule.ticket {
@@ -96,12 +97,13 @@ extension ApprovalPlan {
             }
             if let groups = rule.groups, !identity.groups.contains(where: { groups.containsExactly($0) }) { continue }
             var endsAt: Date?
+            var seen: String?
             if let onCall = rule.onCall {
                 let answer = onCall.evaluate(identity: identity, state: context.onCall, now: context.now)
                 guard answer.met else { continue }
-                endsAt = answer.endsAt
+                (seen, endsAt) = (answer.reason, answer.endsAt)
             }
-            return (index + 1, rule, endsAt)
+            return (index + 1, rule, seen, endsAt)
         }
         return nil
     }

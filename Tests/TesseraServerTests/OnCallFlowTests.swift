@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+import TesseraJWT
+
+/// On-call duty through `tessera serve`: the engineer on call (from an iCalendar feed the
+/// server syncs) gets the role in one exchange with no approver, and the activation ends with
+/// the shift (`cap_to_shift`); a colleague off call is sent to approval; after the hand-off and
+/// its grace the first engineer is sent to approval too, and the next one is auto-approved.
+@Suite("on-call auto-approval end to end", .serialized)
+struct OnCallFlowTests {
+    static let role = """
+    roles:
+      - name: payments-oncall
+        audiences: [https://api.example.com]
+        scopes: [payments:operate]
+        default_duration: 1h
+        max_duration: 4h
+        eligible: {upstreams: [test-idp], groups: [payments-sre]}
+        conditions:
+          approval:
+            stages: [{approvers: {groups: [sre-leads]}}]
+            auto_approve:
+              - {max_lifetime: 2h, on_call: {schedule: payments-primary, grace: 3s, cap_to_shift: true}}
+    """
+
+    /// alice until `handOff`, bob from then on, as a paging system's export.
+    static func feed(handOff: Date) -> String {
+        func stamp(_ date: Date) -> String {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+            return formatter.string(from: date)
+        }
+        return [
+            "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN",
+            "BEGIN:VEVENT", "UID:alice", "DTSTART:\(stamp(handOff.addingTimeInterval(-3600)))", "DTEND:\(stamp(handOff))",
+            "ATTENDEE:alice@example.com", "SUMMARY:On Call - Alice - Payments", "END:VEVENT",
+            "BEGIN:VEVENT", "UID:bob", "DTSTART:\(stamp(handOff))", "DTEND:\(stamp(handOff.addingTimeInterval(7200)))",
+            "ATTENDEE:bob@example.com", "SUMMARY:On Call - Bob - Payments", "END:VEVENT",
+            "END:VCALENDAR", "",
+        ].joined(separator: "\r\n")
+    }
+
+    @Test func theOnCallEngineerNeedsNoApproverUntilTheShiftEnds() async throws {
+        let tessera = try ActivationFlowTests.tesseraExecutable()
+        let bundle = try ReviewBundle()
+        try Self.role.write(toFile: bundle.root + "/policies/roles/oncall.yaml", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: bundle.root + "/policies/schedules", withIntermediateDirectories: true)
+        // Whole seconds: iCalendar times have no fractions.
+        let handOff = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 20).rounded(.down))
+        try Self.feed(handOff: handOff).write(toFile: bundle.root + "/policies/schedules/payments.ics", atomically: true, encoding: .utf8)
+        try """
+        schedules:
+          - id: payments-primary
+            time_zone: Europe/Paris
+            ical: {file: payments.ics}
+            poll_interval: 10s
+        """.write(toFile: bundle.root + "/policies/schedules/payments.yaml", atomically: true, encoding: .utf8)
+        let server = try await ReviewServer.start(tessera, bundle)
+        defer { server.kill() }
+
+        func exchange(_ subject: String) async throws -> (status: Int, body: [String: Any]) {
+            let token = try bundle.identityToken(subject: subject, groups: ["payments-sre"], claims: ["email": .string(subject)])
+            return try await server.send(bundle.exchangeForm(token, role: "payments-oncall"))
+        }
+        // The first sync happens at start; wait for it rather than for a fixed time.
+        var alice = try await exchange("alice@example.com")
+        for _ in 0..<50 where alice.status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
+            alice = try await exchange("alice@example.com")
+        }
+        try #require(alice.status == 200, "\(alice.body)\n\(server.log())")
+        let token = try #require(alice.body["access_token"] as? String)
+        let exp = try #require(try RealUpstreamTests.payload(token)["exp"] as? Double)
+        // cap_to_shift: the token (and its activation) ends with the shift and its grace.
+        #expect(exp <= handOff.timeIntervalSince1970 + 3 + 1, "exp \(exp), hand-off \(handOff.timeIntervalSince1970)")
+        #expect(alice.body["expires_in"] as? Int ?? 0 <= 24)
+
+        let bob = try await exchange("bob@example.com")
+        #expect(bob.status == 403, "\(bob.body)")
+        #expect(bob.body["error"] as? String == "approval_required")
+
+        // Past the hand-off and its grace: alice's activation is over and she needs approval;
+        // bob, now on call, needs nobody.
+        let wait = handOff.timeIntervalSinceNow + 3 + 1.5
+        if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+        let aliceLater = try await exchange("alice@example.com")
+        #expect(aliceLater.status == 403, "\(aliceLater.body)")
+        #expect(aliceLater.body["error"] as? String == "approval_required")
+        let bobLater = try await exchange("bob@example.com")
+        #expect(bobLater.status == 200, "\(bobLater.body)\n\(server.log())")
+
+        // The audit log says who approved: the on-call rule, with the shift it saw.
+        let export = try await bundle.auditExport(tessera).joined(separator: "\n")
+        #expect(export.contains("auto-approved by rule 1 (max_lifetime 2h, on call for payments-primary)"), "\(export)")
+        #expect(export.contains("test-idp:alice@example.com is on call for payments-primary until"))
+        try await server.stop()
+    }
+}
