@@ -159,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "TesseraServerTests",
             dependencies: [
-                "TesseraServer", "TesseraCore", "TesseraCrypto", "TesseraJWT", "TesseraStore",
+                "TesseraServer", "TesseraCore", "TesseraCrypto", "TesseraJWT", "TesseraPolicy", "TesseraStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

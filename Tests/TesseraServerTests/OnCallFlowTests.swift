@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TesseraJWT
+import TesseraPolicy
 
 /// On-call duty through `tessera serve`: the engineer on call (from an iCalendar feed the
 /// server syncs) gets the role in one exchange with no approver, and the activation ends with
@@ -96,5 +97,51 @@ struct OnCallFlowTests {
         #expect(export.contains("auto-approved by rule 1 (max_lifetime 2h, on call for payments-primary)"), "\(export)")
         #expect(export.contains("test-idp:alice@example.com is on call for payments-primary until"))
         try await server.stop()
+    }
+
+    /// `tessera oncall` over a bundle with a native rotation and an iCalendar feed.
+    @Test func theOncallCommandsAnswerFromNativeSchedulesAndFeeds() async throws {
+        let tessera = try ActivationFlowTests.tesseraExecutable()
+        let root = NSTemporaryDirectory() + "tessera-oncall-cli-\(UUID())"
+        try FileManager.default.createDirectory(atPath: root + "/policies/schedules", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try """
+        schedules:
+          - id: primary
+            time_zone: Europe/Berlin
+            layers:
+              - {participants: [alice@example.com, bob@example.com], rotation_start: "2026-03-02T09:00:00+01:00", turn: 1d, handoff: "09:00"}
+          - id: feed
+            time_zone: Europe/Paris
+            ical: {file: feed.ics}
+        escalation_policies:
+          - id: payments
+            levels: [{schedules: [primary]}, {schedules: [feed], people: [lead@example.com]}]
+        """.write(toFile: root + "/policies/schedules/team.yaml", atomically: true, encoding: .utf8)
+        let handOff = RFC3339.date("2026-03-02T12:00:00Z")!
+        try Self.feed(handOff: handOff).write(toFile: root + "/policies/schedules/feed.ics", atomically: true, encoding: .utf8)
+        let folders = ["--policies", root + "/policies"]
+
+        let who = try await run(tessera, ["oncall", "who", "--at", "2026-03-02T11:30:00Z"] + folders)
+        #expect(who.status == 0, "\(who.error)")
+        #expect(who.output.contains("primary (native)\n  now:  alice@example.com until 2026-03-03 09:00 Europe/Berlin"), "\(who.output)")
+        #expect(who.output.contains("  next: bob@example.com from 2026-03-03 09:00 Europe/Berlin until 2026-03-04 09:00 Europe/Berlin"), "\(who.output)")
+        #expect(who.output.contains("feed (file \(root)/policies/schedules/feed.ics)\n  now:  alice@example.com until 13:00 Europe/Paris"),
+                "\(who.output)")
+        #expect(who.output.contains("level 2: alice@example.com via feed until 13:00 Europe/Paris, lead@example.com (always)"), "\(who.output)")
+
+        let bob = try await run(tessera, ["oncall", "check", "bob@example.com", "--at", "2026-03-02T13:00:00Z"] + folders)
+        #expect(bob.status == 0)
+        #expect(bob.output.contains("bob@example.com is on call: feed, until 15:00 Europe/Paris\n"), "\(bob.output)")
+        #expect(bob.output.contains("bob@example.com is on call: feed, level 2 of payments, until 15:00 Europe/Paris"), "\(bob.output)")
+        let nobody = try await run(tessera, ["oncall", "check", "zoe@example.com", "--at", "2026-03-02T13:00:00Z"] + folders)
+        #expect(nobody.status == 3)
+
+        // A broken feed: sync says which and why, and fails.
+        try "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2026\r\n".write(toFile: root + "/policies/schedules/feed.ics", atomically: true, encoding: .utf8)
+        let sync = try await run(tessera, ["oncall", "sync"] + folders)
+        #expect(sync.status == 1)
+        #expect(sync.output.contains("feed: FAILED from file \(root)/policies/schedules/feed.ics: "), "\(sync.output)")
+        #expect(sync.output.contains("line"), "\(sync.output)")
     }
 }

@@ -1,0 +1,218 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Logging
+import TesseraCore
+import TesseraJWT
+import TesseraPolicy
+import TesseraSchedules
+
+/// `tessera oncall who|check|sync`: the bundle's on-call schedules as the server sees them,
+/// native schedules resolved and imported ones fetched now (as `tessera serve` syncs them).
+struct OnCall: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "oncall", abstract: "Who is on call: the schedules of policies/schedules/, native and imported.",
+        subcommands: [Who.self, Check.self, Sync.self])
+
+    /// The bundle's schedules with every imported one synced once, at `time` (default now).
+    struct Loaded {
+        let configuration: OnCallConfiguration
+        let state: OnCallState
+        let reports: [OnCallService.SyncReport]
+        let now: Date
+    }
+
+    static func load(_ folders: FolderOptions, at time: String?) async -> Loaded {
+        let bundle: PolicyBundle
+        do {
+            bundle = try PolicyBundle.load(directory: folders.policies)
+        } catch {
+            fail(error.description)
+        }
+        guard !bundle.onCall.isEmpty else { fail("\(folders.policies)/\(OnCallConfiguration.directoryName)/ declares no schedules") }
+        var now = Date()
+        if let time {
+            guard let parsed = RFC3339.instant(time, relativeTo: now) else { fail("--at must be RFC 3339 or relative, e.g. 2026-03-02T09:00:00Z or +8h") }
+            now = parsed
+        }
+        let http = HTTPDocumentFetcher.makeHTTPClient()
+        var logger = Logger(label: "tessera")
+        logger.logLevel = .critical  // a failed sync is printed with its reason below
+        let service = OnCallService(configuration: bundle.onCall, sources: OnCallSources(http: http), timeSource: FixedTime(now), logger: logger)
+        let reports = await service.syncAll()
+        try? await http.shutdown()
+        guard let state = service.state else { fail("no on-call state") }
+        return Loaded(configuration: bundle.onCall, state: state, reports: reports, now: now)
+    }
+
+    struct Who: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Who is on call for a schedule, or at each level of an escalation policy, and until when.",
+            discussion: """
+            Examples:
+              tessera oncall who                          (every schedule and policy)
+              tessera oncall who payments-primary --at +8h
+              tessera oncall who payments --json
+            """)
+
+        @Argument(help: "A schedule or escalation policy id (default: all).") var name: String?
+        @Option(help: "When: RFC 3339, or relative to now (+8h, -1d).") var at: String?
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var folders: FolderOptions
+
+        func run() async {
+            let loaded = await OnCall.load(folders, at: at)
+            let configuration = loaded.configuration
+            let schedules = configuration.scheduleIDs.filter { name == nil || $0 == name }
+            let policies = configuration.escalationPolicies.filter { name == nil || $0.id == name }
+            if schedules.isEmpty, policies.isEmpty { fail("no schedule or escalation policy named \(name ?? "")") }
+            if json {
+                var object: [String: JSONValue] = ["at": .string(RFC3339.string(loaded.now))]
+                object["schedules"] = .object(Dictionary(uniqueKeysWithValues: schedules.map { ($0, OnCall.whoJSON($0, loaded)) }))
+                object["escalation_policies"] = .object(Dictionary(uniqueKeysWithValues: policies.map { policy in
+                    (policy.id, JSONValue.array(policy.levels.indices.map { level in
+                        .array((loaded.state.snapshot.onCall(policy: policy.id, level: level + 1, at: loaded.now) ?? []).map { duty in
+                            .object(["person": .string(duty.person), "schedule": duty.schedule.map(JSONValue.string) ?? .null,
+                                     "until": duty.until.map { .string(RFC3339.string($0)) } ?? .null])
+                        })
+                    }))
+                }))
+                var writer = JSONWriter()
+                writer.value(.object(object))
+                print(String(decoding: writer.bytes, as: UTF8.self))
+                return
+            }
+            print("on call at \(RFC3339.string(loaded.now))")
+            for schedule in schedules { print(OnCall.whoText(schedule, loaded)) }
+            for policy in policies {
+                print("\(policy.id) (escalation policy)")
+                for level in policy.levels.indices {
+                    let duties = loaded.state.snapshot.onCall(policy: policy.id, level: level + 1, at: loaded.now) ?? []
+                    let text = duties.isEmpty ? "nobody" : duties.map { duty in
+                        let until = duty.until.map { " until " + loaded.state.clock($0, schedule: duty.schedule ?? "", now: loaded.now) } ?? " (always)"
+                        return "\(duty.person)\(duty.schedule.map { " via \($0)" } ?? "")\(until)"
+                    }.joined(separator: ", ")
+                    print("  level \(level + 1): \(text)")
+                }
+            }
+        }
+    }
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Whether a person is on call: where, at which level, until when.",
+            discussion: """
+            SUBJECT is a participant as the schedules write it (an e-mail address) or an identity as
+            upstream:subject (matched through people: in the schedules files).
+
+            Examples:
+              tessera oncall check alice@example.com
+              tessera oncall check corp:alice@example.com --at 2026-03-02T22:00:00Z
+
+            Exit status: 0 on call somewhere; 3 on call nowhere; 1 the bundle cannot be read.
+            """)
+
+        @Argument(help: "The person.") var subject: String
+        @Option(help: "When: RFC 3339, or relative to now (+8h, -1d).") var at: String?
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var folders: FolderOptions
+
+        func run() async {
+            let loaded = await OnCall.load(folders, at: at)
+            let identity = OnCall.identity(subject)
+            let names = loaded.state.people.participants(for: identity) + [subject]
+            var seen = Set<String>()
+            let duties = names.flatMap { loaded.state.snapshot.duties(of: $0, at: loaded.now) }
+                .filter { seen.insert("\($0.schedule ?? "")|\($0.policy ?? "")|\($0.level ?? 0)").inserted }
+            if json {
+                var writer = JSONWriter()
+                writer.value(.object(["subject": .string(subject), "at": .string(RFC3339.string(loaded.now)), "duties": .array(duties.map { duty in
+                    .object(["schedule": duty.schedule.map(JSONValue.string) ?? .null, "policy": duty.policy.map(JSONValue.string) ?? .null,
+                             "level": duty.level.map { .number(Double($0)) } ?? .null,
+                             "until": duty.until.map { .string(RFC3339.string($0)) } ?? .null])
+                })]))
+                print(String(decoding: writer.bytes, as: UTF8.self))
+            } else if duties.isEmpty {
+                print("\(subject) is not on call at \(RFC3339.string(loaded.now))")
+            } else {
+                for duty in duties {
+                    let place = [duty.schedule, duty.policy.map { "level \(duty.level ?? 0) of \($0)" }].compactMap { $0 }.joined(separator: ", ")
+                    let until = duty.until.map { "until " + loaded.state.clock($0, schedule: duty.schedule ?? "", now: loaded.now) } ?? "always"
+                    print("\(subject) is on call: \(place), \(until)")
+                }
+            }
+            if duties.isEmpty { Foundation.exit(3) }
+        }
+    }
+
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fetch every imported schedule now and say what each gave.",
+            discussion: """
+            Example:
+              tessera oncall sync
+
+            Exit status: 0 every imported schedule synced; 1 one or more failed (each says why).
+            """)
+
+        @OptionGroup var folders: FolderOptions
+
+        func run() async {
+            let loaded = await OnCall.load(folders, at: nil)
+            if loaded.reports.isEmpty { print("no imported schedules: the native ones need no sync") }
+            for report in loaded.reports {
+                if let error = report.error {
+                    print("\(report.schedule): FAILED from \(report.source): \(error)")
+                } else {
+                    print("\(report.schedule): \(report.shifts) shift(s) from \(report.source); on call now: "
+                        + OnCall.current(report.schedule, loaded))
+                }
+            }
+            if loaded.reports.contains(where: { $0.error != nil }) { Foundation.exit(1) }
+        }
+    }
+
+    /// `upstream:subject`, or a bare participant (an e-mail address) as the email claim.
+    static func identity(_ subject: String) -> Identity {
+        if let colon = subject.firstIndex(of: ":"), !subject.hasPrefix("mailto:") {
+            return Identity(upstream: String(subject[..<colon]), subject: String(subject[subject.index(after: colon)...]))
+        }
+        return Identity(upstream: "", subject: subject, email: subject)
+    }
+
+    static func current(_ schedule: String, _ loaded: Loaded) -> String {
+        if let why = loaded.state.unavailable[schedule] { return "unknown (\(why))" }
+        let shifts = loaded.state.snapshot.onCall(schedule: schedule, at: loaded.now) ?? []
+        return shifts.isEmpty ? "nobody" : shifts.map { "\($0.person) until \(loaded.state.clock($0.end, schedule: schedule, now: loaded.now))" }
+            .joined(separator: ", ")
+    }
+
+    static func whoText(_ schedule: String, _ loaded: Loaded) -> String {
+        let kind = loaded.configuration.native.contains { $0.schedule.id == schedule } ? "native"
+            : loaded.configuration.feeds.first { $0.id == schedule }?.sourceDescription ?? "imported"
+        var lines = ["\(schedule) (\(kind))", "  now:  \(current(schedule, loaded))"]
+        if loaded.state.unavailable[schedule] == nil, let timeline = loaded.state.snapshot.timelines[schedule] {
+            let ends = (timeline.onCall(at: loaded.now).map(\.end).min()) ?? loaded.now
+            let next = timeline.onCall(at: ends).filter { $0.start >= ends || !timeline.onCall(at: loaded.now).contains($0) }
+            if !next.isEmpty {
+                lines.append("  next: " + next.map {
+                    "\($0.person) from \(loaded.state.clock($0.start, schedule: schedule, now: loaded.now)) until \(loaded.state.clock($0.end, schedule: schedule, now: loaded.now))"
+                }.joined(separator: ", "))
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func whoJSON(_ schedule: String, _ loaded: Loaded) -> JSONValue {
+        if let why = loaded.state.unavailable[schedule] { return .object(["unknown": .string(why)]) }
+        let shifts = loaded.state.snapshot.onCall(schedule: schedule, at: loaded.now) ?? []
+        return .object(["on_call": .array(shifts.map { .object(["person": .string($0.person), "until": .string(RFC3339.string($0.end))]) })])
+    }
+}
+
+/// A clock stopped at the instant asked about (`--at`).
+struct FixedTime: TimeSource {
+    let instant: Date
+    init(_ instant: Date) { self.instant = instant }
+    func now() -> Date { instant }
+}
