@@ -46,8 +46,6 @@ let package = Package(
         // parser; pure (no I/O, time passed in), Foundation only.
         .target(
             name: "TesseraSchedules",
-            // The rules in words, folded into policies/README.md.
-            exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -2,7 +2,7 @@ import Foundation
 
 /// An on-call calendar read from an RFC 5545 feed, ready to expand into shifts.
 ///
-/// The subset real paging systems and calendars produce (see README.md): unfolding, CRLF or LF,
+/// The subset real paging systems and calendars produce (policies/README.md, "schedules/"): unfolding, CRLF or LF,
 /// parameters, escaped TEXT; `DTSTART`/`DTEND` in UTC, with an IANA `TZID` or one a `VTIMEZONE`
 /// defines, floating, or `VALUE=DATE` (floating times and dates are in the calendar's zone:
 /// `X-WR-TIMEZONE`, else the configured default); `DURATION` instead of `DTEND`; `RRULE` (see
