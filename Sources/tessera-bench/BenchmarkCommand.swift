@@ -11,13 +11,14 @@ struct BenchError: Error, CustomStringConvertible {
 /// Parses the mode and runs the benchmarks it names.
 enum BenchmarkCommand {
     enum Mode: String, CaseIterable {
-        case crypto, store, http, exchange, policy, approvals, all
+        case crypto, store, http, exchange, policy, oncall, approvals, all
 
         var runsCrypto: Bool { self == .crypto || self == .all }
         var runsStore: Bool { self == .store || self == .all }
         var runsHTTP: Bool { self == .http || self == .all }
         var runsExchange: Bool { self == .exchange || self == .all }
         var runsPolicy: Bool { self == .policy || self == .all }
+        var runsOnCall: Bool { self == .oncall || self == .all }
         var runsApprovals: Bool { self == .approvals || self == .all }
     }
 
@@ -57,7 +58,7 @@ enum BenchmarkCommand {
             let crypto = CryptoBenchmark()
             // Every mode but policy reports a ratio to the raw ES256 rates of this run.
             let floor = mode.runsCrypto ? try crypto.run(in: workspace)
-                : mode == .policy || mode == .approvals ? CryptoFloor(signPerSecond: 0, verifyPerSecond: 0) : try crypto.rawES256Rates(in: workspace)
+                : mode == .policy || mode == .oncall || mode == .approvals ? CryptoFloor(signPerSecond: 0, verifyPerSecond: 0) : try crypto.rawES256Rates(in: workspace)
             let rawES256Signing = floor.signPerSecond
             let postgres = ProcessInfo.processInfo.environment["TESSERA_BENCH_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
             if postgres == nil, mode.runsStore || mode.runsHTTP {
@@ -65,6 +66,9 @@ enum BenchmarkCommand {
             }
             if mode.runsPolicy {
                 try PolicyBenchmark().run()
+            }
+            if mode.runsOnCall {
+                try OnCallBenchmark().run()
             }
             if mode.runsStore {
                 print("== store: the audit log alone")

@@ -334,7 +334,7 @@ struct OnCallRule: AccessRule {
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
         let (met, reason, endsAt) = condition.evaluate(identity: identity, state: context.onCall, now: context.now)
-        return met ? .met(name, reason, until: endsAt) : .failed(name, reason)
+        return met ? .met(name, reason(), until: endsAt) : .failed(name, reason())
     }
 }
 
@@ -371,8 +371,8 @@ struct ApprovalRule: AccessRule {
         let lifetime = min(request.lifetimeSeconds ?? defaultSeconds, maximumSeconds)
         if let (number, rule, onCall, endsAt) = plan.autoApproval(identity: identity, request: request, lifetimeSeconds: lifetime,
                                                                   context: context) {
-            let seen = onCall.map { ": \($0)" } ?? ""
-            return .met(name, "\(ApprovalRule.autoApprovedPrefix) \(number) (\(rule.description))\(seen)", until: endsAt)
+            return .met(name, "\(ApprovalRule.autoApprovedPrefix) \(number) (\(rule.description))" + (onCall.map { ": " + $0() } ?? ""),
+                        until: endsAt)
         }
         return RuleResult(rule: name, status: .approvalRequired, reason: "approval required: \(plan.description)")
     }

@@ -89,7 +89,7 @@ extension ApprovalPlan {
     /// on-call part of it saw (who is on call until when), and, with `cap_to_shift`, when the
     /// approval stops holding; or nil.
     public func autoApproval(identity: Identity, request: AccessRequest, lifetimeSeconds: Int,
-                             context: DecisionContext) -> (number: Int, rule: AutoApprovalRule, onCall: String?, endsAt: Date?)? {
+                             context: DecisionContext) -> (number: Int, rule: AutoApprovalRule, onCall: (@Sendable () -> String)?, endsAt: Date?)? {
         for (index, rule) in autoApprove.enumerated() {
             if let maximum = rule.maxLifetimeSeconds, lifetimeSeconds > maximum { continue }
             if let pattern = rule.ticket {
@@ -97,7 +97,7 @@ extension ApprovalPlan {
             }
             if let groups = rule.groups, !identity.groups.contains(where: { groups.containsExactly($0) }) { continue }
             var endsAt: Date?
-            var seen: String?
+            var seen: (@Sendable () -> String)?
             if let onCall = rule.onCall {
                 let answer = onCall.evaluate(identity: identity, state: context.onCall, now: context.now)
                 guard answer.met else { continue }

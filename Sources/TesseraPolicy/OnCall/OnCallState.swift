@@ -140,47 +140,59 @@ public struct OnCallCondition: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Whether the subject holds the condition now, with the reason, and the moment it stops
+    /// Whether the subject holds the condition now, the reason (built when read: deciding is
+    /// the hot path, and formatting times costs more than the lookup), and the moment it stops
     /// holding when access is capped to the shift.
-    func evaluate(identity: Identity, state: OnCallState?, now: Date) -> (met: Bool, reason: String, endsAt: Date?) {
-        let subject = identity.namespacedSubject
+    func evaluate(identity: Identity, state: OnCallState?, now: Date) -> (met: Bool, reason: @Sendable () -> String, endsAt: Date?) {
+        let description = description
         guard let state else {
-            return (false, "on-call state unknown: no schedules are configured, so \(subject) cannot be shown \(description)", nil)
+            return (false, { "on-call state unknown: no schedules are configured, so \(identity.namespacedSubject) cannot be shown \(description)" }, nil)
         }
+        let policyName = policyName
         if case .escalationPolicy(let id, _) = target, state.snapshot.policies[id] == nil {
-            return (false, "no escalation policy \(id)", nil)
+            return (false, { "no escalation policy \(id)" }, nil)
         }
-        let names = Set(state.people.participants(for: identity).map { $0.lowercased() })
-        if let direct = directPeople(in: state).first(where: { names.contains($0.person.lowercased()) }) {
-            return (true, "\(subject) is named at level \(direct.level) of \(policyName)", nil)
+        let direct = directPeople(in: state)
+        if !direct.isEmpty {
+            let names = Set(state.people.participants(for: identity).map { $0.lowercased() })
+            if let person = direct.first(where: { names.contains($0.person.lowercased()) }) {
+                return (true, { "\(identity.namespacedSubject) is named at level \(person.level) of \(policyName)" }, nil)
+            }
         }
         var unknown: [String] = []
-        for (schedule, level) in schedules(in: state) {
+        let schedules = schedules(in: state)
+        for (schedule, level) in schedules {
             if let why = state.unavailable[schedule] {
                 unknown.append("\(schedule): \(why)")
                 continue
             }
             guard let shift = state.shift(of: identity, schedule: schedule, at: now, grace: TimeInterval(graceSeconds)) else { continue }
-            let at = level.map { " at level \($0) of \(policyName)" } ?? ""
-            let graceEnd = shift.end.addingTimeInterval(TimeInterval(graceSeconds))
-            if shift.end <= now {
-                return (true, "\(subject) was on call for \(schedule)\(at) until \(state.clock(shift.end, schedule: schedule, now: now)), "
-                    + "within the grace of \(DurationText.format(graceSeconds))", capToShift ? graceEnd : nil)
-            }
-            return (true, "\(subject) is on call for \(schedule)\(at) until \(state.clock(shift.end, schedule: schedule, now: now))",
-                    capToShift ? graceEnd : nil)
+            let graceSeconds = graceSeconds
+            let endsAt = capToShift ? shift.end.addingTimeInterval(TimeInterval(graceSeconds)) : nil
+            return (true, {
+                let at = level.map { " at level \($0) of \(policyName)" } ?? ""
+                let until = state.clock(shift.end, schedule: schedule, now: now)
+                if shift.end <= now {
+                    return "\(identity.namespacedSubject) was on call for \(schedule)\(at) until \(until), within the grace of \(DurationText.format(graceSeconds))"
+                }
+                return "\(identity.namespacedSubject) is on call for \(schedule)\(at) until \(until)"
+            }, endsAt)
         }
         // Fail closed: a schedule whose data cannot be trusted might have had the subject on it.
         if !unknown.isEmpty {
-            return (false, "cannot tell whether \(subject) is \(description): " + unknown.joined(separator: "; "), nil)
+            let unknownText = unknown
+            return (false, { "cannot tell whether \(identity.namespacedSubject) is \(description): " + unknownText.joined(separator: "; ") }, nil)
         }
-        let current = schedules(in: state).map { "\($0.schedule): \(state.whoIsOnCall($0.schedule, at: now))" }
-        switch target {
-        case .schedule(let id):
-            return (false, "\(subject) is not on call for \(id); on call now: \(state.whoIsOnCall(id, at: now))", nil)
-        case .escalationPolicy:
-            return (false, "\(subject) is not \(description); on call now: " + (current.isEmpty ? "nobody" : current.joined(separator: "; ")), nil)
-        }
+        let target = target
+        return (false, {
+            switch target {
+            case .schedule(let id):
+                return "\(identity.namespacedSubject) is not on call for \(id); on call now: \(state.whoIsOnCall(id, at: now))"
+            case .escalationPolicy:
+                let current = schedules.map { "\($0.schedule): \(state.whoIsOnCall($0.schedule, at: now))" }
+                return "\(identity.namespacedSubject) is not \(description); on call now: " + (current.isEmpty ? "nobody" : current.joined(separator: "; "))
+            }
+        }, nil)
     }
 
     private var policyName: String {
