@@ -98,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraServer", "TesseraCore", "TesseraStore", "TesseraJWT",
+                "TesseraServer", "TesseraCore", "TesseraStore", "TesseraJWT", "TesseraPolicy", "TesseraSchedules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 // The client commands talk HTTP to a server (and verify fetches JWKS).
@@ -109,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "tessera-bench",
             dependencies: [
-                "TesseraServer", "TesseraCore", "TesseraJWT", "TesseraCrypto", "TesseraStore",
+                "TesseraServer", "TesseraCore", "TesseraJWT", "TesseraCrypto", "TesseraStore", "TesseraPolicy", "TesseraSchedules",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

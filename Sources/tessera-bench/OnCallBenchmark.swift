@@ -68,11 +68,7 @@ struct OnCallBenchmark {
         guard engine.decide(identity: identity, request: requests[0], context: context).isAllowed else {
             throw BenchError(description: "the on-call role's request is not allowed: it would measure a deny path")
         }
-        var index = 0
-        let rate = Stopwatch.run(for: Self.seconds) {
-            _ = engine.decide(identity: identity, request: requests[index], context: context)
-            index = (index + 1) % requests.count
-        }
+        let rate = PolicyBenchmark.decisionRate(engine, identity: identity, requests: requests, context: context)
         let verdict = rate.perSecond >= PolicyBenchmark.target ? "PASS" : "BELOW TARGET"
         print("   decisions  \(Format.right(Format.count(rate.perSecond), 9))/s  \(verdict) (1,000 roles, every tenth on call; target >= "
             + "\(Format.count(PolicyBenchmark.target))/s)")

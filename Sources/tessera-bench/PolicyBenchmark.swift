@@ -30,14 +30,19 @@ struct PolicyBenchmark {
         guard engine.decide(identity: identity, request: requests[0], context: context).isAllowed else {
             throw BenchError(description: "the benchmark's request is not allowed: it would measure a deny path")
         }
-        var index = 0
-        let rate = Stopwatch.run(for: Self.seconds) {
-            _ = engine.decide(identity: identity, request: requests[index], context: context)
-            index = (index + 1) % requests.count
-        }
+        let rate = Self.decisionRate(engine, identity: identity, requests: requests, context: context)
         let verdict = rate.perSecond >= Self.target ? "PASS" : "BELOW TARGET"
         print("== policy: \(Self.roleCount) roles of 7 rules each, one core")
         print("   decisions  \(Format.right(Format.count(rate.perSecond), 9))/s  \(verdict) (target >= \(Format.count(Self.target))/s)")
+    }
+
+    /// Decisions per second, asking for each role of `requests` in turn.
+    static func decisionRate(_ engine: PolicyEngine, identity: Identity, requests: [AccessRequest], context: DecisionContext) -> Rate {
+        var index = 0
+        return Stopwatch.run(for: seconds) {
+            _ = engine.decide(identity: identity, request: requests[index], context: context)
+            index = (index + 1) % requests.count
+        }
     }
 }
 

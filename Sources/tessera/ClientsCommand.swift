@@ -125,6 +125,7 @@ struct Policy: ParsableCommand {
                 print("policy bundle \(folders.policies) is valid: \(registry.count) client(s)")
                 printAccessSummary(bundle)
                 printNotificationSummary(bundle.notifications)
+                printOnCallSummary(bundle)
             } catch {
                 fail(error.description)
             }

@@ -3,6 +3,7 @@ import Foundation
 import TesseraCore
 import TesseraJWT
 import TesseraPolicy
+import TesseraSchedules
 
 /// The roles and networks part of `tessera policy check`.
 func printAccessSummary(_ bundle: PolicyBundle) {
@@ -28,6 +29,23 @@ func printNotificationSummary(_ settings: NotificationSettings) {
     let sinks = settings.sinks.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", ")
     print("\(settings.sinks.count) notification sink(s): \(sinks); \(settings.routes.count) route(s)"
         + (settings.securitySinks.isEmpty ? "" : "; security sinks: \(settings.securitySinks.joined(separator: ", "))"))
+}
+
+/// The schedules part of `tessera policy check`, with a warning for each participant that maps
+/// to no identity (an on-call condition could never hold for them).
+func printOnCallSummary(_ bundle: PolicyBundle) {
+    let onCall = bundle.onCall
+    guard !onCall.isEmpty else { return }
+    print("\(onCall.native.count) native schedule(s), \(onCall.feeds.count) imported, \(onCall.escalationPolicies.count) escalation policy(ies)")
+    let upstreams = Set(bundle.upstreams.map(\.id) + [UpstreamDefinition.developmentID])
+    for native in onCall.native {
+        let named = native.schedule.layers.flatMap(\.participants) + native.schedule.overrides.map(\.person)
+        var seen = Set<String>()
+        for participant in named where seen.insert(participant).inserted && !onCall.people.maps(participant, upstreams: upstreams) {
+            print("warning: \(native.location): participant \"\(participant)\" of \(native.schedule.id) maps to no identity: "
+                + "use an e-mail address, upstream:subject, or add it to people.aliases")
+        }
+    }
 }
 
 extension Policy {

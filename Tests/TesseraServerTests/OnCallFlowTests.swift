@@ -111,6 +111,8 @@ struct OnCallFlowTests {
             time_zone: Europe/Berlin
             layers:
               - {participants: [alice@example.com, bob@example.com], rotation_start: "2026-03-02T09:00:00+01:00", turn: 1d, handoff: "09:00"}
+            overrides:
+              - {who: Night Cover, from: "2026-04-01T00:00:00Z", to: "2026-04-02T00:00:00Z"}
           - id: feed
             time_zone: Europe/Paris
             ical: {file: feed.ics}
@@ -136,6 +138,12 @@ struct OnCallFlowTests {
         #expect(bob.output.contains("bob@example.com is on call: feed, level 2 of payments, until 15:00 Europe/Paris"), "\(bob.output)")
         let nobody = try await run(tessera, ["oncall", "check", "zoe@example.com", "--at", "2026-03-02T13:00:00Z"] + folders)
         #expect(nobody.status == 3)
+
+        // A participant that names nobody is worth a warning: no condition could ever hold for them.
+        let check = try await run(tessera, ["policy", "check"] + folders)
+        #expect(check.status == 0, "\(check.error)")
+        #expect(check.output.contains("participant \"Night Cover\" of primary maps to no identity"), "\(check.output)")
+        #expect(!check.output.contains("alice@example.com\" of"), "\(check.output)")
 
         // A broken feed: sync says which and why, and fails.
         try "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2026\r\n".write(toFile: root + "/policies/schedules/feed.ics", atomically: true, encoding: .utf8)
