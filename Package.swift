@@ -74,6 +74,13 @@ let package = Package(
             dependencies: ["TesseraStore"],
             swiftSettings: swiftSettings
         ),
+        // Test support: a logger that writes to the current test's log file, so a test run prints
+        // only its results (`.ci/run` shows the logs of the tests that failed).
+        .target(
+            name: "TesseraTestLogging",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TesseraCore",
             dependencies: [
@@ -143,13 +150,13 @@ let package = Package(
         .testTarget(
             name: "TesseraStoreTests",
             // PostgresNIO: the PostgreSQL tests create and drop a database per check.
-            dependencies: ["TesseraStore", "TesseraStoreConformance", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: ["TesseraStore", "TesseraStoreConformance", "TesseraTestLogging", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TesseraCoreTests",
             dependencies: [
-                "TesseraCore", "TesseraCrypto", "TesseraJWT", "TesseraPolicy",
+                "TesseraCore", "TesseraCrypto", "TesseraJWT", "TesseraPolicy", "TesseraTestLogging",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
@@ -157,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "TesseraServerTests",
             dependencies: [
-                "TesseraServer", "TesseraCore", "TesseraCrypto", "TesseraJWT", "TesseraPolicy", "TesseraStore",
+                "TesseraServer", "TesseraCore", "TesseraCrypto", "TesseraJWT", "TesseraPolicy", "TesseraStore", "TesseraTestLogging",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

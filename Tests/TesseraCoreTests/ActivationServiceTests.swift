@@ -5,6 +5,7 @@ import Testing
 import TesseraJWT
 import TesseraPolicy
 import TesseraStore
+import TesseraTestLogging
 
 /// The workflow against a clock the tests move (DESIGN.md "Activation lifecycle"): what time
 /// does to requests and windows, and what each transition refuses. The live-socket loop is in
@@ -55,7 +56,7 @@ struct ActivationServiceTests {
 
         init(expiryWarningSeconds: Int = 300) throws {
             let registry = try UpstreamRegistry(upstreams: [], directory: "/nonexistent", fetcher: StubFetcher(), timeSource: clock,
-                                                logger: Logger(label: "test"))
+                                                logger: Logger.forCurrentTest())
             let engine = PolicyEngine(roles: try PolicyBundle.parseRoles(ActivationServiceTests.roles, file: "roles/test.yaml"))
             let policy = CurrentValue(AccessPolicy(upstreams: registry, engine: engine, trustedProxies: TrustedProxies()))
             let planner = CurrentValue<any NotificationPlanner>(EventRecorder(expiryWarningSeconds: expiryWarningSeconds))

@@ -7,6 +7,7 @@ import Synchronization
 import Testing
 @testable import TesseraCore
 import TesseraStore
+import TesseraTestLogging
 
 @Suite("Audit sinks")
 struct AuditSinkTests {
@@ -71,7 +72,7 @@ struct AuditSinkTests {
         let log = AuditLog(store: store, timeSource: ManualTimeSource(testNow))
         for index in 1...30 { _ = try await log.record(event(index)) }
         let port = try TestSyslogListener.freePort()
-        var logger = Logger(label: "test")
+        var logger = Logger.forCurrentTest()
         logger.logLevel = .critical
         let forwarder = AuditForwarder(sink: SyslogTCPSink(name: "syslog-test", host: "127.0.0.1", port: port), store: store,
                                        cursorDirectory: try temporaryDirectory("tessera-cursor"), pollInterval: .milliseconds(20),

@@ -3,6 +3,7 @@ import Logging
 import Testing
 @testable import TesseraCore
 import TesseraStore
+import TesseraTestLogging
 
 /// Failures anyone can cause are recorded bounded per source (security review, finding 4).
 @Suite("failure audit throttle")
@@ -10,7 +11,7 @@ struct FailureAuditThrottleTests {
     let store = InMemoryStorage()
     let clock = ManualTimeSource(testNow)
     var throttle: FailureAuditThrottle {
-        FailureAuditThrottle(audit: AuditLog(store: store, timeSource: clock), timeSource: clock, interval: 60, logger: Logger(label: "test"))
+        FailureAuditThrottle(audit: AuditLog(store: store, timeSource: clock), timeSource: clock, interval: 60, logger: Logger.forCurrentTest())
     }
 
     func failure(from address: String, client: String = "unknown:sha256:00") -> AuditEvent {

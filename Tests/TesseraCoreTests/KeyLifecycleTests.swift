@@ -5,6 +5,7 @@ import TesseraCore
 import TesseraCrypto
 import TesseraJWT
 import TesseraStore
+import TesseraTestLogging
 
 /// Key rotation with an injected clock: pre-publication, promotion, retention, removal, and
 /// emergency revocation, through `KeyManager` on a real store.
@@ -26,7 +27,7 @@ struct KeyLifecycleTests {
 
     func manager(_ store: InMemoryStorage? = nil, timings: KeyTimings = timings) async throws -> KeyManager {
         let store = store ?? self.store
-        var logger = Logger(label: "test")
+        var logger = Logger.forCurrentTest()
         logger.logLevel = .critical
         return try await KeyManager.open(store: store, codec: KeyMaterialCodec(kek: kek, form: .database),
                                          location: "test store", timings: { timings }, audit: AuditLog(store: store, timeSource: clock),
@@ -163,7 +164,7 @@ struct KeyLifecycleTests {
 
     @Test func aWrongKeyEncryptionKeyIsRefusedAtStart() async throws {
         _ = try await manager()
-        var logger = Logger(label: "test")
+        var logger = Logger.forCurrentTest()
         logger.logLevel = .critical
         let error = await #expect(throws: KeyDirectoryError.self) {
             try await KeyManager.open(store: store, codec: KeyMaterialCodec(kek: try KeyEncryptionKey.generate(), form: .database),
@@ -197,7 +198,7 @@ struct KeyLifecycleTests {
     /// the keys in force keep signing.
     @Test func aBrokenKeysFolderLeavesTheKeysInForceAndTheFilesUntouched() async throws {
         let directory = KeyDirectory(path: try temporaryDirectory())
-        var logger = Logger(label: "test")
+        var logger = Logger.forCurrentTest()
         logger.logLevel = .critical
         let manager = try await KeyManager.open(store: directory, codec: KeyMaterialCodec(kek: nil, form: .file), location: directory.path,
                                                 timings: { Self.timings }, audit: AuditLog(store: store, timeSource: clock), tokens: store,

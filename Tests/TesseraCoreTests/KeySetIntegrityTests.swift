@@ -5,6 +5,7 @@ import TesseraCore
 import TesseraCrypto
 import TesseraJWT
 import TesseraStore
+import TesseraTestLogging
 
 /// The database key set under the key-encryption key, through `KeyManager` on an in-memory
 /// store edited directly (as a database writer without the KEK would): only what a holder of
@@ -21,7 +22,7 @@ struct KeySetIntegrityTests {
     }
 
     func manager() async throws -> KeyManager {
-        var logger = Logger(label: "test")
+        var logger = Logger.forCurrentTest()
         logger.logLevel = .critical
         return try await KeyManager.open(store: store, codec: KeyMaterialCodec(kek: kek, form: .database), location: "test store",
                                          timings: { Self.timings }, audit: AuditLog(store: store, timeSource: clock), tokens: store,

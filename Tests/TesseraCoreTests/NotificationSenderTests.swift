@@ -6,6 +6,7 @@ import TesseraCore
 import TesseraJWT
 import TesseraPolicy
 import TesseraStore
+import TesseraTestLogging
 
 /// A receiver that answers from a script, recording every request.
 final class ScriptedTransport: NotificationTransport {
@@ -114,7 +115,7 @@ struct NotificationSenderTests {
         {
             self.settings = CurrentValue(settings)
             transport = ScriptedTransport(answers)
-            var logger = Logger(label: "test")
+            var logger = Logger.forCurrentTest()
             logger.logLevel = .critical
             sender = NotificationSender(outbox: store, settings: self.settings, transport: transport,
                                         audit: AuditLog(store: store, timeSource: time), timeSource: time, random: CountingRandom(),
@@ -207,7 +208,7 @@ struct NotificationSenderTests {
     @Test func wakingDeliversPromptlyWithoutWaitingForThePoll() async throws {
         let store = InMemoryStorage()
         let transport = ScriptedTransport([])
-        var logger = Logger(label: "test")
+        var logger = Logger.forCurrentTest()
         logger.logLevel = .critical
         let settings = CurrentValue(notificationSettings(routes: [NotificationRoute(events: nil, sinks: ["hook"], location: SourceLocation(file: "n"))]))
         let sender = NotificationSender(outbox: store, settings: settings, transport: transport,

@@ -5,6 +5,7 @@ import Testing
 import TesseraCore
 import TesseraPolicy
 import TesseraSchedules
+import TesseraTestLogging
 
 /// The on-call sync with an injected clock: a feed's first good sync makes its schedule known,
 /// a broken feed leaves the last good data in force until `max_staleness`, then conditions on it
@@ -66,8 +67,7 @@ struct OnCallServiceTests {
         try PolicyBundle.parseSchedules(Self.schedules, file: "team.yaml", directory: folder, into: &configuration)
         let clock = ManualTimeSource(Self.start)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
+        let logger = Logger.forCurrentTest()
         let service = OnCallService(configuration: configuration, sources: OnCallSources(http: http), timeSource: clock, logger: logger)
 
         // Before the first sync: the native schedule answers, the feed fails closed.

@@ -5,6 +5,7 @@ import TesseraCore
 import TesseraCrypto
 import TesseraJWT
 import TesseraStore
+import TesseraTestLogging
 
 @Suite("Token endpoint pipeline")
 struct TokenEndpointTests {
@@ -12,7 +13,7 @@ struct TokenEndpointTests {
     let endpoint: TokenEndpoint
     let keys: SigningKeys
     let storage = InMemoryStorage()
-    let logger = Logger(label: "test")
+    let logger = Logger.forCurrentTest()
 
     init() throws {
         fixture = try ClientFixture()

@@ -4,6 +4,7 @@ import Logging
 import Testing
 import TesseraCore
 import TesseraPolicy
+import TesseraTestLogging
 
 /// Subject tokens and a JWK Set made by code nobody here wrote (PyJWT and pyca/cryptography),
 /// served over HTTP and verified by the upstream verifier: RS256 without `kid` (as
@@ -57,7 +58,7 @@ struct UpstreamPyJWTInteropTests {
                                           maximumAuthenticationAgeSeconds: 3600, location: SourceLocation(file: "test"))
         let client = HTTPDocumentFetcher.makeHTTPClient()
         let registry = try UpstreamRegistry(upstreams: [upstream], directory: "/nonexistent", fetcher: HTTPDocumentFetcher(client: client),
-                                            timeSource: SystemTimeSource(), logger: Logger(label: "test"))
+                                            timeSource: SystemTimeSource(), logger: Logger.forCurrentTest())
         do {
             for alg in ["RS256", "ES256", "PS256", "EdDSA"] {
                 let token = try #require(tokens[alg])

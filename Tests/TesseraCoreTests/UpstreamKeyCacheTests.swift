@@ -7,6 +7,7 @@ import TesseraCore
 import TesseraCrypto
 import TesseraJWT
 import TesseraPolicy
+import TesseraTestLogging
 
 @Suite("Upstream JWKS cache")
 struct UpstreamKeyCacheTests {
@@ -224,7 +225,7 @@ struct UpstreamKeyCacheTests {
         let clock = ManualTimeSource(testNow)
         let registry = try UpstreamRegistry(upstreams: [live, dead], directory: "/nonexistent",
                                             fetcher: HTTPDocumentFetcher(client: client, timeout: .seconds(3)), timeSource: clock,
-                                            logger: Logger(label: "test"))
+                                            logger: Logger.forCurrentTest())
         func token(_ issuer: String, _ key: UpstreamTestKey) throws -> String {
             let now = testNow.timeIntervalSince1970
             return try signedToken(header: ["alg": "ES256", "kid": .string(key.kid)], claims: [
@@ -269,7 +270,7 @@ struct UpstreamKeyCacheTests {
         let client = HTTPDocumentFetcher.makeHTTPClient()
         let clock = ManualTimeSource(testNow)
         let registry = try UpstreamRegistry(upstreams: [upstream], directory: "/nonexistent", fetcher: HTTPDocumentFetcher(client: client),
-                                            timeSource: clock, logger: Logger(label: "test"))
+                                            timeSource: clock, logger: Logger.forCurrentTest())
         func token(_ key: UpstreamTestKey) throws -> String {
             let now = clock.now().timeIntervalSince1970
             return try signedToken(header: ["alg": "ES256", "kid": .string(key.kid)], claims: [
@@ -298,7 +299,7 @@ struct UpstreamKeyCacheTests {
                                           audiences: ["tessera-cli"], location: TesseraPolicy.SourceLocation(file: "upstreams.yaml", line: 3))
         let fetcher = StubFetcher()
         let registry = try UpstreamRegistry(upstreams: [upstream], directory: directory, fetcher: fetcher,
-                                            timeSource: ManualTimeSource(testNow), logger: Logger(label: "test"))
+                                            timeSource: ManualTimeSource(testNow), logger: Logger.forCurrentTest())
         let now = testNow.timeIntervalSince1970
         let token = try signedToken(header: ["alg": "ES256", "kid": "file-1"], claims: [
             "iss": "https://idp.internal", "sub": "carol", "aud": "tessera-cli", "exp": .number(now + 60),
@@ -310,7 +311,7 @@ struct UpstreamKeyCacheTests {
         broken.keys = .file(path: "missing.json")
         let error = #expect(throws: PolicyError.self) {
             try UpstreamRegistry(upstreams: [broken], directory: directory, fetcher: fetcher, timeSource: ManualTimeSource(testNow),
-                                 logger: Logger(label: "test"))
+                                 logger: Logger.forCurrentTest())
         }
         #expect(error?.description.hasPrefix("upstreams.yaml:3: jwks_file:") == true, "\(String(describing: error))")
     }
@@ -321,7 +322,7 @@ struct UpstreamKeyCacheTests {
         let bundle = try PolicyBundle.load(directory: policies)
         let fetcher = StubFetcher()
         let registry = try UpstreamRegistry(upstreams: bundle.upstreams, directory: bundle.directory, fetcher: fetcher,
-                                            timeSource: ManualTimeSource(testNow), logger: Logger(label: "test"))
+                                            timeSource: ManualTimeSource(testNow), logger: Logger.forCurrentTest())
         #expect(Set(registry.caches.keys) == ["corp", "github-actions"])
         #expect(fetcher.total == 0)
         // Unreachable upstreams are logged by prefetch, never thrown.
@@ -337,7 +338,7 @@ struct UpstreamKeyCacheTests {
         var partner = UpstreamFixture.partner
         partner.audiences = ["tessera-cli", "another"]
         let reloaded = try UpstreamRegistry(upstreams: [UpstreamFixture.corp, partner], directory: "/nonexistent",
-                                            fetcher: fixture.fetcher, timeSource: fixture.clock, logger: Logger(label: "test"),
+                                            fetcher: fixture.fetcher, timeSource: fixture.clock, logger: Logger.forCurrentTest(),
                                             reusing: fixture.registry)
         #expect(reloaded.caches["corp"] === fixture.registry.caches["corp"])
         #expect(reloaded.caches["partner"] !== fixture.registry.caches["partner"])

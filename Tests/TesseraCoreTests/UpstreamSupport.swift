@@ -4,6 +4,7 @@ import TesseraCore
 import TesseraCrypto
 import TesseraJWT
 import TesseraPolicy
+import TesseraTestLogging
 
 /// A document fetcher tests control: a document or a failure per URL, an optional delay, and
 /// how often each URL was asked for.
@@ -126,7 +127,7 @@ struct UpstreamFixture {
         fetcher.serve(corpJWKS, try jwksDocument([corpKey]))
         fetcher.serve(partnerJWKS, try jwksDocument([partnerKey]))
         registry = try UpstreamRegistry(upstreams: upstreams, directory: "/nonexistent", fetcher: fetcher, timeSource: clock,
-                                        configuration: configuration, logger: Logger(label: "test"))
+                                        configuration: configuration, logger: Logger.forCurrentTest())
     }
 
     var now: Date { clock.now() }

@@ -6,6 +6,7 @@ import TesseraCore
 import TesseraCrypto
 import TesseraJWT
 import TesseraPolicy
+import TesseraTestLogging
 
 @Suite("Upstream verification")
 struct UpstreamVerificationTests {
@@ -219,7 +220,7 @@ struct HostileSubjectTokenTests {
         corp.keys = .jwksURI(server.baseURL + "/corp.json")
         let client = HTTPDocumentFetcher.makeHTTPClient()
         let registry = try UpstreamRegistry(upstreams: [corp], directory: "/nonexistent", fetcher: HTTPDocumentFetcher(client: client),
-                                            timeSource: fixture.clock, logger: Logger(label: "test"))
+                                            timeSource: fixture.clock, logger: Logger.forCurrentTest())
         func refusesOverHTTP(_ token: String, code: UpstreamVerificationError.Code) async {
             let error = await #expect(throws: UpstreamVerificationError.self) { try await registry.verify(subjectToken: token, now: fixture.now) }
             #expect(error?.code == code, "\(String(describing: error))")

@@ -6,6 +6,7 @@ import Testing
 import TesseraCore
 import TesseraServer
 import TesseraStore
+import TesseraTestLogging
 
 /// `GET /admin/audit` over HTTP: RFC 6750 challenges, filters, paging, and the audit of
 /// every admin call.
@@ -20,7 +21,7 @@ struct AdminAPITests {
     /// An admin token minted as `tessera admin token` does, through a second connection to the
     /// running server's store.
     func adminToken(subject: String = "ops-alice") async throws -> String {
-        let store = try await SQLiteStorage.open(directory: fixture.root + "/data")
+        let store = try await SQLiteStorage.open(directory: fixture.root + "/data", logger: .forCurrentTest())
         do {
             let keys = try SigningKeys(keys: KeyDirectory(path: fixture.root + "/keys").load())
             let minted = try await AdminAccess.issueToken(subject: subject, lifetimeSeconds: 300, reason: nil, urls: IssuerURLs(issuer: testIssuer),

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TesseraCore
 import TesseraStore
+import TesseraTestLogging
 
 /// The audit and admin commands of the real executable against one store: `admin token`,
 /// `admin revoke`, `audit export` and `audit tail -f`.
@@ -18,7 +19,7 @@ struct AuditCommandLineTests {
         let missing = try await run(tessera, ["admin", "token", "--subject", "ops"] + folders)
         #expect(missing.status != 0)
         #expect(missing.error.contains("has `tessera serve` run"), "\(missing.error)")
-        try await SQLiteStorage.open(directory: root + "/data").close()
+        try await SQLiteStorage.open(directory: root + "/data", logger: .forCurrentTest()).close()
 
         let minted = try await run(tessera, ["admin", "token", "--subject", "ops", "--reason", "INC-7"] + folders)
         #expect(minted.status == 0, "\(minted.error)")

@@ -3,6 +3,7 @@ import Testing
 import TesseraCore
 import TesseraJWT
 import TesseraStore
+import TesseraTestLogging
 
 /// Editing the columns the audit log's filters read (role, subject, event), which the hash
 /// chain does not cover, in the SQLite file, as someone with write access to it would:
@@ -38,7 +39,7 @@ struct AuditIndexTamperingTests {
         }
         let root = NSTemporaryDirectory() + "tessera-audit-index-\(UUID())"
         let data = ["--data", root + "/data"]
-        let store = try await SQLiteStorage.open(directory: root + "/data")
+        let store = try await SQLiteStorage.open(directory: root + "/data", logger: .forCurrentTest())
         let log = AuditLog(store: store, timeSource: SystemTimeSource())
         for subject in ["bob", "alice", "carol"] {
             _ = try await log.record(AuditEvent("token.issued", outcome: .success, actor: AuditActor(subject: subject),

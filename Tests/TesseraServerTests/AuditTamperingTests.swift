@@ -4,6 +4,7 @@ import TesseraCore
 import TesseraCrypto
 import TesseraJWT
 import TesseraStore
+import TesseraTestLogging
 
 /// Tampering with the SQLite database itself, as someone with write access to the file would:
 /// verification names the first entry that no longer fits, and a checkpoint taken before proves
@@ -33,7 +34,7 @@ struct AuditTamperingTests {
         }
         let root = NSTemporaryDirectory() + "tessera-tamper-\(UUID())"
         let keys = try SigningKeys(keys: [KeyDirectory(path: root + "/keys").generate(algorithm: .es256, now: Date())])
-        let store = try await SQLiteStorage.open(directory: root + "/data")
+        let store = try await SQLiteStorage.open(directory: root + "/data", logger: .forCurrentTest())
         let log = AuditLog(store: store, timeSource: SystemTimeSource())
         for index in 1...6 {
             _ = try await log.record(AuditEvent("test.event", outcome: .success, actor: AuditActor(subject: "user-\(index)")))
@@ -48,7 +49,7 @@ struct AuditTamperingTests {
         let tampered = try await run(python, ["-c", script, root + "/data/tessera.sqlite", tampering.sql])
         try #require(tampered.status == 0, "\(tampered.error)")
 
-        let reopened = try await SQLiteStorage.open(directory: root + "/data")
+        let reopened = try await SQLiteStorage.open(directory: root + "/data", logger: .forCurrentTest())
         let verified = try await AuditLog.verify(reopened)
         guard case .failure(let broken) = verified else {
             Issue.record("\(tampering) was not detected")

@@ -6,6 +6,7 @@ import Testing
 import TesseraCore
 import TesseraCrypto
 import TesseraStore
+import TesseraTestLogging
 
 /// kill -9 in the middle of a burst of token requests: every token a client received must have
 /// its audit entry and token record, and the chain must verify, after the crash.
@@ -66,7 +67,7 @@ struct CrashSafetyTests {
 
         let tokens = await received.tokens
         #expect(tokens.count >= 200)
-        let store = try await SQLiteStorage.open(directory: root + "/data")
+        let store = try await SQLiteStorage.open(directory: root + "/data", logger: .forCurrentTest())
         var missing: [String] = []
         for token in tokens {
             let payload = try #require(Base64URL.decode(String(token.split(separator: ".")[1])))

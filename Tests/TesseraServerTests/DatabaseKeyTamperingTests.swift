@@ -6,6 +6,7 @@ import TesseraCore
 import TesseraCrypto
 import TesseraJWT
 import TesseraStore
+import TesseraTestLogging
 
 /// Someone who can write the PostgreSQL database but does not hold the key-encryption key edits
 /// the signing keys there, with psql (code nobody here wrote), under a running `KeyManager`:
@@ -160,7 +161,7 @@ struct DatabaseKeyTamperingTests {
         #expect(try await storage.replaceSigningKeys([record], mac: nil, expectedVersion: 0))
 
         let clock = ManualTimeSource(Self.now)
-        var logger = Logger(label: "test")
+        var logger = Logger.forCurrentTest()
         logger.logLevel = .critical
         let manager = try await KeyManager.open(store: storage, codec: KeyMaterialCodec(kek: kek, form: .database),
                                                 location: "signing keys in the database",
@@ -178,12 +179,13 @@ struct DatabaseKeyTamperingTests {
         try await storage.close()
     }
 
-    /// The store's migration notices are not what these tests look at.
-    static let quiet: Logger = {
-        var logger = Logger(label: "test.store")
+    /// The store's migration notices are not what these tests look at. A new logger on each use,
+    /// for the test running then.
+    static var quiet: Logger {
+        var logger = Logger.forCurrentTest(label: "test.store")
         logger.logLevel = .warning
         return logger
-    }()
+    }
 
     static let verifier = JWTVerifier(policy: VerificationPolicy(issuer: "https://tessera.test", audiences: [audience], expectedType: "at+jwt"))
 

@@ -11,6 +11,7 @@ import TesseraJWT
 import TesseraPolicy
 import TesseraServer
 import TesseraStore
+import TesseraTestLogging
 
 /// A webhook receiver on 127.0.0.1 (a free port): records every request and answers from a
 /// script per path, then 204.
@@ -61,7 +62,7 @@ final class WebhookReceiver: Sendable {
             fields[.retryAfter] = answer.retryAfter
             return Response(status: HTTPResponse.Status(code: answer.status), headers: fields)
         }
-        var logger = Logger(label: "receiver")
+        var logger = Logger.forCurrentTest(label: "receiver")
         logger.logLevel = .critical
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
         return try await app.test(.live) { client in try await body(try #require(client.port)) }
@@ -85,7 +86,7 @@ struct NotificationDeliveryTests {
     /// every 50 ms, over a real HTTP client.
     static func withSender<T: Sendable>(_ store: InMemoryStorage, _ settings: NotificationSettings,
                                         _ body: @Sendable (NotificationSender) async throws -> T) async throws -> T {
-        var logger = Logger(label: "test")
+        var logger = Logger.forCurrentTest()
         logger.logLevel = .critical
         let client = HTTPNotificationTransport.makeHTTPClient()
         let sender = NotificationSender(
@@ -198,7 +199,7 @@ struct NotificationDeliveryTests {
         try await receiver.serving { port in
             let store = InMemoryStorage()
             let settings = Self.settings(port: port, paths: ["hook": .webhook])
-            var logger = Logger(label: "test")
+            var logger = Logger.forCurrentTest()
             logger.logLevel = .critical
             let client = HTTPNotificationTransport.makeHTTPClient()
             let sender = NotificationSender(outbox: store, settings: CurrentValue(settings), transport: HTTPNotificationTransport(client: client),

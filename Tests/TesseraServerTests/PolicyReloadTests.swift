@@ -9,6 +9,7 @@ import NIOCore
 import Testing
 import TesseraCore
 import TesseraServer
+import TesseraTestLogging
 
 /// Hot reload of the policy bundle: a good change takes effect, a broken file is refused and
 /// the previous bundle keeps serving.
@@ -39,7 +40,7 @@ struct PolicyReloadTests {
     @Test func aGoodChangeTakesEffectAndABrokenOneIsRefused() async throws {
         var settings = fixture.settings
         settings.policyPollInterval = .milliseconds(50)
-        var logger = Logger(label: "test")
+        var logger = Logger.forCurrentTest()
         logger.logLevel = .critical
         let app = try await buildApplication(settings, logger: logger)
         let clientsFile = fixture.root + "/policies/clients.yaml"

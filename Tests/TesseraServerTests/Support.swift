@@ -9,6 +9,7 @@ import TesseraCrypto
 import TesseraJWT
 import TesseraServer
 import TesseraStore
+import TesseraTestLogging
 
 let testIssuer = "http://127.0.0.1:8080"
 
@@ -65,7 +66,7 @@ struct ServerFixture {
     }
 
     func application() async throws -> some ApplicationProtocol {
-        var logger = Logger(label: "test")
+        var logger = Logger.forCurrentTest()
         logger.logLevel = .warning
         return try await buildApplication(settings, logger: logger)
     }
@@ -77,7 +78,7 @@ struct ServerFixture {
 
     /// The entries of the fixture's audit log, read from its SQLite store.
     func auditEntries() async throws -> [SealedAuditEntry] {
-        let store = try await SQLiteStorage.open(directory: root + "/data")
+        let store = try await SQLiteStorage.open(directory: root + "/data", logger: .forCurrentTest())
         let entries = try await store.auditEntries(after: 0, limit: 1000)
         try await store.close()
         return entries

@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import Testing
 @testable import TesseraStore
+import TesseraTestLogging
 
 /// The PostgreSQL server the tests use: `TESSERA_TEST_POSTGRES`, a URL whose user may create
 /// databases (`.ci/run` starts one and sets it). Each test gets a database of its own, dropped
@@ -86,10 +87,10 @@ enum PostgresTestServer {
     }
 
     /// Warnings and worse only: every test's store applies the migrations, and their notices
-    /// would bury the test output.
-    static let logger: Logger = {
-        var logger = Logger(label: "tessera.tests.postgres")
+    /// would bury the test's log. A new logger on each use, for the test running then.
+    static var logger: Logger {
+        var logger = Logger.forCurrentTest(label: "tessera.tests.postgres")
         logger.logLevel = .warning
         return logger
-    }()
+    }
 }

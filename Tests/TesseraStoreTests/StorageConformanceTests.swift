@@ -2,13 +2,14 @@ import Foundation
 import Testing
 @testable import TesseraStore
 import TesseraStoreConformance
+import TesseraTestLogging
 
 @Suite("Store conformance")
 struct StorageConformanceTests {
     @Test("SQLite", arguments: StoreConformance.checks)
     func sqlite(_ check: StoreConformance.Check) async throws {
         let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
-        try await closing(try await SQLiteStorage.open(directory: directory)) { try await check.run($0) }
+        try await closing(try await SQLiteStorage.open(directory: directory, logger: .forCurrentTest())) { try await check.run($0) }
     }
 
     @Test("in memory", arguments: StoreConformance.checks)
@@ -26,7 +27,7 @@ struct StorageConformanceTests {
 struct SQLiteStorageTests {
     @Test func keepsEverythingAcrossReopening() async throws {
         let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
-        let first = try await SQLiteStorage.open(directory: directory)
+        let first = try await SQLiteStorage.open(directory: directory, logger: .forCurrentTest())
         let token = IssuedTokenRecord(jwtID: "j", subject: "s", clientID: "c", audiences: ["a"], scope: nil, keyID: "k",
                                       issuedAt: Date(timeIntervalSince1970: 1_800_000_000), expiresAt: Date(timeIntervalSince1970: 1_800_000_300))
         let written = try await first.appendAudit { _ in
@@ -35,7 +36,7 @@ struct SQLiteStorageTests {
         }
         try await first.close()
         // Opening again finds the schema applied and the data there.
-        let second = try await SQLiteStorage.open(directory: directory)
+        let second = try await SQLiteStorage.open(directory: directory, logger: .forCurrentTest())
         #expect(try await second.auditEntries(after: 0, limit: 10) == written)
         #expect(try await second.issuedToken(jwtID: "j") == token)
         try await second.close()
@@ -46,8 +47,8 @@ struct SQLiteStorageTests {
     /// the head and seals again. The result is one chain.
     @Test func twoWritersOnOneFileKeepOneChain() async throws {
         let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
-        let first = try await SQLiteStorage.open(directory: directory)
-        let second = try await SQLiteStorage.open(directory: directory)
+        let first = try await SQLiteStorage.open(directory: directory, logger: .forCurrentTest())
+        let second = try await SQLiteStorage.open(directory: directory, logger: .forCurrentTest())
         for round in 0..<5 {
             for store in [first, second] {
                 _ = try await store.appendAudit { head in
@@ -70,7 +71,7 @@ struct SQLiteStorageTests {
     }
 
     @Test func forgetsExpiredAssertionJTIs() async throws {
-        let store = try await SQLiteStorage.open(directory: NSTemporaryDirectory() + "tessera-sqlite-\(UUID())")
+        let store = try await SQLiteStorage.open(directory: NSTemporaryDirectory() + "tessera-sqlite-\(UUID())", logger: .forCurrentTest())
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         for index in 0..<5 {
             #expect(try await store.recordFirstUse(jti: "old-\(index)", clientID: "c", expiresAt: now + 60, now: now))
@@ -89,7 +90,7 @@ struct SQLiteStorageTests {
         // Each open's outcome is kept, so a store that did open is closed even when the other
         // failed: a SQLite connection released unclosed stops the whole test process.
         func open() async -> Result<SQLiteStorage, any Error> {
-            do { return .success(try await SQLiteStorage.open(directory: directory)) } catch { return .failure(error) }
+            do { return .success(try await SQLiteStorage.open(directory: directory, logger: .forCurrentTest())) } catch { return .failure(error) }
         }
         async let a = open()
         async let b = open()
@@ -98,7 +99,7 @@ struct SQLiteStorageTests {
         _ = try first.get()
         _ = try second.get()
         // Migrated once and usable.
-        let reopened = try await SQLiteStorage.open(directory: directory)
+        let reopened = try await SQLiteStorage.open(directory: directory, logger: .forCurrentTest())
         _ = try await reopened.appendAudit { _ in [] }
         try await reopened.close()
     }
