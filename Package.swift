@@ -84,7 +84,7 @@ let package = Package(
         .target(
             name: "TesseraCore",
             dependencies: [
-                "TesseraCrypto", "TesseraJWT", "TesseraPolicy", "TesseraStore", "TesseraText",
+                "TesseraCrypto", "TesseraJWT", "TesseraPolicy", "TesseraSchedules", "TesseraStore", "TesseraText",
                 .product(name: "Logging", package: "swift-log"),
                 // Upstream JWKS fetching (DESIGN.md: NIO-native, timeouts, connection pooling).
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -156,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "TesseraCoreTests",
             dependencies: [
-                "TesseraCore", "TesseraCrypto", "TesseraJWT", "TesseraPolicy", "TesseraTestLogging",
+                "TesseraCore", "TesseraCrypto", "TesseraJWT", "TesseraPolicy", "TesseraSchedules", "TesseraTestLogging",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings

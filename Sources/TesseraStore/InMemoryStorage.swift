@@ -10,6 +10,7 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore, ActivationStore, 
     private var requests: [String: ActivationRequestRecord] = [:]
     private var activationRecords: [String: ActivationRecord] = [:]
     private var outbox: [String: StoredNotification] = [:]
+    private var onCallCache: [String: OnCallCacheEntry] = [:]
 
     private struct StoredNotification {
         var notification: OutboxNotification
@@ -152,6 +153,25 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore, ActivationStore, 
     public func notifications(in state: NotificationState, limit: Int) -> [OutboxNotification] {
         Array(outbox.values.filter { $0.state == state }.map(\.notification).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
             .prefix(limit))
+    }
+
+    // MARK: OnCallCacheStore
+
+    public func onCallCacheEntry(source: String) -> OnCallCacheEntry? { onCallCache[source] }
+
+    public func onCallSyncTimes() -> [OnCallSyncTime] {
+        onCallCache.values.map { OnCallSyncTime(source: $0.source, syncedAt: $0.syncedAt) }
+            .sorted { $0.source.utf8.lexicographicallyPrecedes($1.source.utf8) }
+    }
+
+    /// No suspension point between the comparison and the write: the actor makes it a
+    /// compare-and-swap. Times compare to the millisecond, as the persistent backends keep them.
+    public func writeOnCallCacheEntry(_ entry: OnCallCacheEntry) -> Bool {
+        if let stored = onCallCache[entry.source], stored.syncedAt.millisecondsSince1970 >= entry.syncedAt.millisecondsSince1970 {
+            return false
+        }
+        onCallCache[entry.source] = entry
+        return true
     }
 
     // MARK: SigningKeyStore

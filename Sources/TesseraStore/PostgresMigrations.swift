@@ -140,6 +140,19 @@ enum PostgresMigrations {
             "ALTER TABLE issued_tokens ADD COLUMN activation_id TEXT",
             "CREATE INDEX issued_tokens_activation ON issued_tokens (activation_id)",
         ]),
+        // The last good sync of each on-call source (`OnCallCacheStore`), as SQLite's version 6:
+        // replicas share it, so one that starts during the paging system's outage has the data
+        // another fetched. `data` is the sync's own encoding, opaque here.
+        (5, [
+            """
+            CREATE TABLE oncall_cache (
+                source TEXT PRIMARY KEY,
+                synced_ms BIGINT NOT NULL,
+                fingerprint TEXT,
+                data BYTEA NOT NULL
+            )
+            """,
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

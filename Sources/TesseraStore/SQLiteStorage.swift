@@ -188,6 +188,18 @@ public final class SQLiteStorage: MigratedStorage {
             END
             """,
         ]),
+        // The last good sync of each on-call source (`OnCallCacheStore`): what a restart during
+        // the paging system's outage reads. `data` is the sync's own encoding, opaque here.
+        (6, [
+            """
+            CREATE TABLE oncall_cache (
+                source TEXT PRIMARY KEY,
+                synced_ms INTEGER NOT NULL,
+                fingerprint TEXT,
+                data BLOB NOT NULL
+            )
+            """,
+        ]),
     ]
 
     public static var schemaVersion: Int { migrations.last?.version ?? 0 }

@@ -39,10 +39,12 @@ public protocol IssuedTokenStore: Sendable {
 /// the PostgreSQL backend) a database several replicas share.
 ///
 /// Each feature keeps its state through a protocol of its own added to this list: activation
-/// requests, activations and the notification outbox (the approval workflow). Signing-key states (key
+/// requests, activations and the notification outbox (the approval workflow), the cache of synced
+/// on-call data (`OnCallCacheStore`). Signing-key states (key
 /// rotation shared by replicas) are `SigningKeyStore`, which only the backends replicas can share
 /// implement (in memory and PostgreSQL): a single node keeps its keys as files.
-public protocol TesseraStorage: AuditStore, IssuedTokenStore, AssertionReplayStore, ActivationStore, NotificationOutbox {
+public protocol TesseraStorage: AuditStore, IssuedTokenStore, AssertionReplayStore, ActivationStore, NotificationOutbox,
+    OnCallCacheStore {
     /// Deletes what can no longer matter at `now`: issued tokens (with their revocations) and
     /// assertion jtis past their expiry, delivered notifications a day old. The audit log,
     /// requests and activations are never pruned.

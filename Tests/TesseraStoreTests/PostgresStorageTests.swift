@@ -52,6 +52,34 @@ struct PostgresStorageTests {
         }
     }
 
+    /// Two replicas polling one paging system write their syncs at once, from several tasks
+    /// each, in no particular order: the newest sync is what both read afterwards, and a
+    /// replica starting later finds it.
+    @Test func twoReplicasCachingOnCallSyncsAtOnceKeepTheNewest() async throws {
+        try await PostgresTestServer.withFreshDatabase { url in
+            let replicas = [try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger),
+                            try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger)]
+            let base = Date(timeIntervalSince1970: 1_800_000_000)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for sync in [5, 2, 7, 0, 3, 6, 1, 4] {
+                    let store = replicas[sync % 2]
+                    group.addTask {
+                        _ = try await store.writeOnCallCacheEntry(OnCallCacheEntry(source: "pagerduty:payments", data: [UInt8(sync)],
+                                                                                   syncedAt: base + TimeInterval(sync)))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for store in replicas {
+                #expect(try await store.onCallCacheEntry(source: "pagerduty:payments")?.data == [7])
+            }
+            for store in replicas { try await store.close() }
+            let restarted = try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger)
+            #expect(try await restarted.onCallSyncTimes() == [OnCallSyncTime(source: "pagerduty:payments", syncedAt: base + 7)])
+            try await restarted.close()
+        }
+    }
+
     /// Revoking a leaked key's tokens through one replica is seen by the other at once.
     @Test func revokingAKeysTokensThroughOneReplicaIsSeenByTheOther() async throws {
         try await PostgresTestServer.withFreshDatabase { url in

@@ -70,6 +70,21 @@ struct SQLiteStorageTests {
         try await second.close()
     }
 
+    /// The cache is what a restart during a paging-system outage reads.
+    @Test func keepsTheOnCallCacheAcrossReopening() async throws {
+        let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
+        let entry = OnCallCacheEntry(source: "ical:team-feed", data: Array(#"{"shifts":[]}"#.utf8),
+                                     syncedAt: Date(timeIntervalSince1970: 1_800_000_000), fingerprint: "etag")
+        let first = try await SQLiteStorage.open(directory: directory)
+        let written = try await first.writeOnCallCacheEntry(entry)
+        try await first.close()
+        #expect(written)
+        let second = try await SQLiteStorage.open(directory: directory)
+        let read = try await second.onCallCacheEntry(source: "ical:team-feed")
+        try await second.close()
+        #expect(read == entry)
+    }
+
     @Test func forgetsExpiredAssertionJTIs() async throws {
         let store = try await SQLiteStorage.open(directory: NSTemporaryDirectory() + "tessera-sqlite-\(UUID())", logger: .forCurrentTest())
         let now = Date(timeIntervalSince1970: 1_800_000_000)
