@@ -155,7 +155,8 @@ public struct Issuer: Sendable {
         let planner = CurrentValue<any NotificationPlanner>(ConfiguredNotifications(settings: notifications))
         let activations = ActivationService(store: storage, policy: access, planner: planner, timeSource: timeSource, issuer: urls.issuer,
                                             wakeSender: { sender.wake() })
-        let onCall = OnCallService(configuration: bundle.onCall, sources: OnCallSources(http: httpClient), timeSource: timeSource, logger: logger)
+        let onCall = OnCallService(configuration: bundle.onCall, sources: OnCallSources(http: httpClient, logger: logger),
+                                   cache: storage, timeSource: timeSource, logger: logger)
         let exchange = TokenExchangeGrant(policy: access, timeSource: timeSource, activations: activations, onCall: onCall)
         let failures = FailureAuditThrottle(audit: audit, timeSource: timeSource, logger: logger)
         let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant(), exchange], authenticator: authenticator, minter: minter,

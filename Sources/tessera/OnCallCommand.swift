@@ -38,7 +38,8 @@ struct OnCall: AsyncParsableCommand {
         let http = HTTPDocumentFetcher.makeHTTPClient()
         var logger = Logger(label: "tessera")
         logger.logLevel = .critical  // a failed sync is printed with its reason below
-        let service = OnCallService(configuration: bundle.onCall, sources: OnCallSources(http: http), timeSource: FixedTime(now), logger: logger)
+        let service = OnCallService(configuration: bundle.onCall, sources: OnCallSources(http: http, logger: logger),
+                                    timeSource: FixedTime(now), logger: logger)
         let reports = await service.syncAll()
         try? await http.shutdown()
         guard let state = service.state else { fail("no on-call state") }

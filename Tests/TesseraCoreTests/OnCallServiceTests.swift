@@ -1,10 +1,12 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import TesseraCore
 import TesseraPolicy
 import TesseraSchedules
+import TesseraStore
 import TesseraTestLogging
 
 /// The on-call sync with an injected clock: a feed's first good sync makes its schedule known,
@@ -68,7 +70,8 @@ struct OnCallServiceTests {
         let clock = ManualTimeSource(Self.start)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let logger = Logger.forCurrentTest()
-        let service = OnCallService(configuration: configuration, sources: OnCallSources(http: http), timeSource: clock, logger: logger)
+        let service = OnCallService(configuration: configuration, sources: OnCallSources(http: http, logger: logger), timeSource: clock,
+                                    logger: logger)
 
         // Before the first sync: the native schedule answers, the feed fails closed.
         #expect(onCall(service, "carol@example.com", schedule: "native", at: clock.now()).met)
@@ -109,6 +112,65 @@ struct OnCallServiceTests {
         #expect(reports.map(\.schedule) == ["team"])
         #expect(reports.first?.shifts == 2)
         #expect(reports.first?.error == nil)
+        try await http.shutdown()
+    }
+
+    /// A PagerDuty schedule synced through the API (a stub on loopback), kept in the store: a
+    /// restart while PagerDuty is down starts from the stored sync, and a second replica whose
+    /// poll is due takes the stored sync instead of fetching again.
+    @Test func pagerDutySchedulesSyncThroughTheAPIAndSurviveARestartFromTheStore() async throws {
+        let folder = NSTemporaryDirectory() + "oncall-pd-\(UUID())"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "pd-token-123\n".write(toFile: folder + "/pagerduty.token", atomically: true, encoding: .utf8)
+        let down = Mutex(false)
+        let stub = try await PagerDutyStubServer.start { _, _ in
+            if down.withLock({ $0 }) { return .respond(status: 503, body: Array("unavailable".utf8)) }
+            return .respond(status: 200, headers: ["Content-Type": "application/json"], body: PagerDutyClientTests.page([
+                PagerDutyClientTests.entry(policy: "P1", level: 1, schedule: "PSCHED", user: "U1", email: "Alice@Example.com",
+                                           start: "2026-03-02T08:00:00Z", end: "2026-03-02T20:00:00Z"),
+            ]))
+        }
+        var configuration = OnCallConfiguration()
+        try PolicyBundle.parseSchedules("""
+        schedules:
+          - id: payments-pd
+            pagerduty: {schedule_id: PSCHED}
+            poll_interval: 1m
+        pagerduty: {base_url: "\(stub.baseURL)", token_file: pagerduty.token}
+        """, file: "pd.yaml", directory: folder, into: &configuration)
+        let clock = ManualTimeSource(Self.start)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let store = InMemoryStorage()
+        let logger = Logger.forCurrentTest()
+        func service() -> OnCallService {
+            OnCallService(configuration: configuration, sources: OnCallSources(http: http, logger: logger), cache: store, timeSource: clock,
+                          logger: logger)
+        }
+        let first = service()
+        await first.syncDue()
+        #expect(onCall(first, "alice@example.com", schedule: "payments-pd", at: clock.now()).met)
+        #expect(stub.requests.count == 1)
+        #expect(stub.requests.first?.header("Authorization") == "Token token=pd-token-123")
+        #expect(stub.requests.first?.values("schedule_ids[]") == ["PSCHED"])
+
+        // A second replica, due at once: the stored sync is fresh, so PagerDuty is not asked again.
+        let replica = service()
+        await replica.syncDue()
+        #expect(onCall(replica, "alice@example.com", schedule: "payments-pd", at: clock.now()).met)
+        #expect(stub.requests.count == 1)
+
+        // PagerDuty goes down and the server restarts: it starts from the stored sync.
+        down.withLock { $0 = true }
+        clock.advance(by: 10 * 60)
+        let restarted = service()
+        await restarted.syncDue()
+        #expect(stub.requests.count == 2, "the restarted server tried PagerDuty")
+        #expect(onCall(restarted, "alice@example.com", schedule: "payments-pd", at: clock.now()).met)
+        let reports = await restarted.syncAll()
+        #expect(reports.first?.error?.contains("PagerDuty schedule PSCHED: ") == true, "\(reports)")
+        #expect(reports.first?.error?.contains("pd-token-123") == false)
+        await stub.stop()
         try await http.shutdown()
     }
 }

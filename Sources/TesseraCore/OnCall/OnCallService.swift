@@ -3,10 +3,14 @@ import Logging
 import Synchronization
 import TesseraPolicy
 import TesseraSchedules
+import TesseraStore
 
 /// Keeps the on-call state the policy engine reads (`OnCallState`): the bundle's native
 /// schedules resolved over a moving window, and the imported schedules (iCalendar feeds,
-/// PagerDuty) synced on their poll intervals. A failed sync keeps the last good data; once a
+/// PagerDuty) synced on their poll intervals. Each good sync is kept in the store, so a restart
+/// during a paging-system outage starts from it and PostgreSQL replicas share it (a replica
+/// whose feed is due takes a newer sync another one stored instead of fetching again; the
+/// store's compare-and-swap on sync time keeps the newest). A failed sync keeps the last good data; once a
 /// schedule has gone `max_staleness` without a good sync, or before its first one, conditions on
 /// it fail closed and say why. Decisions read a published snapshot: no I/O on the token path.
 public final class OnCallService: Sendable {
@@ -37,12 +41,17 @@ public final class OnCallService: Sendable {
     private let feeds = Mutex<[String: FeedStatus]>([:])
     private let published: CurrentValue<OnCallState?>
     private let sources: OnCallSources
+    private let cache: (any OnCallCacheStore)?
+    /// Whether the stored syncs were read (at the first `syncDue`).
+    private let cacheRead = Mutex(false)
     private let timeSource: any TimeSource
     private let logger: Logger
 
-    public init(configuration: OnCallConfiguration, sources: OnCallSources, timeSource: any TimeSource, logger: Logger) {
+    public init(configuration: OnCallConfiguration, sources: OnCallSources, cache: (any OnCallCacheStore)? = nil,
+                timeSource: any TimeSource, logger: Logger) {
         self.configuration = Mutex(configuration)
         self.sources = sources
+        self.cache = cache
         self.timeSource = timeSource
         self.logger = logger
         published = CurrentValue(nil)
@@ -69,12 +78,42 @@ public final class OnCallService: Sendable {
     /// is a matter of time, so publishing on every call keeps it current).
     public func syncDue() async {
         let now = timeSource.now()
-        let due = configuration.withLock { $0.feeds }.filter { feed in
+        let all = configuration.withLock { $0.feeds }
+        let firstCall = cacheRead.withLock { read in
+            defer { read = true }
+            return !read
+        }
+        if firstCall {
+            for feed in all { await adoptStored(feed, now: now, ifNewerThanSeconds: .infinity) }
+        }
+        let due = all.filter { feed in
             guard let last = feeds.withLock({ $0[feed.sourceKey]?.lastAttempt }) else { return true }
             return now.timeIntervalSince(last) >= TimeInterval(feed.pollSeconds)
         }
-        for feed in due { _ = await sync(feed) }
+        for feed in due {
+            // Another replica synced it within the poll interval: take that instead of fetching.
+            if await adoptStored(feed, now: now, ifNewerThanSeconds: TimeInterval(feed.pollSeconds)) { continue }
+            _ = await sync(feed)
+        }
         publish()
+    }
+
+    /// Takes the stored sync of `feed` when it is newer than ours and at most `age` old;
+    /// returns whether it did.
+    @discardableResult
+    private func adoptStored(_ feed: OnCallConfiguration.ScheduleFeed, now: Date, ifNewerThanSeconds age: TimeInterval) async -> Bool {
+        guard let cache, let entry = try? await cache.onCallCacheEntry(source: feed.sourceID), entry.fingerprint == feed.sourceKey,
+              now.timeIntervalSince(entry.syncedAt) <= age, let shifts = StoredShifts.decode(entry.data)
+        else { return false }
+        let ours = feeds.withLock { $0[feed.sourceKey]?.lastGoodSync }
+        if let ours, ours >= entry.syncedAt { return false }
+        let window = entry.syncedAt.addingTimeInterval(-Self.windowBack)..<entry.syncedAt.addingTimeInterval(Self.windowAhead)
+        feeds.withLock {
+            // Due again a poll interval after that sync, not after reading it.
+            $0[feed.sourceKey] = FeedStatus(timeline: ShiftTimeline(shifts: shifts, window: window), lastGoodSync: entry.syncedAt,
+                                            lastAttempt: entry.syncedAt, lastError: nil)
+        }
+        return true
     }
 
     /// Syncs every imported schedule now (`tessera oncall sync`).
@@ -98,6 +137,12 @@ public final class OnCallService: Sendable {
         switch result {
         case .success(let timeline):
             feeds.withLock { $0[feed.sourceKey] = FeedStatus(timeline: timeline, lastGoodSync: now, lastAttempt: now, lastError: nil) }
+            if let cache {
+                let entry = OnCallCacheEntry(source: feed.sourceID, data: StoredShifts.encode(timeline.shifts), syncedAt: now,
+                                             fingerprint: feed.sourceKey)
+                // A store that is away loses only the restart head start; the sync itself counts.
+                _ = try? await cache.writeOnCallCacheEntry(entry)
+            }
             if wasFailing {
                 logger.notice("on-call schedule synced again", metadata: ["tessera.schedule": .string(feed.id)])
             }
@@ -172,5 +217,30 @@ extension OnCallConfiguration.ScheduleFeed {
         case .iCalendarFile(let path): "file \(path)"
         case .pagerDutySchedule(let id): "PagerDuty schedule \(id)"
         }
+    }
+}
+
+/// Shifts as the store keeps them: a JSON array of `{person, start, end}` (seconds since 1970).
+enum StoredShifts {
+    private struct Stored: Codable {
+        let person: String
+        let start: Double
+        let end: Double
+    }
+
+    static func encode(_ shifts: [Shift]) -> [UInt8] {
+        let stored = shifts.map { Stored(person: $0.person, start: $0.start.timeIntervalSince1970, end: $0.end.timeIntervalSince1970) }
+        return (try? JSONEncoder().encode(stored)).map(Array.init) ?? []
+    }
+
+    /// Nil for anything that is not what `encode` wrote (a stored entry is never trusted blindly).
+    static func decode(_ bytes: [UInt8]) -> [Shift]? {
+        guard let stored = try? JSONDecoder().decode([Stored].self, from: Data(bytes)) else { return nil }
+        var shifts: [Shift] = []
+        for entry in stored {
+            guard entry.start.isFinite, entry.end.isFinite, entry.start < entry.end else { return nil }
+            shifts.append(Shift(person: entry.person, start: Date(timeIntervalSince1970: entry.start), end: Date(timeIntervalSince1970: entry.end)))
+        }
+        return shifts
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import TesseraPolicy
 import TesseraSchedules
@@ -17,9 +18,11 @@ public struct OnCallSources: Sendable {
     public static let feedTimeout: TimeAmount = .seconds(10)
 
     let http: HTTPClient
+    let logger: Logger
 
-    public init(http: HTTPClient) {
+    public init(http: HTTPClient, logger: Logger) {
         self.http = http
+        self.logger = logger
     }
 
     func timeline(for feed: OnCallConfiguration.ScheduleFeed, over window: Range<Date>,
@@ -37,12 +40,39 @@ public struct OnCallSources: Sendable {
                 throw OnCallSourceFailure(error.message)
             }
         case .pagerDutySchedule(let id):
-            throw OnCallSourceFailure("PagerDuty schedule \(id): PagerDuty sync is not part of this build yet")
+            return try await pagerDutyTimeline(schedule: id, over: window, connection: pagerDuty)
         }
         do {
             return try ICalendarFeed(parsing: bytes, options: options).timeline(over: window)
         } catch {
             throw OnCallSourceFailure("\(feed.sourceDescription): \(error)")
+        }
+    }
+
+    /// One PagerDuty schedule's on-call entries over the window (`GET /oncalls`).
+    private func pagerDutyTimeline(schedule id: String, over window: Range<Date>,
+                                   connection: OnCallConfiguration.PagerDutyConnection?) async throws(OnCallSourceFailure) -> ShiftTimeline {
+        guard let connection else { throw OnCallSourceFailure("PagerDuty schedule \(id): no pagerduty connection is configured") }
+        let token: String
+        switch connection.token {
+        case .file(let path):
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw OnCallSourceFailure("PagerDuty schedule \(id): cannot read the token file \(path)")
+            }
+            token = text
+        case .environment(let name):
+            guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+                throw OnCallSourceFailure("PagerDuty schedule \(id): the environment variable \(name) holding the token is not set")
+            }
+            token = value
+        }
+        do {
+            let client = try PagerDutyClient(configuration: PagerDutyConfiguration(baseURL: connection.baseURL, token: token, scheduleIDs: [id]),
+                                             httpClient: http, logger: logger)
+            let answer = try await client.fetch(since: window.lowerBound, until: window.upperBound)
+            return ShiftTimeline(shifts: answer.schedules[id] ?? [], window: window)
+        } catch {
+            throw OnCallSourceFailure("PagerDuty schedule \(id): \(error.message)")
         }
     }
 

@@ -70,6 +70,7 @@ public struct OnCallConfiguration: Sendable, Hashable {
     public struct PagerDutyConnection: Sendable, Hashable {
         public static let defaultBaseURL = "https://api.pagerduty.com"
         public enum Token: Sendable, Hashable {
+            /// Relative paths are resolved against `schedules/` when the bundle loads.
             case file(String)
             case environment(String)
         }

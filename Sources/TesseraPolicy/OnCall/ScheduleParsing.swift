@@ -38,7 +38,7 @@ extension PolicyBundle {
         let members = try root.mapping(allowed: ["schedules", "escalation_policies", "people", "pagerduty"])
         if let connection = members["pagerduty"] {
             guard configuration.pagerDuty == nil else { throw connection.error("pagerduty is configured in another schedules file already") }
-            configuration.pagerDuty = try pagerDutyConnection(connection)
+            configuration.pagerDuty = try pagerDutyConnection(connection, directory: directory)
         }
         if let people = members["people"] { try peopleMapping(people, into: &configuration.people) }
         var seen = Set(configuration.scheduleIDs)
@@ -183,13 +183,15 @@ extension PolicyBundle {
                      location: field.location)
     }
 
-    private static func pagerDutyConnection(_ field: YAMLField) throws(PolicyError) -> OnCallConfiguration.PagerDutyConnection {
+    private static func pagerDutyConnection(_ field: YAMLField, directory: String) throws(PolicyError) -> OnCallConfiguration.PagerDutyConnection {
         let members = try field.mapping(allowed: ["base_url", "token_file", "token_env"])
         let baseURL = try members["base_url"]?.nonEmptyString() ?? OnCallConfiguration.PagerDutyConnection.defaultBaseURL
         guard UpstreamDefinition.isAcceptableURL(baseURL) else { throw members["base_url"]!.error("must be an https URL (http only on loopback)") }
         let token: OnCallConfiguration.PagerDutyConnection.Token
         switch (members["token_file"], members["token_env"]) {
-        case (let file?, nil): token = .file(try file.nonEmptyString())
+        case (let file?, nil):
+            let path = try file.nonEmptyString()
+            token = .file(path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path))
         case (nil, let name?): token = .environment(try name.nonEmptyString())
         default: throw field.error("pagerduty needs token_file or token_env (one of them): the API token is never written in the bundle")
         }
