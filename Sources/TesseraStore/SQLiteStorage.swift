@@ -34,19 +34,26 @@ public final class SQLiteStorage: MigratedStorage {
         // `tessera audit` command, two tests): SQLite then answers "busy" at once from the WAL
         // switch (which ignores the busy timeout) or, on a loaded machine, after the timeout
         // from the first migration. Both are safe to repeat, so the whole open is retried.
+        // While opening, a busy wait is short: SQLite waits by blocking a thread of the shared
+        // NIO thread pool, and a long wait there can hold up the very connection it waits for
+        // (two opens in one process, as the tests do). Once open, writers wait up to 5 s.
         let deadline = ContinuousClock.now + .seconds(30)
+        var attempt = 0
         while true {
+            attempt += 1
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             let storage = SQLiteStorage(connection: connection, path: path)
             do {
-                _ = try await connection.query("PRAGMA busy_timeout=5000")
+                _ = try await connection.query("PRAGMA busy_timeout=100")
                 _ = try await connection.query("PRAGMA journal_mode=WAL")
                 _ = try await connection.query("PRAGMA synchronous=FULL")
                 try await storage.migrate()
+                _ = try await connection.query("PRAGMA busy_timeout=5000")
                 return storage
             } catch let error as SQLiteError where error.reason == .busy && ContinuousClock.now < deadline {
                 try? await connection.close()
-                try await Task.sleep(for: .milliseconds(50))
+                // A random, growing pause: two openers retrying in step would collide forever.
+                try await Task.sleep(for: .milliseconds(Int.random(in: 10...50) * min(attempt, 10)))
             } catch {
                 try? await connection.close()
                 throw StoreError("\(path): cannot open the store: \(error)")
