@@ -156,4 +156,18 @@ struct LoggingTests {
         #expect(lines.count == 1, "\(lines)")
         #expect(lines.first?.contains(#""message":"listening""#) == true)
     }
+
+    /// The key generated on a first start is logged as a person reads it, not as Swift's
+    /// description of a dictionary of JSON values.
+    @Test func aGeneratedKeyIsLoggedReadably() async throws {
+        let bundle = try ReviewBundle()
+        let server = try await ReviewServer.start(try ActivationFlowTests.tesseraExecutable(), root: bundle.root, arguments: [
+            "--keys", bundle.root + "/fresh-keys", "--policies", bundle.root + "/policies", "--data", bundle.root + "/data",
+        ])
+        defer { server.kill() }
+        try await server.stop()
+        let line = try #require(server.log().split(separator: "\n").first { $0.contains("signing keys: key.generated") }, "\(server.log())")
+        #expect(line.contains(#"alg=ES256 kid="#), "\(line)")
+        #expect(!line.contains("JSONValue"), "\(line)")
+    }
 }

@@ -226,12 +226,29 @@ public actor KeyManager {
                 } catch {
                     logger.error("key change made but not audited: \(error)", metadata: ["tessera.event": .string(event.event)])
                 }
-                logger.notice("signing keys: \(event.event)", metadata: ["tessera.key": .string("\(event.target)")])
+                logger.notice("signing keys: \(event.event)", metadata: ["tessera.key": .string(Self.readable(event.target))])
             }
             try await reload()
             return result
         }
         throw KeyDirectoryError(path: location, message: "the key set kept changing under this replica; try again")
+    }
+
+    /// `alg=ES256 kid=noUs... state=active`: an audit target as a person reads it in the log.
+    static func readable(_ target: [String: JSONValue]) -> String {
+        target.sorted { $0.key < $1.key }.map { key, value in
+            let text: String
+            switch value {
+            case .string(let string): text = string
+            case .number(let number): text = number == number.rounded() && abs(number) < 1e15 ? String(Int(number)) : String(number)
+            case .bool(let bool): text = String(bool)
+            default:
+                var writer = JSONWriter()
+                writer.value(value)
+                text = String(decoding: writer.bytes, as: UTF8.self)
+            }
+            return "\(key)=\(text)"
+        }.joined(separator: " ")
     }
 
     /// Rebuilds `keys` from the stored set. A set that cannot be used (a corrupt or unreadable
