@@ -185,19 +185,17 @@ public struct PolicyEngine: Sendable {
         let definition = role.definition
         // Break-glass replaces the approval (the last rule) with its own rule.
         let evaluated = request.breakGlass && definition.conditions.approval != nil ? rules.count - 1 : rules.count
+        var maximum = definition.maxDurationSeconds
         for index in 0..<evaluated {  // by index: evaluated in place, not copied out of the array
             let result = rules[index].evaluate(identity: identity, request: request, context: context)
             switch result.status {
-            case .met: break
+            case .met:
+                // A rule that holds only until a moment (on call with cap_to_shift) caps the lifetime there.
+                if let endsAt = result.endsAt { maximum = min(maximum, max(0, Int(endsAt.timeIntervalSince(context.now).rounded(.down)))) }
             case .failed: failed = true
             case .approvalRequired: approval = true
             }
             results.append(result)
-        }
-        var maximum = definition.maxDurationSeconds
-        // A rule that holds only until a moment (on call with cap_to_shift) caps the lifetime there.
-        for result in results where result.isMet {
-            if let endsAt = result.endsAt { maximum = min(maximum, max(0, Int(endsAt.timeIntervalSince(context.now).rounded(.down)))) }
         }
         if request.breakGlass {
             let result = role.breakGlass.evaluate(identity: identity, request: request, context: context)
