@@ -38,6 +38,12 @@ public final class SQLiteStorage: MigratedStorage {
         // NIO thread pool, and a long wait there can hold up the very connection it waits for
         // (two opens in one process, as the tests do). Once open, writers wait up to 5 s.
         let deadline = ContinuousClock.now + .seconds(30)
+        // One opener at a time, across processes and within one: switching to WAL needs the
+        // file to itself, so two openers holding connections at once could refuse each other
+        // until the deadline on a loaded machine. The lock is a sidecar file's flock, held only
+        // while opening and migrating.
+        let lock = try await OpenLock.acquire(path + ".open-lock", until: deadline)
+        defer { lock.release() }
         var attempt = 0
         while true {
             attempt += 1
@@ -525,5 +531,29 @@ public final class SQLiteStorage: MigratedStorage {
 
     static func text(_ value: String?) -> SQLiteData {
         value.map(SQLiteData.text) ?? .null
+    }
+}
+
+/// An exclusive `flock` on a sidecar file, taken without blocking a thread (polled), for the
+/// opening of one SQLite store.
+struct OpenLock {
+    private let descriptor: Int32
+
+    static func acquire(_ path: String, until deadline: ContinuousClock.Instant) async throws -> OpenLock {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw StoreError("\(path): cannot create the open lock") }
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard ContinuousClock.now < deadline else {
+                close(descriptor)
+                throw StoreError("\(path): another process kept the store busy while opening it")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return OpenLock(descriptor: descriptor)
+    }
+
+    func release() {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
     }
 }
