@@ -285,19 +285,24 @@ public struct ActivationCursor: Sendable, Hashable {
 
 /// What one transition writes, atomically with its audit entries: new versions of requests
 /// and activations (each a compare-and-swap on its previous version), notifications for the
-/// outbox, and the activations whose tokens are revoked.
+/// outbox, the activations whose tokens are revoked, and dated entries (on-call overrides,
+/// eligibility assignments) written by the admin API the same way.
 public struct ActivationChange: Sendable {
     public var requests: [ActivationRequestRecord]
     public var activations: [ActivationRecord]
     public var notifications: [OutboxNotification]
     /// Every live token issued under these activations is revoked at `time`.
     public var revokeTokensOf: [String]
+    /// On-call overrides and eligibility assignments, each a compare-and-swap on its version.
+    public var datedEntries: [DatedEntryRecord]
     public var time: Date
 
     public init(requests: [ActivationRequestRecord] = [], activations: [ActivationRecord] = [],
-                notifications: [OutboxNotification] = [], revokeTokensOf: [String] = [], time: Date) {
+                notifications: [OutboxNotification] = [], revokeTokensOf: [String] = [], datedEntries: [DatedEntryRecord] = [],
+                time: Date) {
         self.requests = requests
         self.activations = activations
+        self.datedEntries = datedEntries
         self.notifications = notifications
         self.revokeTokensOf = revokeTokensOf
         self.time = time

@@ -11,6 +11,7 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore, ActivationStore, 
     private var activationRecords: [String: ActivationRecord] = [:]
     private var outbox: [String: StoredNotification] = [:]
     private var onCallCache: [String: OnCallCacheEntry] = [:]
+    private var datedEntryRecords: [String: DatedEntryRecord] = [:]
 
     private struct StoredNotification {
         var notification: OutboxNotification
@@ -97,6 +98,7 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore, ActivationStore, 
                        seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) throws -> [SealedAuditEntry]? {
         for request in change.requests where (requests[request.id]?.version ?? 0) != request.version - 1 { return nil }
         for activation in change.activations where (activationRecords[activation.id]?.version ?? 0) != activation.version - 1 { return nil }
+        for entry in change.datedEntries where (datedEntryRecords[entry.id]?.version ?? 0) != entry.version - 1 { return nil }
         if let repeated = change.notifications.first(where: { outbox[$0.id] != nil }) {
             throw StoreError("notification \(repeated.id) was already recorded")
         }
@@ -105,6 +107,7 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore, ActivationStore, 
         write(sealed)
         for request in change.requests { requests[request.id] = request }
         for activation in change.activations { activationRecords[activation.id] = activation }
+        for entry in change.datedEntries { datedEntryRecords[entry.id] = entry }
         for notification in change.notifications { outbox[notification.id] = StoredNotification(notification: notification) }
         for id in change.revokeTokensOf {
             for (jti, token) in tokens where token.activationID == id && token.revokedAt == nil && token.expiresAt > change.time {
@@ -153,6 +156,18 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore, ActivationStore, 
     public func notifications(in state: NotificationState, limit: Int) -> [OutboxNotification] {
         Array(outbox.values.filter { $0.state == state }.map(\.notification).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
             .prefix(limit))
+    }
+
+    // MARK: DatedEntryStore
+
+    public func datedEntry(id: String) -> DatedEntryRecord? { datedEntryRecords[id] }
+
+    public func datedEntries(kind: DatedEntryRecord.Kind, state: DatedEntryRecord.State?) -> [DatedEntryRecord] {
+        datedEntryRecords.values.filter { $0.kind == kind && (state == nil || $0.state == state) }.inStoreOrder()
+    }
+
+    public func datedEntriesRevision(kind: DatedEntryRecord.Kind) -> Int64 {
+        datedEntryRecords.values.reduce(0) { $0 + ($1.kind == kind ? $1.version : 0) }
     }
 
     // MARK: OnCallCacheStore

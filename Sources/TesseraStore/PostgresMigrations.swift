@@ -153,6 +153,22 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        // On-call overrides and eligibility assignments made at run time (`DatedEntryStore`),
+        // as SQLite's version 7.
+        (6, [
+            """
+            CREATE TABLE dated_entries (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                state TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                ends_ms BIGINT NOT NULL,
+                version BIGINT NOT NULL,
+                document TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX dated_entries_kind ON dated_entries (kind, state)",
+        ]),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -81,6 +81,9 @@ extension PostgresStorage {
                                 throw LostRace()
                             }
                         }
+                        for entry in change.datedEntries {
+                            guard try await Self.write(datedEntry: entry, on: connection, logger: self.logger) else { throw LostRace() }
+                        }
                         let entries = try seal(try await Self.readHead(on: connection, logger: self.logger))
                         try await Self.insertWithinTransaction(entries, on: connection, logger: self.logger)
                         try await Self.write(activations: entries.compactMap(\.openedActivation), on: connection, logger: self.logger)

@@ -59,6 +59,9 @@ extension SQLiteStorage {
                 for (activation, document) in activations {
                     guard try await Self.write(activation: activation, document: document, on: connection) else { return nil }
                 }
+                for entry in change.datedEntries {
+                    guard try await Self.write(datedEntry: entry, on: connection) else { return nil }
+                }
                 // Read inside the transaction, which holds the write lock: the head cannot move.
                 let entries = try seal(try await Self.head(connection))
                 if !entries.isEmpty { try await self.insert(entries, inTransaction: true) }

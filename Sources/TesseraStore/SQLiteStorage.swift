@@ -213,6 +213,22 @@ public final class SQLiteStorage: MigratedStorage {
             )
             """,
         ]),
+        // On-call overrides and eligibility assignments made at run time (`DatedEntryStore`):
+        // documents beside the columns that find them; rows are never deleted.
+        (7, [
+            """
+            CREATE TABLE dated_entries (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                state TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                ends_ms INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                document TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX dated_entries_kind ON dated_entries (kind, state)",
+        ]),
     ]
 
     public static var schemaVersion: Int { migrations.last?.version ?? 0 }

@@ -40,11 +40,12 @@ public protocol IssuedTokenStore: Sendable {
 ///
 /// Each feature keeps its state through a protocol of its own added to this list: activation
 /// requests, activations and the notification outbox (the approval workflow), the cache of synced
-/// on-call data (`OnCallCacheStore`). Signing-key states (key
+/// on-call data (`OnCallCacheStore`), on-call overrides and eligibility assignments made at run
+/// time (`DatedEntryStore`). Signing-key states (key
 /// rotation shared by replicas) are `SigningKeyStore`, which only the backends replicas can share
 /// implement (in memory and PostgreSQL): a single node keeps its keys as files.
 public protocol TesseraStorage: AuditStore, IssuedTokenStore, AssertionReplayStore, ActivationStore, NotificationOutbox,
-    OnCallCacheStore {
+    OnCallCacheStore, DatedEntryStore {
     /// Deletes what can no longer matter at `now`: issued tokens (with their revocations) and
     /// assertion jtis past their expiry, delivered notifications a day old. The audit log,
     /// requests and activations are never pruned.

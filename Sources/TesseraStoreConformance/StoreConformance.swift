@@ -27,7 +27,7 @@ public enum StoreConformance {
         Check(name: "audit queries filter by subject, client, role, event and time", run: auditQueriesFilter),
         Check(name: "pruning removes expired tokens and jtis only", run: pruningRemovesExpiredRecordsOnly),
         Check(name: "revoking a key's tokens revokes its live, unrevoked tokens only", run: revokesTheLiveTokensOfOneKey),
-    ] + activationChecks + onCallCacheChecks
+    ] + activationChecks + onCallCacheChecks + datedEntryChecks
 
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
