@@ -82,6 +82,8 @@ public struct Issuer: Sendable {
     public let notificationPlanner: CurrentValue<any NotificationPlanner>
     /// Who is on call: native schedules and synced feeds (synced by the server's maintenance).
     public let onCall: OnCallService
+    /// On-call overrides made at run time (refreshed and expired by the server's maintenance).
+    public let onCallOverrides: OnCallOverrides
 
     /// The upstream identity providers of the current bundle.
     public var upstreams: UpstreamRegistry { access.value.upstreams }
@@ -157,6 +159,8 @@ public struct Issuer: Sendable {
                                             wakeSender: { sender.wake() })
         let onCall = OnCallService(configuration: bundle.onCall, sources: OnCallSources(http: httpClient, logger: logger),
                                    cache: storage, timeSource: timeSource, logger: logger)
+        let overrideEntries = DatedEntryService(kind: .onCallOverride, store: storage, timeSource: timeSource) { onCall.useOverrides($0) }
+        let onCallOverrides = OnCallOverrides(entries: overrideEntries, onCall: onCall, timeSource: timeSource)
         let exchange = TokenExchangeGrant(policy: access, timeSource: timeSource, activations: activations, onCall: onCall)
         let failures = FailureAuditThrottle(audit: audit, timeSource: timeSource, logger: logger)
         let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant(), exchange], authenticator: authenticator, minter: minter,
@@ -169,7 +173,7 @@ public struct Issuer: Sendable {
         let activationAPI = ActivationAPI(service: activations, policy: access, adminAccess: adminAccess, timeSource: timeSource,
                                           rereadInterval: replicated ? ActivationAPI.replicaRereadInterval : ActivationAPI.singleNodeRereadInterval)
         let admin = AdminAPI(access: adminAccess, store: storage, audit: audit, failures: failures, policy: access, keyManager: keyManager,
-                             timeSource: timeSource, onCall: onCall)
+                             timeSource: timeSource, onCall: onCall, onCallOverrides: onCallOverrides)
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
         let reloader = PolicyReloader(configuration: configuration, urls: urls, clients: clients, access: access, audiences: audiences,
                                       discovery: discovery, grantTypes: endpoint.supportedGrantTypes,
@@ -179,7 +183,8 @@ public struct Issuer: Sendable {
                       discovery: discovery, storage: storage, audit: audit, inspection: inspection, admin: admin,
                       checkpointer: checkpointer, failureAudit: failures, policy: reloader, access: access, httpClient: httpClient,
                       activations: activations, activationAPI: activationAPI,
-                      notificationSender: sender, notificationClient: notificationClient, notificationPlanner: planner, onCall: onCall)
+                      notificationSender: sender, notificationClient: notificationClient, notificationPlanner: planner, onCall: onCall,
+                      onCallOverrides: onCallOverrides)
     }
 
     /// Stops upstream key fetches and closes their HTTP client (the store is closed separately).

@@ -60,6 +60,7 @@ public struct PolicyBundle: Sendable, Hashable {
             bundle.upstreams = try parseUpstreams(file.text, file: file.path)
         }
         bundle.onCall = try loadSchedules(directory: directory)
+        bundle.onCall.upstreamIDs = Set(bundle.upstreams.map(\.id) + [UpstreamDefinition.developmentID])
         (bundle.networkSettings, bundle.roles) = try loadAccess(directory: directory)
         try checkOnCallConditions(bundle)
         if let file = try readFile(SigningKeyPolicy.fileName, in: directory) {

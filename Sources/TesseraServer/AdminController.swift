@@ -49,6 +49,7 @@ struct AdminController {
             }
         }
         rejectOtherMethods("/admin/keys/revoke", allowed: [.post], router: router)
+        addOnCallRoutes(to: router)
         // Public on purpose: a checkpoint reveals only a count and a hash, and its value is
         // that anyone outside can keep copies.
         addReadOnlyRoute("/audit/checkpoint", to: router) { _ in
@@ -59,6 +60,29 @@ struct AdminController {
             return Response(status: .ok, headers: [.contentType: "application/jwt", .cacheControl: "no-cache"],
                             body: .init(byteBuffer: ByteBuffer(string: latest)))
         }
+    }
+
+    private func addOnCallRoutes(to router: Router<TesseraRequestContext>) {
+        router.get("/admin/oncall") { request, context in
+            try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
+                try await admin.onCallOverview(authorization: request.headers[.authorization], origin: origin)
+            }
+        }
+        rejectOtherMethods("/admin/oncall", allowed: [.get], router: router)
+        router.post("/admin/oncall/overrides") { request, context in
+            let body = try await request.body.collect(upTo: Self.maximumKeyRequestBytes)
+            return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
+                try await admin.addOnCallOverride(authorization: request.headers[.authorization], body: Array(buffer: body), origin: origin)
+            }
+        }
+        rejectOtherMethods("/admin/oncall/overrides", allowed: [.post], router: router)
+        router.delete("/admin/oncall/overrides/:id") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
+                try await admin.removeOnCallOverride(authorization: request.headers[.authorization], id: id, origin: origin)
+            }
+        }
+        rejectOtherMethods("/admin/oncall/overrides/:id", allowed: [.delete], router: router)
     }
 
     /// Runs an admin operation and answers its JSON, or its error.

@@ -68,7 +68,8 @@ public func buildApplication(
     ActivationController(api: issuer.activationAPI).addRoutes(to: router)
     AdminController(admin: issuer.admin, checkpointer: issuer.checkpointer).addRoutes(to: router)
     let maintenance = MaintenanceService(checkpointer: issuer.checkpointer, failureAudit: issuer.failureAudit, storage: storage,
-                                         activations: issuer.activations, onCall: issuer.onCall, timeSource: timeSource,
+                                         activations: issuer.activations, onCall: issuer.onCall,
+                                         datedEntries: [issuer.onCallOverrides.entries], timeSource: timeSource,
                                          checkpointInterval: settings.checkpointInterval, pruneInterval: settings.pruneInterval,
                                          logger: logger)
     let sinkDirectory = (settings.issuer.dataDirectory as NSString).appendingPathComponent("sinks")

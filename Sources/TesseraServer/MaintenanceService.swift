@@ -17,6 +17,10 @@ struct MaintenanceService: Service {
     /// Syncs imported on-call schedules on their poll intervals and keeps staleness current.
     let onCall: OnCallService
     static let onCallInterval: Duration = .seconds(1)
+    /// On-call overrides and eligibility assignments made at run time: reread every second when
+    /// another replica changed them, marked expired by the sweep.
+    let datedEntries: [DatedEntryService]
+    private let datedEntriesFailing = FailureFlag()
     /// How often requests and activations are swept: the precision of their expiry.
     static let sweepInterval: Duration = .seconds(2)
     private let sweepFailing = FailureFlag()
@@ -34,7 +38,12 @@ struct MaintenanceService: Service {
                 await repeatEvery(.seconds(FailureAuditThrottle.defaultInterval), startNow: false) { await failureAudit.flushEnded() }
             }
             group.addTask { await repeatEvery(Self.sweepInterval, startNow: true) { await sweep() } }
-            group.addTask { await repeatEvery(Self.onCallInterval, startNow: true) { await onCall.syncDue() } }
+            group.addTask {
+                await repeatEvery(Self.onCallInterval, startNow: true) {
+                    await refreshDatedEntries()
+                    await onCall.syncDue()
+                }
+            }
             if checkpointInterval > .zero {
                 // `buildApplication` took the first one.
                 group.addTask { await repeatEvery(checkpointInterval, startNow: false) { await checkpoint() } }
@@ -64,6 +73,22 @@ struct MaintenanceService: Service {
             // The store closes at shutdown while a last sweep may still be reading: not a failure.
             guard !Task.isShuttingDownGracefully, sweepFailing.set(true) else { return }
             logger.error("the activation sweep failed; retrying every 2 s", metadata: ["tessera.error": .string(error.message)])
+        }
+    }
+
+    /// Rereads what other replicas changed and marks what has ended; a store that is away is
+    /// said once, and its recovery once. The entries last read stay in force meanwhile.
+    private func refreshDatedEntries() async {
+        do {
+            for entries in datedEntries {
+                try await entries.refresh()
+                try await entries.expireDue()
+            }
+            if datedEntriesFailing.set(false) { logger.notice("on-call overrides and assignments are read again") }
+        } catch {
+            guard !Task.isShuttingDownGracefully, datedEntriesFailing.set(true) else { return }
+            logger.error("on-call overrides and assignments cannot be read; the last ones read stay in force",
+                         metadata: ["tessera.error": .string("\(error)")])
         }
     }
 

@@ -6,13 +6,14 @@ import TesseraCore
 import TesseraJWT
 import TesseraPolicy
 import TesseraSchedules
+import TesseraStore
 
 /// `tessera oncall who|check|sync`: the bundle's on-call schedules as the server sees them,
 /// native schedules resolved and imported ones fetched now (as `tessera serve` syncs them).
 struct OnCall: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oncall", abstract: "Who is on call: the schedules of policies/schedules/, native and imported.",
-        subcommands: [Who.self, Check.self, Sync.self])
+        subcommands: [Who.self, Check.self, Sync.self, OverrideCommand.self])
 
     /// The bundle's schedules with every imported one synced once, at `time` (default now).
     struct Loaded {
@@ -20,9 +21,14 @@ struct OnCall: AsyncParsableCommand {
         let state: OnCallState
         let reports: [OnCallService.SyncReport]
         let now: Date
+        /// The overrides of the store in force (none without a store).
+        let overrides: [DatedEntryRecord]
     }
 
-    static func load(_ folders: FolderOptions, at time: String?) async -> Loaded {
+    /// Loads the bundle's schedules and syncs the imported ones, with the overrides of the store laid on (when it exists). Only a sync of now is
+    /// written to the store (`keepSync`), where the servers take it up at their next poll;
+    /// a sync of another time (`--at`) is only shown.
+    static func load(_ folders: FolderOptions, _ store: StoreOption, at time: String?, keepSync: Bool = false) async -> Loaded {
         let bundle: PolicyBundle
         do {
             bundle = try PolicyBundle.load(directory: folders.policies)
@@ -35,15 +41,26 @@ struct OnCall: AsyncParsableCommand {
             guard let parsed = RFC3339.instant(time, relativeTo: now) else { fail("--at must be RFC 3339 or relative, e.g. 2026-03-02T09:00:00Z or +8h") }
             now = parsed
         }
+        let storage = await openExistingStore(folders, store)
         let http = HTTPDocumentFetcher.makeHTTPClient()
         var logger = Logger(label: "tessera")
         logger.logLevel = .critical  // a failed sync is printed with its reason below
         let service = OnCallService(configuration: bundle.onCall, sources: OnCallSources(http: http, logger: logger),
-                                    timeSource: FixedTime(now), logger: logger)
+                                    cache: keepSync && time == nil ? storage : nil, timeSource: FixedTime(now), logger: logger)
+        var overrides: [DatedEntryRecord] = []
+        if let storage {
+            do {
+                overrides = try await storage.datedEntries(kind: .onCallOverride, state: .active)
+            } catch {
+                fail("the store cannot be read: \(error)")
+            }
+            service.useOverrides(overrides)
+        }
         let reports = await service.syncAll()
         try? await http.shutdown()
+        try? await storage?.close()
         guard let state = service.state else { fail("no on-call state") }
-        return Loaded(configuration: bundle.onCall, state: state, reports: reports, now: now)
+        return Loaded(configuration: bundle.onCall, state: state, reports: reports, now: now, overrides: overrides)
     }
 
     struct Who: AsyncParsableCommand {
@@ -60,9 +77,10 @@ struct OnCall: AsyncParsableCommand {
         @Option(help: "When: RFC 3339, or relative to now (+8h, -1d).") var at: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var store: StoreOption
 
         func run() async {
-            let loaded = await OnCall.load(folders, at: at)
+            let loaded = await OnCall.load(folders, store, at: at)
             let configuration = loaded.configuration
             let schedules = configuration.scheduleIDs.filter { name == nil || $0 == name }
             let policies = configuration.escalationPolicies.filter { name == nil || $0.id == name }
@@ -117,9 +135,10 @@ struct OnCall: AsyncParsableCommand {
         @Option(help: "When: RFC 3339, or relative to now (+8h, -1d).") var at: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var store: StoreOption
 
         func run() async {
-            let loaded = await OnCall.load(folders, at: at)
+            let loaded = await OnCall.load(folders, store, at: at)
             let identity = OnCall.identity(subject)
             let names = loaded.state.people.participants(for: identity) + [subject]
             var seen = Set<String>()
@@ -157,9 +176,10 @@ struct OnCall: AsyncParsableCommand {
             """)
 
         @OptionGroup var folders: FolderOptions
+        @OptionGroup var store: StoreOption
 
         func run() async {
-            let loaded = await OnCall.load(folders, at: nil)
+            let loaded = await OnCall.load(folders, store, at: nil, keepSync: true)
             if loaded.reports.isEmpty { print("no imported schedules: the native ones need no sync") }
             for report in loaded.reports {
                 if let error = report.error {
@@ -167,9 +187,41 @@ struct OnCall: AsyncParsableCommand {
                 } else {
                     print("\(report.schedule): \(report.shifts) shift(s) from \(report.source); on call now: "
                         + OnCall.current(report.schedule, loaded))
+                    if let changes = report.changes { printChanges(changes, schedule: report.schedule, loaded) }
                 }
             }
             if loaded.reports.contains(where: { $0.error != nil }) { Foundation.exit(1) }
+        }
+
+        /// What is different from now on since the stored sync, a line per shift (at most 10 each way).
+        private func printChanges(_ changes: ShiftChanges, schedule: String, _ loaded: Loaded) {
+            let since = "since the sync of \(RFC3339.string(changes.previousSync))"
+            guard !changes.isEmpty else {
+                print("  no change \(since)")
+                return
+            }
+            print("  \(changes.added.count) shift(s) added, \(changes.removed.count) removed \(since):")
+            for (sign, shifts) in [("+", changes.added), ("-", changes.removed)] {
+                for shift in shifts.prefix(10) {
+                    print("  \(sign) \(shift.person) from \(loaded.state.clock(shift.start, schedule: schedule, now: loaded.now)) "
+                        + "until \(loaded.state.clock(shift.end, schedule: schedule, now: loaded.now))")
+                }
+                if shifts.count > 10 { print("  \(sign) ... and \(shifts.count - 10) more") }
+            }
+        }
+    }
+
+    /// The store `tessera serve` uses, when there is one: nil for an embedded store not created yet.
+    static func openExistingStore(_ folders: FolderOptions, _ store: StoreOption) async -> (any TesseraStorage)? {
+        let location = store.location(folders)
+        if case .sqlite = location,
+           !FileManager.default.fileExists(atPath: (folders.data as NSString).appendingPathComponent(SQLiteStorage.fileName)) {
+            return nil
+        }
+        do {
+            return try await location.open()
+        } catch {
+            fail("\(error)")
         }
     }
 
@@ -192,6 +244,10 @@ struct OnCall: AsyncParsableCommand {
         let kind = loaded.configuration.native.contains { $0.schedule.id == schedule } ? "native"
             : loaded.configuration.feeds.first { $0.id == schedule }?.sourceDescription ?? "imported"
         var lines = ["\(schedule) (\(kind))", "  now:  \(current(schedule, loaded))"]
+        for entry in loaded.overrides where entry.scope == schedule && entry.endsAt > loaded.now {
+            lines.append("  override \(entry.id): \(entry.subject) from \(loaded.state.clock(entry.startsAt, schedule: schedule, now: loaded.now)) "
+                + "until \(loaded.state.clock(entry.endsAt, schedule: schedule, now: loaded.now))")
+        }
         if loaded.state.unavailable[schedule] == nil, let timeline = loaded.state.snapshot.timelines[schedule] {
             let ends = (timeline.onCall(at: loaded.now).map(\.end).min()) ?? loaded.now
             let next = timeline.onCall(at: ends).filter { $0.start >= ends || !timeline.onCall(at: loaded.now).contains($0) }

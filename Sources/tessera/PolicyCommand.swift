@@ -37,11 +37,10 @@ func printOnCallSummary(_ bundle: PolicyBundle) {
     let onCall = bundle.onCall
     guard !onCall.isEmpty else { return }
     print("\(onCall.native.count) native schedule(s), \(onCall.feeds.count) imported, \(onCall.escalationPolicies.count) escalation policy(ies)")
-    let upstreams = Set(bundle.upstreams.map(\.id) + [UpstreamDefinition.developmentID])
     for native in onCall.native {
         let named = native.schedule.layers.flatMap(\.participants) + native.schedule.overrides.map(\.person)
         var seen = Set<String>()
-        for participant in named where seen.insert(participant).inserted && !onCall.people.maps(participant, upstreams: upstreams) {
+        for participant in named where seen.insert(participant).inserted && !onCall.maps(participant) {
             print("warning: \(native.location): participant \"\(participant)\" of \(native.schedule.id) maps to no identity: "
                 + "use an e-mail address, upstream:subject, or add it to people.aliases")
         }

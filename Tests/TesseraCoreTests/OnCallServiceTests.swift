@@ -173,4 +173,65 @@ struct OnCallServiceTests {
         await stub.stop()
         try await http.shutdown()
     }
+
+    /// A sync says what changed since the stored one; an override made at run time replaces
+    /// everyone the feed has on call over its interval, and its removal gives the feed back.
+    @Test func syncsReportChangesAndOverridesLieOverFeeds() async throws {
+        let folder = NSTemporaryDirectory() + "oncall-sync-\(UUID())"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Self.feed.write(toFile: folder + "/team.ics", atomically: true, encoding: .utf8)
+        var configuration = OnCallConfiguration()
+        try PolicyBundle.parseSchedules(Self.schedules, file: "team.yaml", directory: folder, into: &configuration)
+        configuration.upstreamIDs = ["corp"]
+        let clock = ManualTimeSource(Self.start)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = http.shutdown() }
+        let logger = Logger.forCurrentTest()
+        let store = InMemoryStorage()
+        let service = OnCallService(configuration: configuration, sources: OnCallSources(http: http, logger: logger), cache: store,
+                                    timeSource: clock, logger: logger)
+        let first = await service.syncAll()
+        #expect(first.first?.changes == nil, "a first sync has nothing to compare with")
+        #expect(await service.syncAll().first?.changes?.isEmpty == true)
+
+        // bob's shift moves to dave, an hour later.
+        clock.advance(by: 60)
+        try Self.feed.replacingOccurrences(of: "bob@example.com", with: "dave@example.com")
+            .replacingOccurrences(of: "DTSTART:20260302T120000Z", with: "DTSTART:20260302T130000Z")
+            .write(toFile: folder + "/team.ics", atomically: true, encoding: .utf8)
+        let changes = try #require(await service.syncAll().first?.changes)
+        #expect(changes.added.map(\.person) == ["dave@example.com"])
+        #expect(changes.removed.map(\.person) == ["bob@example.com"])
+        #expect(changes.previousSync == Self.start)
+
+        let overrides = OnCallOverrides(entries: DatedEntryService(kind: .onCallOverride, store: store, timeSource: clock) { service.useOverrides($0) },
+                                        onCall: service, timeSource: clock)
+        let at = RFC3339.date("2026-03-02T10:00:00Z")!
+        #expect(onCall(service, "alice@example.com", schedule: "team", at: at).met)
+        let cover = try await overrides.add(schedule: "team", person: "carol@example.com", from: at.addingTimeInterval(-3600),
+                                            until: at.addingTimeInterval(3600), reason: nil, actor: AuditActor(subject: "ops"))
+        #expect(onCall(service, "carol@example.com", schedule: "team", at: at).met)
+        let alice = onCall(service, "alice@example.com", schedule: "team", at: at)
+        #expect(!alice.met)
+        #expect(alice.reason.contains("on call now: carol@example.com"), "\(alice.reason)")
+        // Checked against the bundle: unknown schedules and people who map to nobody.
+        await #expect(throws: DatedEntryError.self) {
+            try await overrides.add(schedule: "nope", person: "carol@example.com", from: at, until: at + 60, reason: nil, actor: AuditActor())
+        }
+        await #expect(throws: DatedEntryError.self) {
+            try await overrides.add(schedule: "team", person: "Carol Unknown", from: at, until: at + 60, reason: nil, actor: AuditActor())
+        }
+        _ = try await overrides.remove(id: cover.id, actor: AuditActor(subject: "ops"))
+        #expect(onCall(service, "alice@example.com", schedule: "team", at: at).met)
+        // The sweep marks what has ended, once.
+        _ = try await overrides.add(schedule: "native", person: "erin@example.com", from: clock.now(), until: clock.now() + 120,
+                                    reason: nil, actor: AuditActor(subject: "ops"))
+        clock.advance(by: 121)
+        #expect(try await overrides.entries.expireDue() == 1)
+        #expect(try await overrides.entries.expireDue() == 0)
+        #expect(await store.datedEntries(kind: .onCallOverride, state: .expired).map(\.subject) == ["erin@example.com"])
+        let events = try await store.auditEntries(after: 0, limit: 10).map(\.event)
+        #expect(events == ["oncall.override_added", "oncall.override_removed", "oncall.override_added", "oncall.override_expired"])
+    }
 }

@@ -456,10 +456,24 @@ final class ReviewServer: Sendable {
         try Self.post("/token", form: form, headers: headers, port: port)
     }
 
+    /// Any method with a JSON body (or none); the status and the JSON body.
+    func json(_ method: String, _ path: String, body: String? = nil, authorization: String?) async throws -> (status: Int, body: [String: Any]) {
+        let headers = authorization.map { [("Authorization", $0)] } ?? []
+        let port = port
+        let (status, text) = try await onBlockingThread {
+            try Self.request(method, path, body: body ?? "", contentType: body == nil ? nil : "application/json", headers: headers, port: port)
+        }
+        return (status, (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:])
+    }
+
     private static func post(_ path: String, form: [String: String], headers: [(String, String)], port: Int) throws -> (status: Int, body: String) {
-        let body = encode(form)
-        var request = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
-            + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n"
+        try request("POST", path, body: encode(form), contentType: "application/x-www-form-urlencoded", headers: headers, port: port)
+    }
+
+    private static func request(_ method: String, _ path: String, body: String, contentType: String?, headers: [(String, String)],
+                                port: Int) throws -> (status: Int, body: String) {
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+            + (contentType.map { "Content-Type: \($0)\r\n" } ?? "") + "Content-Length: \(body.utf8.count)\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         request += "\r\n" + body
         let response = try LoopbackSocket.exchange(Array(request.utf8), port: port)

@@ -18,11 +18,14 @@ public struct AdminAPI: Sendable {
     let failures: FailureAuditThrottle
     /// Who is on call, for the on-call conditions of an explained decision.
     let onCall: OnCallService?
+    /// On-call overrides made at run time (nil when the bundle has no schedules).
+    let onCallOverrides: OnCallOverrides?
 
     public init(access: AdminAccess, store: any AuditStore, audit: AuditLog, failures: FailureAuditThrottle,
                 policy: CurrentValue<AccessPolicy>? = nil, keyManager: KeyManager? = nil, timeSource: any TimeSource = SystemTimeSource(),
-                onCall: OnCallService? = nil) {
+                onCall: OnCallService? = nil, onCallOverrides: OnCallOverrides? = nil) {
         self.onCall = onCall
+        self.onCallOverrides = onCallOverrides
         self.keyManager = keyManager
         self.access = access
         self.store = store

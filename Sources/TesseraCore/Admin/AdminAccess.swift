@@ -130,6 +130,10 @@ public enum AdminAccessError: Error, Sendable, Hashable, CustomStringConvertible
     case insufficientScope
     /// The token store could not be read: neither yes nor no.
     case unavailable
+    /// What the request names does not exist.
+    case notFound(String)
+    /// What the request names changed under it, or can no longer change.
+    case conflict(String)
 
     public var httpStatus: Int {
         switch self {
@@ -137,6 +141,8 @@ public enum AdminAccessError: Error, Sendable, Hashable, CustomStringConvertible
         case .invalidRequest: 400
         case .insufficientScope: 403
         case .unavailable: 503
+        case .notFound: 404
+        case .conflict: 409
         }
     }
 
@@ -148,13 +154,15 @@ public enum AdminAccessError: Error, Sendable, Hashable, CustomStringConvertible
         case .invalidToken: "invalid_token"
         case .insufficientScope: "insufficient_scope"
         case .unavailable: "temporarily_unavailable"
+        case .notFound: "not_found"
+        case .conflict: "conflict"
         }
     }
 
     public var description: String {
         switch self {
         case .missingToken: "the admin API needs an admin token: Authorization: Bearer <token from `tessera admin token`>"
-        case .invalidRequest(let reason): reason
+        case .invalidRequest(let reason), .notFound(let reason), .conflict(let reason): reason
         case .invalidToken(let reason): "invalid admin token: \(reason)"
         case .insufficientScope: "the token lacks the scope \(AdminAccess.scope)"
         case .unavailable: "the token store is unavailable; try again"
@@ -167,7 +175,7 @@ public enum AdminAccessError: Error, Sendable, Hashable, CustomStringConvertible
         case .missingToken: #"Bearer realm="tessera-admin""#
         case .invalidToken: #"Bearer realm="tessera-admin", error="invalid_token""#
         case .insufficientScope: #"Bearer realm="tessera-admin", error="insufficient_scope", scope="\#(AdminAccess.scope)""#
-        case .invalidRequest, .unavailable: nil
+        case .invalidRequest, .unavailable, .notFound, .conflict: nil
         }
     }
 }

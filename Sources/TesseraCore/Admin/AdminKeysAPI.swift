@@ -57,7 +57,7 @@ extension AdminAPI {
         return (keyManager, admin.acting(from: origin))
     }
 
-    private static func object(_ body: [UInt8], allowed: Set<String>) throws(AdminAccessError) -> [String: JSONValue] {
+    static func object(_ body: [UInt8], allowed: Set<String>) throws(AdminAccessError) -> [String: JSONValue] {
         if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return [:] }
         let object: [String: JSONValue]
         do {
@@ -84,9 +84,13 @@ extension AdminAPI {
         return .object(object)
     }
 
-    private static func document(_ members: [String: JSONValue]) -> [UInt8] {
+    static func document(_ members: [String: JSONValue]) -> [UInt8] {
+        document(.object(members))
+    }
+
+    static func document(_ value: JSONValue) -> [UInt8] {
         var writer = JSONWriter()
-        writer.value(.object(members))
+        writer.value(value)
         return writer.bytes
     }
 }

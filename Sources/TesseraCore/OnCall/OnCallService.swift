@@ -34,11 +34,18 @@ public final class OnCallService: Sendable {
         public let source: String
         public let shifts: Int
         public let error: String?
+        /// What changed from now on since the stored sync (nil without a store or a previous sync).
+        public var changes: ShiftChanges? = nil
     }
 
     private let configuration: Mutex<OnCallConfiguration>
     private let native = Mutex<(window: Range<Date>, timelines: [String: ShiftTimeline])?>(nil)
     private let feeds = Mutex<[String: FeedStatus]>([:])
+    /// Overrides added at run time (the admin API), by schedule, on top of every kind of schedule.
+    private let overrides = Mutex<[String: [Override]]>([:])
+    /// Timelines with their overrides laid on, by schedule: computed when first published after
+    /// a change of the overrides or of the timeline below them.
+    private let overridden = Mutex<[String: ShiftTimeline]>([:])
     private let published: CurrentValue<OnCallState?>
     private let sources: OnCallSources
     private let cache: (any OnCallCacheStore)?
@@ -71,6 +78,20 @@ public final class OnCallService: Sendable {
         configuration.withLock { $0 = new }
         native.withLock { $0 = nil }
         feeds.withLock { $0 = $0.filter { kept.contains($0.key) } }
+        overridden.withLock { $0 = [:] }
+        publish()
+    }
+
+    /// The overrides in force (active entries of `DatedEntryService`), laid on their schedules
+    /// at once. An override of a schedule the bundle no longer has is kept and ignored.
+    public func useOverrides(_ entries: [DatedEntryRecord]) {
+        var bySchedule: [String: [Override]] = [:]
+        // Added later wins where two overlap, as overrides listed later in a schedule do.
+        for entry in entries.sorted(by: { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }) where entry.startsAt < entry.endsAt {
+            bySchedule[entry.scope, default: []].append(Override(person: entry.subject, start: entry.startsAt, end: entry.endsAt))
+        }
+        overrides.withLock { $0 = bySchedule }
+        overridden.withLock { $0 = [:] }
         publish()
     }
 
@@ -113,7 +134,32 @@ public final class OnCallService: Sendable {
             $0[feed.sourceKey] = FeedStatus(timeline: ShiftTimeline(shifts: shifts, window: window), lastGoodSync: entry.syncedAt,
                                             lastAttempt: entry.syncedAt, lastError: nil)
         }
+        overridden.withLock { _ = $0.removeValue(forKey: feed.id) }
         return true
+    }
+
+    /// Where one schedule's data comes from and how its last sync went (`GET /admin/oncall`).
+    public struct ScheduleStatus: Sendable {
+        public let schedule: String
+        /// `native`, `ical` or `pagerduty`.
+        public let kind: String
+        public let source: String
+        public let lastGoodSync: Date?
+        public let lastError: String?
+    }
+
+    /// Every schedule of the bundle, native ones first, in the bundle's order.
+    public func statuses() -> [ScheduleStatus] {
+        let current = configuration.withLock { $0 }
+        let statuses = feeds.withLock { $0 }
+        return current.native.map {
+            ScheduleStatus(schedule: $0.schedule.id, kind: "native", source: "bundle \($0.location.file)", lastGoodSync: nil, lastError: nil)
+        } + current.feeds.map { feed in
+            let status = statuses[feed.sourceKey]
+            let kind = if case .pagerDutySchedule = feed.source { "pagerduty" } else { "ical" }
+            return ScheduleStatus(schedule: feed.id, kind: kind, source: feed.sourceDescription, lastGoodSync: status?.lastGoodSync,
+                                  lastError: status?.lastError)
+        }
     }
 
     /// Syncs every imported schedule now (`tessera oncall sync`).
@@ -136,7 +182,9 @@ public final class OnCallService: Sendable {
         let wasFailing = feeds.withLock { $0[feed.sourceKey]?.lastError != nil }
         switch result {
         case .success(let timeline):
+            let changes = await changesSinceStoredSync(of: feed, to: timeline, now: now)
             feeds.withLock { $0[feed.sourceKey] = FeedStatus(timeline: timeline, lastGoodSync: now, lastAttempt: now, lastError: nil) }
+            overridden.withLock { _ = $0.removeValue(forKey: feed.id) }
             if let cache {
                 let entry = OnCallCacheEntry(source: feed.sourceID, data: StoredShifts.encode(timeline.shifts), syncedAt: now,
                                              fingerprint: feed.sourceKey)
@@ -146,7 +194,7 @@ public final class OnCallService: Sendable {
             if wasFailing {
                 logger.notice("on-call schedule synced again", metadata: ["tessera.schedule": .string(feed.id)])
             }
-            return SyncReport(schedule: feed.id, source: feed.sourceDescription, shifts: timeline.shifts.count, error: nil)
+            return SyncReport(schedule: feed.id, source: feed.sourceDescription, shifts: timeline.shifts.count, error: nil, changes: changes)
         case .failure(let failure):
             feeds.withLock {
                 var status = $0[feed.sourceKey] ?? FeedStatus()
@@ -164,6 +212,16 @@ public final class OnCallService: Sendable {
         }
     }
 
+    /// The shifts from `now` on that differ from the stored sync of the same source.
+    private func changesSinceStoredSync(of feed: OnCallConfiguration.ScheduleFeed, to timeline: ShiftTimeline, now: Date) async -> ShiftChanges? {
+        guard let cache, let previous = try? await cache.onCallCacheEntry(source: feed.sourceID), previous.fingerprint == feed.sourceKey,
+              let before = StoredShifts.decode(previous.data)
+        else { return nil }
+        // Both syncs resolved their own window ahead: compare only what both cover.
+        let horizon = min(previous.syncedAt.addingTimeInterval(Self.windowAhead), timeline.window.upperBound)
+        return ShiftChanges(before: before, after: timeline.shifts, over: now..<max(now, horizon), previousSync: previous.syncedAt)
+    }
+
     /// Composes and publishes the state: native timelines (rebuilt when their window has
     /// moved on), each imported schedule's last good timeline, and why the others are unknown.
     private func publish() {
@@ -178,6 +236,7 @@ public final class OnCallService: Sendable {
             let window = now.addingTimeInterval(-Self.windowBack)..<now.addingTimeInterval(Self.windowAhead)
             let timelines = Dictionary(uniqueKeysWithValues: current.native.map { ($0.schedule.id, $0.schedule.timeline(over: window)) })
             cached = (window, timelines)
+            overridden.withLock { cache in cache = cache.filter { timelines[$0.key] == nil } }
             return timelines
         }
         var timelines = nativeTimelines
@@ -201,6 +260,14 @@ public final class OnCallService: Sendable {
             }
             timelines[feed.id] = timeline
         }
+        let runTime = overrides.withLock { $0 }
+        overridden.withLock { cache in
+            for (schedule, laid) in runTime {
+                guard let base = timelines[schedule] else { continue }
+                if cache[schedule] == nil { cache[schedule] = base.overridden(by: laid) }
+                timelines[schedule] = cache[schedule]
+            }
+        }
         published.replace(with: OnCallState(snapshot: OnCallSnapshot(timelines: timelines, policies: current.escalationPolicies),
                                             people: current.people, timeZones: zones, unavailable: unavailable))
     }
@@ -218,6 +285,31 @@ extension OnCallConfiguration.ScheduleFeed {
         case .pagerDutySchedule(let id): "PagerDuty schedule \(id)"
         }
     }
+}
+
+/// How a schedule's shifts over a period differ between two syncs: the shifts (clipped to the
+/// period) only the new sync has, and those only the previous one had.
+public struct ShiftChanges: Sendable {
+    public let added: [Shift]
+    public let removed: [Shift]
+    public let previousSync: Date
+
+    init(before: [Shift], after: [Shift], over period: Range<Date>, previousSync: Date) {
+        func clipped(_ shifts: [Shift]) -> Set<Shift> {
+            Set(shifts.compactMap { shift in
+                let start = max(shift.start, period.lowerBound)
+                let end = min(shift.end, period.upperBound)
+                return start < end ? Shift(person: shift.person, start: start, end: end) : nil
+            })
+        }
+        let old = clipped(before)
+        let new = clipped(after)
+        added = new.subtracting(old).sorted { ($0.start, $0.person) < ($1.start, $1.person) }
+        removed = old.subtracting(new).sorted { ($0.start, $0.person) < ($1.start, $1.person) }
+        self.previousSync = previousSync
+    }
+
+    public var isEmpty: Bool { added.isEmpty && removed.isEmpty }
 }
 
 /// Shifts as the store keeps them: a JSON array of `{person, start, end}` (seconds since 1970).

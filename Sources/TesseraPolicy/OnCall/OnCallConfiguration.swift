@@ -16,8 +16,13 @@ public struct OnCallConfiguration: Sendable, Hashable {
     public var people = PeopleMapping()
     /// The PagerDuty connection the `pagerduty` schedules use.
     public var pagerDuty: PagerDutyConnection?
+    /// The bundle's upstream ids (and `dev`): what an `upstream:subject` participant may name.
+    public var upstreamIDs: Set<String> = []
 
     public init() {}
+
+    /// Whether `participant` can name anybody (see `PeopleMapping.maps`).
+    public func maps(_ participant: String) -> Bool { people.maps(participant, upstreams: upstreamIDs) }
 
     public var isEmpty: Bool { native.isEmpty && feeds.isEmpty && escalationPolicies.isEmpty }
 
