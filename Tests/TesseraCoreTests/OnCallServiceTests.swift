@@ -174,6 +174,79 @@ struct OnCallServiceTests {
         try await http.shutdown()
     }
 
+    /// An escalation policy imported from PagerDuty: each level a schedule of its own, synced
+    /// with `escalation_policy_ids[]`; a condition on level 1 holds for level 1 only, and a
+    /// person the policy names directly (no schedule, no end) is on call at their level.
+    @Test func pagerDutyEscalationPoliciesImportTheirLevels() async throws {
+        let folder = NSTemporaryDirectory() + "oncall-pd-\(UUID())"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let stub = try await PagerDutyStubServer.start { _, _ in
+            .respond(status: 200, headers: ["Content-Type": "application/json"], body: PagerDutyClientTests.page([
+                PagerDutyClientTests.entry(policy: "PEP1", level: 1, schedule: "PSCHED", user: "U1", email: "alice@example.com",
+                                           start: "2026-03-02T08:00:00Z", end: "2026-03-02T20:00:00Z"),
+                PagerDutyClientTests.entry(policy: "PEP1", level: 2, schedule: nil, user: "U2", email: "lead@example.com", start: nil, end: nil),
+            ]))
+        }
+        var configuration = OnCallConfiguration()
+        try PolicyBundle.parseSchedules("""
+        escalation_policies:
+          - id: payments
+            pagerduty: {escalation_policy_id: PEP1, levels: 2}
+            time_zone: Europe/Paris
+            poll_interval: 1m
+        pagerduty: {base_url: "\(stub.baseURL)", token_env: TESSERA_TEST_PD_TOKEN}
+        """, file: "pd.yaml", directory: folder, into: &configuration)
+        #expect(configuration.scheduleIDs == ["payments.level-1", "payments.level-2"])
+        #expect(configuration.escalationPolicies.first?.levels.count == 2)
+        setenv("TESSERA_TEST_PD_TOKEN", "pd-token-ep", 1)
+        let clock = ManualTimeSource(Self.start)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let logger = Logger.forCurrentTest()
+        let service = OnCallService(configuration: configuration, sources: OnCallSources(http: http, logger: logger), timeSource: clock,
+                                    logger: logger)
+        let reports = await service.syncAll()
+        #expect(reports.allSatisfy { $0.error == nil }, "\(reports)")
+        #expect(reports.map(\.source) == ["PagerDuty escalation policy PEP1 level 1", "PagerDuty escalation policy PEP1 level 2"])
+        #expect(stub.requests.first?.values("escalation_policy_ids[]") == ["PEP1"])
+        let state = try #require(service.state)
+        #expect(state.snapshot.onCall(policy: "payments", level: 1, at: clock.now())?.map(\.person) == ["alice@example.com"])
+        #expect(state.snapshot.onCall(policy: "payments", level: 2, at: clock.now())?.map(\.person).contains("lead@example.com") == true)
+
+        func decide(_ email: String, maxLevel: Int) -> Bool {
+            let role = RoleDefinition(name: "r", audiences: ["https://api.example.com"], defaultDurationSeconds: 600, maxDurationSeconds: 600,
+                                      eligibility: Eligibility(subjects: [GlobPattern("*")]),
+                                      conditions: RoleConditions(onCall: OnCallCondition(target: .escalationPolicy("payments", maxLevel: maxLevel))))
+            return PolicyEngine(roles: [role]).decide(identity: Self.person(email), request: AccessRequest(role: "r"),
+                                                      context: DecisionContext(clientID: "cli", now: clock.now(), onCall: service.state)).isAllowed
+        }
+        #expect(decide("alice@example.com", maxLevel: 1))
+        #expect(!decide("lead@example.com", maxLevel: 1))
+        #expect(decide("lead@example.com", maxLevel: 2))
+        await stub.stop()
+        try await http.shutdown()
+    }
+
+    /// Bundle errors of an imported escalation policy name the field.
+    @Test func importedEscalationPoliciesAreChecked() {
+        let cases: [(String, String)] = [
+            ("pagerduty: {escalation_policy_id: PEP1}", "pagerduty needs escalation_policy_id and levels"),
+            ("pagerduty: {escalation_policy_id: PEP1, levels: 0}", "levels is how many levels to import: 1 to 10"),
+            ("pagerduty: {escalation_policy_id: PEP1, levels: 2}\n    levels: [{people: [a@example.com]}]", "takes its levels from PagerDuty"),
+        ]
+        for (policy, message) in cases {
+            var configuration = OnCallConfiguration()
+            let text = "escalation_policies:\n  - id: payments\n    \(policy)\n"
+            #expect(throws: PolicyError.self) { try PolicyBundle.parseSchedules(text, file: "pd.yaml", directory: "/tmp", into: &configuration) }
+            do {
+                try PolicyBundle.parseSchedules(text, file: "pd.yaml", directory: "/tmp", into: &configuration)
+            } catch {
+                #expect(error.description.contains(message), "\(error.description)")
+                #expect(error.description.contains("pd.yaml:"), "\(error.description)")
+            }
+        }
+    }
+
     /// A sync says what changed since the stored one; an override made at run time replaces
     /// everyone the feed has on call over its interval, and its removal gives the feed back.
     @Test func syncsReportChangesAndOverridesLieOverFeeds() async throws {

@@ -156,7 +156,7 @@ public final class OnCallService: Sendable {
             ScheduleStatus(schedule: $0.schedule.id, kind: "native", source: "bundle \($0.location.file)", lastGoodSync: nil, lastError: nil)
         } + current.feeds.map { feed in
             let status = statuses[feed.sourceKey]
-            let kind = if case .pagerDutySchedule = feed.source { "pagerduty" } else { "ical" }
+            let kind = feed.isPagerDuty ? "pagerduty" : "ical"
             return ScheduleStatus(schedule: feed.id, kind: kind, source: feed.sourceDescription, lastGoodSync: status?.lastGoodSync,
                                   lastError: status?.lastError)
         }
@@ -173,8 +173,8 @@ public final class OnCallService: Sendable {
     private func sync(_ feed: OnCallConfiguration.ScheduleFeed) async -> SyncReport {
         let now = timeSource.now()
         let window = now.addingTimeInterval(-Self.windowBack)..<now.addingTimeInterval(Self.windowAhead)
-        let result: Result<ShiftTimeline, OnCallSourceFailure>
-        do throws(OnCallSourceFailure) {
+        let result: Result<ShiftTimeline, OnCallSourceError>
+        do throws(OnCallSourceError) {
             result = .success(try await sources.timeline(for: feed, over: window, pagerDuty: configuration.withLock { $0.pagerDuty }))
         } catch {
             result = .failure(error)
@@ -283,6 +283,7 @@ extension OnCallConfiguration.ScheduleFeed {
         case .iCalendarURL(let url): url
         case .iCalendarFile(let path): "file \(path)"
         case .pagerDutySchedule(let id): "PagerDuty schedule \(id)"
+        case .pagerDutyEscalationLevel(let policy, let level): "PagerDuty escalation policy \(policy) level \(level)"
         }
     }
 }

@@ -46,8 +46,11 @@ public struct OnCallConfiguration: Sendable, Hashable {
             case iCalendarFile(path: String)
             /// Polled over https (http only on loopback).
             case iCalendarURL(String)
-            /// A PagerDuty schedule, by its id, through `pagerduty:` of the same file.
+            /// A PagerDuty schedule, by its id, through the `pagerduty:` connection.
             case pagerDutySchedule(id: String)
+            /// Everyone PagerDuty has on call at one level of one of its escalation policies
+            /// (an escalation policy imported with `pagerduty: {escalation_policy_id, levels}`).
+            case pagerDutyEscalationLevel(policyID: String, level: Int)
         }
 
         public var id: String
@@ -65,7 +68,15 @@ public struct OnCallConfiguration: Sendable, Hashable {
         public var sourceID: String {
             switch source {
             case .iCalendarFile, .iCalendarURL: "ical:\(id)"
-            case .pagerDutySchedule: "pagerduty:\(id)"
+            case .pagerDutySchedule, .pagerDutyEscalationLevel: "pagerduty:\(id)"
+            }
+        }
+
+        /// Whether it comes from PagerDuty (and so needs the connection).
+        public var isPagerDuty: Bool {
+            switch source {
+            case .iCalendarFile, .iCalendarURL: false
+            case .pagerDutySchedule, .pagerDutyEscalationLevel: true
             }
         }
     }

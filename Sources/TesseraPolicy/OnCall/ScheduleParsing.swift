@@ -22,11 +22,9 @@ extension PolicyBundle {
             try parseSchedules(try readPolicyFile(path), file: path, directory: folder, into: &configuration)
         }
         try checkEscalationPolicies(configuration)
-        if configuration.pagerDuty == nil, let feed = configuration.feeds.first(where: {
-            if case .pagerDutySchedule = $0.source { true } else { false }
-        }) {
-            throw PolicyError(feed.location, field: "schedules.\(feed.id).pagerduty",
-                              "a pagerduty schedule needs the pagerduty connection (base_url, token_file or token_env) in a schedules file")
+        if configuration.pagerDuty == nil, let feed = configuration.feeds.first(where: \.isPagerDuty) {
+            throw PolicyError(feed.location, field: "\(feed.id).pagerduty",
+                              "a pagerduty schedule or escalation policy needs the pagerduty connection (base_url, token_file or token_env) in a schedules file")
         }
         return configuration
     }
@@ -62,11 +60,19 @@ extension PolicyBundle {
         }
         var policyIDs = Set(configuration.escalationPolicies.map(\.id))
         for field in try members["escalation_policies"]?.sequence() ?? [] {
-            let fields = try field.mapping(allowed: ["id", "levels"])
-            guard let idField = fields["id"], let levelsField = fields["levels"] else { throw field.error("an escalation policy needs an id and levels") }
+            let fields = try field.mapping(allowed: ["id", "levels", "pagerduty", "time_zone", "poll_interval", "max_staleness"])
+            guard let idField = fields["id"] else { throw field.error("an escalation policy needs an id") }
             let id = try idField.nonEmptyString()
             guard RoleDefinition.isValidName(id) else { throw idField.error("a policy id is lowercase letters, digits, '.', '_' and '-'") }
             guard policyIDs.insert(id).inserted else { throw idField.error("escalation policy \(id) is declared twice") }
+            if let pagerDuty = fields["pagerduty"] {
+                try importEscalationPolicy(id: id, pagerDuty, fields: fields, field: field, into: &configuration)
+                continue
+            }
+            guard let levelsField = fields["levels"] else { throw field.error("an escalation policy needs levels (or pagerduty to import one)") }
+            if let stray = fields["time_zone"] ?? fields["poll_interval"] ?? fields["max_staleness"] {
+                throw stray.error("only an escalation policy imported from PagerDuty has time_zone, poll_interval or max_staleness")
+            }
             var levels: [EscalationLevel] = []
             for levelField in try levelsField.sequence() {
                 let level = try levelField.mapping(allowed: ["schedules", "people"])
@@ -81,6 +87,54 @@ extension PolicyBundle {
                 throw levelsField.error(error.message)
             }
         }
+    }
+
+    /// `pagerduty: {escalation_policy_id: P..., levels: N}`: levels 1 to N of a PagerDuty
+    /// escalation policy, each synced as a schedule of its own (`ID.level-K`, everyone PagerDuty
+    /// has on call at that level), and an escalation policy over them.
+    private static func importEscalationPolicy(id: String, _ pagerDuty: YAMLField, fields: [String: YAMLField], field: YAMLField,
+                                               into configuration: inout OnCallConfiguration) throws(PolicyError) {
+        if let levels = fields["levels"] { throw levels.error("an imported escalation policy takes its levels from PagerDuty: give pagerduty.levels") }
+        let settings = try pagerDuty.mapping(allowed: ["escalation_policy_id", "levels"])
+        guard let policyField = settings["escalation_policy_id"], let countField = settings["levels"] else {
+            throw pagerDuty.error("pagerduty needs escalation_policy_id and levels (how many levels to import, from 1)")
+        }
+        let policyID = try policyField.nonEmptyString()
+        let count = try countField.integer()
+        guard (1...maximumImportedLevels).contains(count) else {
+            throw countField.error("levels is how many levels to import: 1 to \(maximumImportedLevels)")
+        }
+        let zone = try fields["time_zone"]?.timeZone() ?? TimeZone(identifier: "UTC")!
+        let (poll, staleness) = try pollSettings(fields, field: field)
+        var levels: [EscalationLevel] = []
+        for level in 1...count {
+            let schedule = "\(id).level-\(level)"
+            guard !configuration.scheduleIDs.contains(schedule) else {
+                throw field.error("escalation policy \(id) imports its level \(level) as schedule \(schedule), which is declared already")
+            }
+            configuration.feeds.append(.init(id: schedule, source: .pagerDutyEscalationLevel(policyID: policyID, level: level), timeZone: zone,
+                                             people: [], pollSeconds: poll, maximumStalenessSeconds: staleness, location: field.location))
+            levels.append(EscalationLevel(targets: [.schedule(schedule)]))
+        }
+        do {
+            configuration.escalationPolicies.append(try EscalationPolicy(id: id, levels: levels))
+        } catch {
+            throw field.error(error.message)
+        }
+    }
+
+    /// PagerDuty allows more, but a condition past the tenth level says nothing useful.
+    static let maximumImportedLevels = 10
+
+    /// `poll_interval` and `max_staleness` of an imported schedule, checked.
+    private static func pollSettings(_ fields: [String: YAMLField], field: YAMLField) throws(PolicyError) -> (poll: Int, staleness: Int) {
+        let poll = try fields["poll_interval"]?.durationSeconds() ?? OnCallConfiguration.defaultPollSeconds
+        if poll < 10 { throw (fields["poll_interval"] ?? field).error("poll_interval is at least 10s") }
+        let staleness = try fields["max_staleness"]?.durationSeconds() ?? OnCallConfiguration.defaultMaximumStalenessSeconds
+        guard staleness > poll else {
+            throw (fields["max_staleness"] ?? field).error("max_staleness must be longer than poll_interval (\(DurationText.format(poll)))")
+        }
+        return (poll, staleness)
     }
 
     /// Every schedule an escalation policy names exists (in any file).
@@ -173,12 +227,7 @@ extension PolicyBundle {
             source = .pagerDutySchedule(id: try scheduleID.nonEmptyString())
             people = []
         }
-        let poll = try fields["poll_interval"]?.durationSeconds() ?? OnCallConfiguration.defaultPollSeconds
-        if poll < 10 { throw (fields["poll_interval"] ?? field).error("poll_interval is at least 10s") }
-        let staleness = try fields["max_staleness"]?.durationSeconds() ?? OnCallConfiguration.defaultMaximumStalenessSeconds
-        guard staleness > poll else {
-            throw (fields["max_staleness"] ?? field).error("max_staleness must be longer than poll_interval (\(DurationText.format(poll)))")
-        }
+        let (poll, staleness) = try pollSettings(fields, field: field)
         return .init(id: id, source: source, timeZone: zone, people: people, pollSeconds: poll, maximumStalenessSeconds: staleness,
                      location: field.location)
     }
