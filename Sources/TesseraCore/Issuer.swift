@@ -84,6 +84,8 @@ public struct Issuer: Sendable {
     public let onCall: OnCallService
     /// On-call overrides made at run time (refreshed and expired by the server's maintenance).
     public let onCallOverrides: OnCallOverrides
+    /// Eligibility assignments made at run time (refreshed and expired by the server's maintenance).
+    public let assignments: EligibilityAssignmentBook
 
     /// The upstream identity providers of the current bundle.
     public var upstreams: UpstreamRegistry { access.value.upstreams }
@@ -161,7 +163,10 @@ public struct Issuer: Sendable {
                                    cache: storage, timeSource: timeSource, logger: logger)
         let overrideEntries = DatedEntryService(kind: .onCallOverride, store: storage, timeSource: timeSource) { onCall.useOverrides($0) }
         let onCallOverrides = OnCallOverrides(entries: overrideEntries, onCall: onCall, timeSource: timeSource)
-        let exchange = TokenExchangeGrant(policy: access, timeSource: timeSource, activations: activations, onCall: onCall)
+        let assignments = EligibilityAssignmentBook.make(store: storage, role: { access.value.engine.role(named: $0) },
+                                                         upstreamIDs: { access.value.upstreams.ids }, timeSource: timeSource)
+        let exchange = TokenExchangeGrant(policy: access, timeSource: timeSource, activations: activations, onCall: onCall,
+                                          assignments: assignments.snapshot)
         let failures = FailureAuditThrottle(audit: audit, timeSource: timeSource, logger: logger)
         let endpoint = TokenEndpoint(grants: [ClientCredentialsGrant(), exchange], authenticator: authenticator, minter: minter,
                                      audit: audit, failures: failures, activations: activations)
@@ -173,7 +178,8 @@ public struct Issuer: Sendable {
         let activationAPI = ActivationAPI(service: activations, policy: access, adminAccess: adminAccess, timeSource: timeSource,
                                           rereadInterval: replicated ? ActivationAPI.replicaRereadInterval : ActivationAPI.singleNodeRereadInterval)
         let admin = AdminAPI(access: adminAccess, store: storage, audit: audit, failures: failures, policy: access, keyManager: keyManager,
-                             timeSource: timeSource, onCall: onCall, onCallOverrides: onCallOverrides)
+                             timeSource: timeSource, onCall: onCall, onCallOverrides: onCallOverrides,
+                             assignments: assignments)
         let checkpointer = AuditCheckpointer(issuer: urls.issuer, keys: keys, store: storage, audit: audit, timeSource: timeSource)
         let reloader = PolicyReloader(configuration: configuration, urls: urls, clients: clients, access: access, audiences: audiences,
                                       discovery: discovery, grantTypes: endpoint.supportedGrantTypes,
@@ -184,7 +190,7 @@ public struct Issuer: Sendable {
                       checkpointer: checkpointer, failureAudit: failures, policy: reloader, access: access, httpClient: httpClient,
                       activations: activations, activationAPI: activationAPI,
                       notificationSender: sender, notificationClient: notificationClient, notificationPlanner: planner, onCall: onCall,
-                      onCallOverrides: onCallOverrides)
+                      onCallOverrides: onCallOverrides, assignments: assignments)
     }
 
     /// Stops upstream key fetches and closes their HTTP client (the store is closed separately).

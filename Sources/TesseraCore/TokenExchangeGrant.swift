@@ -60,8 +60,12 @@ public struct TokenExchangeGrant: Grant {
     let activations: ActivationService
     /// Who is on call, for on-call conditions (nil: no schedules, the conditions fail).
     let onCall: OnCallService?
+    /// Eligibility assignments made at run time (nil: none).
+    let assignments: CurrentValue<EligibilityAssignments?>?
 
-    public init(policy: CurrentValue<AccessPolicy>, timeSource: any TimeSource, activations: ActivationService, onCall: OnCallService? = nil) {
+    public init(policy: CurrentValue<AccessPolicy>, timeSource: any TimeSource, activations: ActivationService, onCall: OnCallService? = nil,
+                assignments: CurrentValue<EligibilityAssignments?>? = nil) {
+        self.assignments = assignments
         self.policy = policy
         self.timeSource = timeSource
         self.activations = activations
@@ -130,7 +134,7 @@ public struct TokenExchangeGrant: Grant {
         }
         let decision = engine.decide(identity: identity, request: accessRequest,
                                      context: DecisionContext(clientID: request.client.id, clientAddress: clientAddress, now: now,
-                                                              onCall: onCall?.state))
+                                                              onCall: onCall?.state, assignments: assignments?.value))
         var details: [String: JSONValue] = [
             "role": .string(roleName),
             "upstream": .string(identity.upstream),

@@ -63,6 +63,7 @@ public struct PolicyBundle: Sendable, Hashable {
         bundle.onCall.upstreamIDs = Set(bundle.upstreams.map(\.id) + [UpstreamDefinition.developmentID])
         (bundle.networkSettings, bundle.roles) = try loadAccess(directory: directory)
         try checkOnCallConditions(bundle)
+        try checkDatedEligibility(bundle)
         if let file = try readFile(SigningKeyPolicy.fileName, in: directory) {
             bundle.signingKeys = try parseSigningKeys(file.text, file: file.path)
         }

@@ -50,6 +50,7 @@ struct AdminController {
         }
         rejectOtherMethods("/admin/keys/revoke", allowed: [.post], router: router)
         addOnCallRoutes(to: router)
+        addAssignmentRoutes(to: router)
         // Public on purpose: a checkpoint reveals only a count and a hash, and its value is
         // that anyone outside can keep copies.
         addReadOnlyRoute("/audit/checkpoint", to: router) { _ in
@@ -83,6 +84,29 @@ struct AdminController {
             }
         }
         rejectOtherMethods("/admin/oncall/overrides/:id", allowed: [.delete], router: router)
+    }
+
+    private func addAssignmentRoutes(to router: Router<TesseraRequestContext>) {
+        router.get("/admin/assignments") { request, context in
+            let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+            return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
+                try await admin.assignmentList(authorization: request.headers[.authorization], parameters: parameters, origin: origin)
+            }
+        }
+        router.post("/admin/assignments") { request, context in
+            let body = try await request.body.collect(upTo: Self.maximumKeyRequestBytes)
+            return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
+                try await admin.addAssignment(authorization: request.headers[.authorization], body: Array(buffer: body), origin: origin)
+            }
+        }
+        rejectOtherMethods("/admin/assignments", allowed: [.get, .post], router: router)
+        router.delete("/admin/assignments/:id") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
+                try await admin.removeAssignment(authorization: request.headers[.authorization], id: id, origin: origin)
+            }
+        }
+        rejectOtherMethods("/admin/assignments/:id", allowed: [.delete], router: router)
     }
 
     /// Runs an admin operation and answers its JSON, or its error.

@@ -69,7 +69,7 @@ public func buildApplication(
     AdminController(admin: issuer.admin, checkpointer: issuer.checkpointer).addRoutes(to: router)
     let maintenance = MaintenanceService(checkpointer: issuer.checkpointer, failureAudit: issuer.failureAudit, storage: storage,
                                          activations: issuer.activations, onCall: issuer.onCall,
-                                         datedEntries: [issuer.onCallOverrides.entries], timeSource: timeSource,
+                                         datedEntries: [issuer.onCallOverrides.entries, issuer.assignments.entries], timeSource: timeSource,
                                          checkpointInterval: settings.checkpointInterval, pruneInterval: settings.pruneInterval,
                                          logger: logger)
     let sinkDirectory = (settings.issuer.dataDirectory as NSString).appendingPathComponent("sinks")

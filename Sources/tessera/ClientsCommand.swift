@@ -126,6 +126,7 @@ struct Policy: ParsableCommand {
                 printAccessSummary(bundle)
                 printNotificationSummary(bundle.notifications)
                 printOnCallSummary(bundle)
+                for warning in bundle.expiredEligibility(at: Date()) { print("warning: \(warning)") }
             } catch {
                 fail(error.description)
             }

@@ -11,7 +11,8 @@ struct Tessera: AsyncParsableCommand {
             ApproveCommand.self, DenyCommand.self, CancelCommand.self, ReviewCommand.self, ExtendCommand.self, EndCommand.self,
             Verify.self, ConfigCommand.self,
             // Running a server.
-            Serve.self, Keys.self, Clients.self, Policy.self, OnCall.self, Audit.self, Admin.self, Dev.self, Migrate.self,
+            Serve.self, Keys.self, Clients.self, Policy.self, OnCall.self, Assign.self, Assignments.self, Unassign.self, Audit.self, Admin.self,
+            Dev.self, Migrate.self,
         ]
     )
 }

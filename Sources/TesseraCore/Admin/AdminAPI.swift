@@ -20,10 +20,13 @@ public struct AdminAPI: Sendable {
     let onCall: OnCallService?
     /// On-call overrides made at run time (nil when the bundle has no schedules).
     let onCallOverrides: OnCallOverrides?
+    /// Eligibility assignments made at run time.
+    let assignments: EligibilityAssignmentBook?
 
     public init(access: AdminAccess, store: any AuditStore, audit: AuditLog, failures: FailureAuditThrottle,
                 policy: CurrentValue<AccessPolicy>? = nil, keyManager: KeyManager? = nil, timeSource: any TimeSource = SystemTimeSource(),
-                onCall: OnCallService? = nil, onCallOverrides: OnCallOverrides? = nil) {
+                onCall: OnCallService? = nil, onCallOverrides: OnCallOverrides? = nil, assignments: EligibilityAssignmentBook? = nil) {
+        self.assignments = assignments
         self.onCall = onCall
         self.onCallOverrides = onCallOverrides
         self.keyManager = keyManager
@@ -49,7 +52,8 @@ public struct AdminAPI: Sendable {
         } catch {
             throw .invalidRequest(error.description)
         }
-        let context = question.context(actual: onCall?.state, configuration: onCall?.configurationValue ?? OnCallConfiguration())
+        var context = question.context(actual: onCall?.state, configuration: onCall?.configurationValue ?? OnCallConfiguration())
+        context.assignments = assignments?.snapshot.value
         let decision = engine.decide(identity: question.identity, request: question.request, context: context)
         let actor = admin.acting(from: origin)
         do {

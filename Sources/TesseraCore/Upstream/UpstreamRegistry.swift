@@ -15,6 +15,8 @@ public final class UpstreamRegistry: Sendable {
     public let verifier: UpstreamVerifier
     /// The key cache of each upstream that fetches its keys, by upstream id.
     public let caches: [String: UpstreamKeyCache]
+    /// Every upstream's id (the development upstream's too, under `--dev`).
+    public var ids: Set<String> { Set(verifier.upstreams.values.map(\.definition.id)) }
     let timeSource: any TimeSource
     let logger: Logger
 

@@ -90,18 +90,25 @@ func bracketed(_ values: [String]) -> String { "[" + values.joined(separator: ",
 
 struct EligibilityRule: AccessRule {
     let eligibility: Eligibility
+    /// The role's name, under which run-time assignments are found.
+    let role: String
     /// Compared as bytes: a group spelled with a canonically equivalent character (KELVIN SIGN
     /// for `K`) is another group.
     let groups: Set<ExactString>
+    /// The bundle's dated entries.
+    let dated: DatedEligibilityIndex
     var name: String { "eligibility" }
 
-    init(_ eligibility: Eligibility) {
+    init(_ eligibility: Eligibility, role: String) {
         self.eligibility = eligibility
+        self.role = role
         self.groups = Set(eligibility.groups.map { ExactString($0) })
+        self.dated = DatedEligibilityIndex(eligibility.dated)
     }
 
     func evaluate(identity: Identity, request: AccessRequest, context: DecisionContext) -> RuleResult {
-        if eligibility.subjects.isEmpty, eligibility.groups.isEmpty {
+        let assigned = context.assignments?.index(for: role)
+        if eligibility.subjects.isEmpty, eligibility.groups.isEmpty, dated.isEmpty, assigned == nil {
             return .failed(name, "role admits nobody: it lists no eligible subjects or groups")
         }
         if !eligibility.upstreams.isEmpty, !eligibility.upstreams.containsExactly(identity.upstream) {
@@ -112,6 +119,28 @@ struct EligibilityRule: AccessRule {
         }
         if let group = eligibleGroup(of: identity) {
             return .met(name, "\(Self.who(identity)) is eligible through group \(group)")
+        }
+        if dated.isEmpty, assigned == nil {
+            return .failed(name, "\(Self.who(identity)) is not eligible: " + missing(identity))
+        }
+        return datedResult(dated.entries(for: identity) + (assigned?.entries(for: identity) ?? []), identity: identity, now: context.now)
+    }
+
+    /// Of the dated entries naming the identity, the one in force that lasts longest (the
+    /// access it allows ends with it); else why none is in force.
+    private func datedResult(_ entries: [DatedEligibility], identity: Identity, now: Date) -> RuleResult {
+        let holding = entries.filter { $0.holds(at: now) }
+        if let best = holding.max(by: { ($0.until ?? .distantFuture) < ($1.until ?? .distantFuture) }) {
+            let until = best.untilText.map { " until \($0)" } ?? ""
+            return .met(name, "\(Self.who(identity)) is eligible as \(best.who)\(until)\(best.provenance)", until: best.until)
+        }
+        let subject = identity.namespacedSubject
+        // An entry yet to begin says more than one long over: it is what will change.
+        if let next = entries.filter({ ($0.from ?? .distantPast) > now }).min(by: { $0.from! < $1.from! }) {
+            return .failed(name, "eligibility of \(subject) as \(next.who) begins \(next.fromText ?? "later")\(next.provenance)")
+        }
+        if let last = entries.max(by: { ($0.until ?? .distantPast) < ($1.until ?? .distantPast) }) {
+            return .failed(name, "eligibility of \(subject) as \(last.who) ended \(last.untilText ?? "")\(last.provenance)")
         }
         return .failed(name, "\(Self.who(identity)) is not eligible: " + missing(identity))
     }

@@ -32,12 +32,16 @@ public struct DecisionContext: Sendable {
     /// Who is on call, for on-call conditions; nil when nobody knows (no schedules are
     /// configured), which fails any on-call condition.
     public var onCall: OnCallState?
+    /// Eligibility assignments made at run time, merged with each role's own eligibility.
+    public var assignments: EligibilityAssignments?
 
-    public init(clientID: String, clientAddress: IPAddress? = nil, now: Date, onCall: OnCallState? = nil) {
+    public init(clientID: String, clientAddress: IPAddress? = nil, now: Date, onCall: OnCallState? = nil,
+                assignments: EligibilityAssignments? = nil) {
         self.clientID = clientID
         self.clientAddress = clientAddress
         self.now = now
         self.onCall = onCall
+        self.assignments = assignments
     }
 }
 
@@ -149,7 +153,7 @@ public struct PolicyEngine: Sendable {
     /// (eligibility, client), how they authenticated, from where and when, what the token says,
     /// what the request says, the lifetime, and last the approval.
     public static func rules(for role: RoleDefinition) -> [any AccessRule] {
-        var rules: [any AccessRule] = [EligibilityRule(role.eligibility)]
+        var rules: [any AccessRule] = [EligibilityRule(role.eligibility, role: role.name)]
         let conditions = role.conditions
         if let clients = role.allowedClients { rules.append(AllowedClientsRule(clients: clients)) }
         if let mfa = conditions.mfa { rules.append(MFARule(condition: mfa)) }

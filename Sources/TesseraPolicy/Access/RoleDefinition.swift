@@ -64,11 +64,20 @@ public struct Eligibility: Sendable, Hashable {
     /// Exact subjects or globs (`*`, `?`): `repo:acme/payments:*` for GitHub Actions, `*` for anyone
     /// from the listed upstreams.
     public var subjects: [GlobPattern]
+    /// Entries with dates, a sponsor or a reason (`{id, from, until, sponsor, reason}`).
+    public var dated: [DatedEligibility]
+    /// The longest run-time assignment of the role (`max_assignment`).
+    public var maximumAssignmentSeconds: Int
 
-    public init(upstreams: [String] = [], groups: [String] = [], subjects: [GlobPattern] = []) {
+    public static let defaultMaximumAssignmentSeconds = 90 * 86_400
+
+    public init(upstreams: [String] = [], groups: [String] = [], subjects: [GlobPattern] = [], dated: [DatedEligibility] = [],
+                maximumAssignmentSeconds: Int = Eligibility.defaultMaximumAssignmentSeconds) {
         self.upstreams = upstreams
         self.groups = groups
         self.subjects = subjects
+        self.dated = dated
+        self.maximumAssignmentSeconds = maximumAssignmentSeconds
     }
 }
 

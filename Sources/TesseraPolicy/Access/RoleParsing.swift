@@ -198,10 +198,7 @@ extension RoleDefinition {
         }
         var eligibility = Eligibility()
         if let eligibleField = members["eligible"], !eligibleField.isNull {
-            let eligible = try eligibleField.mapping(allowed: ["upstreams", "groups", "subjects"])
-            eligibility.upstreams = try eligible["upstreams"]?.stringList() ?? []
-            eligibility.groups = try eligible["groups"]?.stringList() ?? []
-            eligibility.subjects = (try eligible["subjects"]?.stringList() ?? []).map(GlobPattern.init)
+            eligibility = try Eligibility(field: eligibleField)
         }
         var allowedClients: [String]?
         if let clientsField = members["allowed_clients"] {
