@@ -85,4 +85,25 @@ extension StoreConformance {
         try expect(revisions == revisions.sorted() && Set(revisions).count == 3, "the revision went \(revisions)")
         try expect(try await store.datedEntriesRevision(kind: .onCallOverride) == 0, "an assignment moved the overrides' revision")
     }
+
+    /// Two stores on one database (two replicas, or two processes on one SQLite file): an
+    /// entry one adds, the other reads; a removal by the other moves the revision both see, and
+    /// neither lists the entry as active any more.
+    public static func datedEntriesAreSharedByReplicas(_ first: any TesseraStorage, _ second: any TesseraStorage) async throws {
+        let added = datedEntry("asg-shared")
+        _ = try await first.commit(ActivationChange(datedEntries: [added], time: now)) { head in entries(1, after: head) }
+        try expect(try await second.datedEntries(kind: .eligibilityAssignment, state: .active) == [added], "the other replica does not see the entry")
+        let before = try await first.datedEntriesRevision(kind: .eligibilityAssignment)
+        try expect(try await second.datedEntriesRevision(kind: .eligibilityAssignment) == before, "the replicas see different revisions")
+        let removed = added.moved(to: .removed, by: "corp:admin", at: now + 1)
+        try expect(try await second.commit(ActivationChange(datedEntries: [removed], time: now + 1)) { head in entries(1, after: head) } != nil,
+                   "the other replica could not remove the entry")
+        try expect(try await first.datedEntriesRevision(kind: .eligibilityAssignment) > before, "the removal did not move the revision")
+        for store in [first, second] {
+            try expect(try await store.datedEntries(kind: .eligibilityAssignment, state: .active).isEmpty, "a removed entry is still active")
+        }
+        // The first replica, still holding the old version, cannot remove it again.
+        try expect(try await first.commit(ActivationChange(datedEntries: [removed], time: now + 2)) { head in entries(1, after: head) } == nil,
+                   "a stale removal was accepted")
+    }
 }

@@ -21,6 +21,17 @@ struct PostgresStorageTests {
         }
     }
 
+    /// Two replicas share assignments and overrides: what one adds or removes, the other sees.
+    @Test func twoReplicasShareDatedEntries() async throws {
+        try await PostgresTestServer.withFreshDatabase { url in
+            let first = try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger)
+            let second = try await PostgresStorage.open(url: url, logger: PostgresTestServer.logger)
+            try await StoreConformance.datedEntriesAreSharedByReplicas(first, second)
+            try await first.close()
+            try await second.close()
+        }
+    }
+
     /// Two stores on one database stand for two replicas rotating at the same moment, from
     /// several tasks each, all from the version both read: exactly one replacement wins, and
     /// both replicas then read the winner's set at the next version.

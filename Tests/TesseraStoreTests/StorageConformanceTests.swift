@@ -45,6 +45,16 @@ struct SQLiteStorageTests {
     /// Two stores on one file stand for two processes: each keeps the chain head in memory, so
     /// each append after the other's finds its head stale, fails on the sequence key, rereads
     /// the head and seals again. The result is one chain.
+    @Test func twoProcessesOnOneFileShareDatedEntries() async throws {
+        let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try await SQLiteStorage.open(directory: directory, logger: .forCurrentTest())
+        let second = try await SQLiteStorage.open(directory: directory, logger: .forCurrentTest())
+        try await StoreConformance.datedEntriesAreSharedByReplicas(first, second)
+        try await first.close()
+        try await second.close()
+    }
+
     @Test func twoWritersOnOneFileKeepOneChain() async throws {
         let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
         let first = try await SQLiteStorage.open(directory: directory, logger: .forCurrentTest())
