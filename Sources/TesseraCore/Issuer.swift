@@ -161,10 +161,12 @@ public struct Issuer: Sendable {
                                             wakeSender: { sender.wake() })
         let onCall = OnCallService(configuration: bundle.onCall, sources: OnCallSources(http: httpClient, logger: logger),
                                    cache: storage, timeSource: timeSource, logger: logger)
-        let overrideEntries = DatedEntryService(kind: .onCallOverride, store: storage, timeSource: timeSource) { onCall.useOverrides($0) }
+        let overrideEntries = DatedEntryService(kind: .onCallOverride, store: storage, timeSource: timeSource,
+                                                changed: { onCall.useOverrides($0) })
         let onCallOverrides = OnCallOverrides(entries: overrideEntries, onCall: onCall, timeSource: timeSource)
         let assignments = EligibilityAssignmentBook.make(store: storage, role: { access.value.engine.role(named: $0) },
-                                                         upstreamIDs: { access.value.upstreams.ids }, timeSource: timeSource)
+                                                         upstreamIDs: { access.value.upstreams.ids }, planner: planner,
+                                                         wakeSender: { sender.wake() }, timeSource: timeSource)
         let exchange = TokenExchangeGrant(policy: access, timeSource: timeSource, activations: activations, onCall: onCall,
                                           assignments: assignments.snapshot)
         let failures = FailureAuditThrottle(audit: audit, timeSource: timeSource, logger: logger)

@@ -17,6 +17,10 @@ public enum NotificationEventKind: String, Sendable, Hashable, CaseIterable {
     case activationEnded = "activation.ended"
     case activationRevoked = "activation.revoked"
     case activationExpired = "activation.expired"
+    case eligibilityAssigned = "eligibility.assigned"
+    case eligibilityExpiring = "eligibility.expiring"
+    case eligibilityRemoved = "eligibility.removed"
+    case eligibilityExpired = "eligibility.expired"
 }
 
 /// A webhook signing secret (Standard Webhooks: random 24 to 64 bytes, written `whsec_<base64>`).
@@ -122,9 +126,12 @@ public struct NotificationRoute: Sendable, Hashable {
 public struct NotificationSettings: Sendable, Hashable {
     public static let fileName = "notifications.yaml"
     public static let defaultExpiryWarningSeconds = 300
+    public static let defaultAssignmentExpiryWarningSeconds = 3 * 86_400
 
     /// How long before an activation ends its `activation.expiring` notice is written.
     public var expiryWarningSeconds: Int
+    /// How long before an eligibility assignment ends its `eligibility.expiring` notice is written.
+    public var assignmentExpiryWarningSeconds = defaultAssignmentExpiryWarningSeconds
     /// In file order.
     public var sinks: [NotificationSink]
     public var routes: [NotificationRoute]
@@ -199,7 +206,7 @@ struct SecretResolver {
 }
 
 extension NotificationSettings {
-    static let fields: Set<String> = ["expiry_warning", "sinks", "routes", "security_sinks"]
+    static let fields: Set<String> = ["expiry_warning", "assignment_expiry_warning", "sinks", "routes", "security_sinks"]
     static let sinkFields: Set<String> = ["type", "url", "url_env", "url_file", "secret_env", "secret_file"]
     static let routeFields: Set<String> = ["events", "roles", "sinks"]
 
@@ -209,6 +216,10 @@ extension NotificationSettings {
         if let warningField = members["expiry_warning"] {
             expiryWarningSeconds = try warningField.durationSeconds()
             guard expiryWarningSeconds > 0 else { throw warningField.error("must be longer than 0s") }
+        }
+        if let warningField = members["assignment_expiry_warning"] {
+            assignmentExpiryWarningSeconds = try warningField.durationSeconds()
+            guard assignmentExpiryWarningSeconds > 0 else { throw warningField.error("must be longer than 0s") }
         }
         if let sinksField = members["sinks"], !sinksField.isNull {
             for (name, sinkField) in try sinksField.entries() {

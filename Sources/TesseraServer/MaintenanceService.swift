@@ -83,6 +83,7 @@ struct MaintenanceService: Service {
             for entries in datedEntries {
                 try await entries.refresh()
                 try await entries.expireDue()
+                try await entries.warnExpiring()
             }
             if datedEntriesFailing.set(false) { logger.notice("on-call overrides and assignments are read again") }
         } catch {

@@ -45,6 +45,8 @@ public struct DatedEntryRecord: Codable, Sendable, Hashable {
     /// The last change of state: who and when (nil while active).
     public var changedBy: String?
     public var changedAt: Date?
+    /// When the notice that it ends soon was written (assignments); nil before.
+    public var warnedAt: Date?
 
     public init(id: String, kind: Kind, version: Int64 = 1, state: State = .active, scope: String, subject: String, startsAt: Date,
                 endsAt: Date, reason: String? = nil, sponsor: String? = nil, createdBy: String, createdAt: Date,

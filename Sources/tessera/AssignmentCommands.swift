@@ -25,7 +25,10 @@ enum AssignmentCommands {
         }
         let roles = Dictionary(bundle.roles.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let upstreams = Set(bundle.upstreams.map(\.id) + [UpstreamDefinition.developmentID])
-        let book = EligibilityAssignmentBook.make(store: storage, role: { roles[$0] }, upstreamIDs: { upstreams }, timeSource: SystemTimeSource())
+        // Notices go to the outbox; a running server delivers them.
+        let planner = CurrentValue<any NotificationPlanner>(ConfiguredNotifications(settings: CurrentValue(bundle.notifications)))
+        let book = EligibilityAssignmentBook.make(store: storage, role: { roles[$0] }, upstreamIDs: { upstreams }, planner: planner,
+                                                  timeSource: SystemTimeSource())
         do {
             try await book.entries.refresh()
         } catch {

@@ -103,6 +103,7 @@ struct ActivationServiceTests {
     /// One outbox row per event, so tests see which notices a transition committed.
     struct EventRecorder: NotificationPlanner {
         let expiryWarningSeconds: Int
+        var assignmentExpiryWarningSeconds: Int { 86_400 }
 
         func notifications(event: String, role: String, breakGlass: Bool, data: [String: JSONValue], at time: Date) -> [OutboxNotification] {
             [OutboxNotification(id: "msg_\(UUID())", event: event, sink: "test", payload: "{}", createdAt: time, dueAt: time)]

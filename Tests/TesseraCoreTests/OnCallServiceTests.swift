@@ -278,7 +278,7 @@ struct OnCallServiceTests {
         #expect(changes.removed.map(\.person) == ["bob@example.com"])
         #expect(changes.previousSync == Self.start)
 
-        let overrides = OnCallOverrides(entries: DatedEntryService(kind: .onCallOverride, store: store, timeSource: clock) { service.useOverrides($0) },
+        let overrides = OnCallOverrides(entries: DatedEntryService(kind: .onCallOverride, store: store, timeSource: clock, changed: { service.useOverrides($0) }),
                                         onCall: service, timeSource: clock)
         let at = RFC3339.date("2026-03-02T10:00:00Z")!
         #expect(onCall(service, "alice@example.com", schedule: "team", at: at).met)

@@ -11,6 +11,8 @@ public protocol NotificationPlanner: Sendable {
     func notifications(event: String, role: String, breakGlass: Bool, data: [String: JSONValue], at time: Date) -> [OutboxNotification]
     /// How long before its end an activation's `activation.expiring` notice goes out.
     var expiryWarningSeconds: Int { get }
+    /// How long before its end an eligibility assignment's `eligibility.expiring` notice goes out.
+    var assignmentExpiryWarningSeconds: Int { get }
 }
 
 /// The configured sinks and routes, read anew for every event (policy reloads apply at once).
@@ -25,6 +27,7 @@ public struct ConfiguredNotifications: NotificationPlanner {
     }
 
     public var expiryWarningSeconds: Int { settings.value.expiryWarningSeconds }
+    public var assignmentExpiryWarningSeconds: Int { settings.value.assignmentExpiryWarningSeconds }
 
     public func notifications(event: String, role: String, breakGlass: Bool, data: [String: JSONValue], at time: Date) -> [OutboxNotification] {
         guard let kind = NotificationEventKind(rawValue: event) else { return [] }
@@ -38,6 +41,7 @@ public struct NoNotifications: NotificationPlanner {
     public init() {}
 
     public var expiryWarningSeconds: Int { NotificationSettings.defaultExpiryWarningSeconds }
+    public var assignmentExpiryWarningSeconds: Int { NotificationSettings.defaultAssignmentExpiryWarningSeconds }
 
     public func notifications(event: String, role: String, breakGlass: Bool, data: [String: JSONValue], at time: Date) -> [OutboxNotification] {
         []

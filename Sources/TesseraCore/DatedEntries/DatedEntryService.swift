@@ -18,12 +18,17 @@ public final class DatedEntryService: Sendable {
         public var added: String
         public var removed: String
         public var expired: String
+        /// Its end is near (assignments only: announced to whoever the routes name, and the sponsor).
+        public var expiring: String?
 
         public static let onCallOverride = Events(added: "oncall.override_added", removed: "oncall.override_removed",
                                                   expired: "oncall.override_expired")
         public static let eligibilityAssignment = Events(added: "eligibility.assigned", removed: "eligibility.removed",
-                                                         expired: "eligibility.expired")
+                                                         expired: "eligibility.expired", expiring: "eligibility.expiring")
     }
+
+    /// The outbox rows that announce an event of an entry (committed with its change).
+    public typealias Announce = @Sendable (_ event: String, _ entry: DatedEntryRecord, _ at: Date) -> [OutboxNotification]
 
     public let kind: DatedEntryRecord.Kind
     let events: Events
@@ -35,9 +40,17 @@ public final class DatedEntryService: Sendable {
     private let revision = Mutex<Int64?>(nil)
     /// Called with the new snapshot after it changed (the on-call state is rebuilt with the new overrides).
     private let changed: @Sendable ([DatedEntryRecord]) -> Void
+    private let announce: Announce?
+    /// How long before its end the `expiring` notice is written.
+    private let warningSeconds: @Sendable () -> Int
+    private let wakeSender: @Sendable () -> Void
 
     public init(kind: DatedEntryRecord.Kind, store: any TesseraStorage, timeSource: any TimeSource,
-                random: any RandomSource = BufferedSecureRandom(), changed: @escaping @Sendable ([DatedEntryRecord]) -> Void = { _ in }) {
+                random: any RandomSource = BufferedSecureRandom(), announce: Announce? = nil, warningSeconds: @escaping @Sendable () -> Int = { 0 },
+                wakeSender: @escaping @Sendable () -> Void = {}, changed: @escaping @Sendable ([DatedEntryRecord]) -> Void = { _ in }) {
+        self.announce = announce
+        self.warningSeconds = warningSeconds
+        self.wakeSender = wakeSender
         self.kind = kind
         events = kind == .onCallOverride ? .onCallOverride : .eligibilityAssignment
         self.store = store
@@ -109,6 +122,23 @@ public final class DatedEntryService: Sendable {
         return marked
     }
 
+    /// Writes the `expiring` notice of every active entry whose end is within the warning
+    /// time, once each (the entry records when; of replicas sweeping at once, one writes it).
+    @discardableResult
+    public func warnExpiring() async throws -> Int {
+        guard let event = events.expiring, announce != nil else { return 0 }
+        let now = timeSource.now()
+        let lead = TimeInterval(warningSeconds())
+        var warned = 0
+        for entry in active where entry.warnedAt == nil && entry.endsAt > now && entry.endsAt.timeIntervalSince(now) <= lead {
+            var next = entry
+            next.version += 1
+            next.warnedAt = now
+            if try await commit(next, event: event, actor: AuditActor(), target: Self.target(next), at: now) { warned += 1 }
+        }
+        return warned
+    }
+
     /// False when the version moved under us (a lost race): nothing was written.
     private func commit(_ record: DatedEntryRecord, event name: String, actor: AuditActor, target: [String: JSONValue],
                         at now: Date) async throws(DatedEntryError) -> Bool {
@@ -116,15 +146,17 @@ public final class DatedEntryService: Sendable {
         fields["entry_id"] = .string(record.id)
         let prepared = [AuditChain.Prepared(AuditEvent(name, outcome: .success, actor: actor, target: fields,
                                                        reasons: record.reason.map { [$0] } ?? []))]
+        let notifications = announce?(name, record, now) ?? []
         let written: [SealedAuditEntry]?
         do {
-            written = try await store.commit(ActivationChange(datedEntries: [record], time: now)) { head in
+            written = try await store.commit(ActivationChange(notifications: notifications, datedEntries: [record], time: now)) { head in
                 AuditChain.seal(prepared, after: head, time: now)
             }
         } catch {
             throw .unavailable("the change could not be recorded, so it was not made: \(error)")
         }
         guard written != nil else { return false }
+        if !notifications.isEmpty { wakeSender() }
         try? await refresh()
         return true
     }

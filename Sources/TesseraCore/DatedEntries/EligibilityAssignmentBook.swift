@@ -21,12 +21,16 @@ public struct EligibilityAssignmentBook: Sendable {
     let timeSource: any TimeSource
 
     /// The book over `store`, its snapshot kept current by the entries' change handler.
+    /// `planner` announces assignments, their nearing end, removal and expiry through
+    /// notifications.yaml (the payload names the sponsor).
     public static func make(store: any TesseraStorage, role: @escaping @Sendable (String) -> RoleDefinition?,
-                            upstreamIDs: @escaping @Sendable () -> Set<String>, timeSource: any TimeSource) -> EligibilityAssignmentBook {
+                            upstreamIDs: @escaping @Sendable () -> Set<String>, planner: CurrentValue<any NotificationPlanner>,
+                            wakeSender: @escaping @Sendable () -> Void = {}, timeSource: any TimeSource) -> EligibilityAssignmentBook {
         let snapshot = CurrentValue<EligibilityAssignments?>(nil)
-        let entries = DatedEntryService(kind: .eligibilityAssignment, store: store, timeSource: timeSource) {
-            snapshot.replace(with: assignments($0))
-        }
+        let entries = DatedEntryService(kind: .eligibilityAssignment, store: store, timeSource: timeSource, announce: { event, entry, time in
+            planner.value.notifications(event: event, role: entry.scope, breakGlass: false, data: announcement(entry), at: time)
+        }, warningSeconds: { planner.value.assignmentExpiryWarningSeconds }, wakeSender: wakeSender,
+           changed: { snapshot.replace(with: assignments($0)) })
         return EligibilityAssignmentBook(entries: entries, snapshot: snapshot, role: role, upstreamIDs: upstreamIDs, timeSource: timeSource)
     }
 
@@ -94,6 +98,15 @@ public struct EligibilityAssignmentBook: Sendable {
             .filter { $0.endsAt > now && (role == nil || $0.scope == role) }
             .filter { entry in expiringWithin.map { entry.endsAt <= now.addingTimeInterval(TimeInterval($0)) } ?? true }
             .sorted { ($0.endsAt, $0.id) < ($1.endsAt, $1.id) }
+    }
+
+    /// What a notification says of an assignment.
+    static func announcement(_ entry: DatedEntryRecord) -> [String: JSONValue] {
+        guard case .object(var data) = json(entry) else { return [:] }
+        data["assignment_id"] = data.removeValue(forKey: "id")
+        data["justification"] = data.removeValue(forKey: "reason")
+        data["command"] = .string("tessera assignments --role \(entry.scope) --expiring 14d")
+        return data
     }
 
     public static func json(_ entry: DatedEntryRecord) -> JSONValue {

@@ -181,6 +181,10 @@ struct SlackMessage {
         case .activationEnded: "Access ended"
         case .activationRevoked: "Access revoked"
         case .activationExpired: "Access expired"
+        case .eligibilityAssigned: "Eligibility assigned"
+        case .eligibilityExpiring: "Eligibility ends soon"
+        case .eligibilityRemoved: "Eligibility removed"
+        case .eligibilityExpired: "Eligibility ended"
         }
     }
 }
