@@ -30,7 +30,7 @@ extension AccessDecision {
 
     /// Every rule with its status and reason, as the audit log and the admin API record them.
     public var rulesJSON: JSONValue {
-        .array(rules.map { .object(["rule": .string($0.rule), "status": .string("\($0.status)"), "reason": .string($0.reason)]) })
+        .array(rules.map { .object(["rule": .string($0.rule), "status": .string($0.status.rawValue), "reason": .string($0.reason)]) })
     }
 }
 
