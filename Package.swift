@@ -75,7 +75,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Test support: a logger that writes to the current test's log file, so a test run prints
-        // only its results (`.ci/run` shows the logs of the tests that failed).
+        // only its results (`.ci/run` shows the logs of the tests that failed), and running the
+        // programs tests talk to (peers, the tessera executable).
         .target(
             name: "TesseraTestLogging",
             dependencies: [.product(name: "Logging", package: "swift-log")],
@@ -139,7 +140,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraSchedulesTests",
-            dependencies: ["TesseraSchedules"],
+            dependencies: ["TesseraSchedules", "TesseraTestLogging"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

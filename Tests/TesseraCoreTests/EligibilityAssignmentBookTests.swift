@@ -73,7 +73,12 @@ struct EligibilityAssignmentBookTests {
         clock.advance(by: 86_400)
         #expect(!allowed(at: clock.now()))
         #expect(try await book.entries.expireDue() == 1)
-        #expect(book.snapshot.value == nil, "an expired assignment is still in the snapshot")
+        // Marked expired, it still explains the refusal.
+        let refused = engine.decide(identity: identity, request: AccessRequest(role: "db-admin"),
+                                    context: DecisionContext(clientID: "cli", now: clock.now(), assignments: book.snapshot.value))
+        #expect(refused.failureSummary.contains("eligibility of partner-idp:dana@contractor.example as partner-idp:dana@contractor.example ended"),
+                "\(refused.failureSummary)")
+        #expect(book.list(role: nil, expiringWithin: nil).isEmpty)
         let outbox = await store.notifications(in: .pending, limit: 10)
         #expect(outbox.map(\.event) == ["eligibility.assigned", "eligibility.expiring", "eligibility.expired"])
         #expect(outbox.allSatisfy { $0.payload.contains(#""sponsor":"corp:alice@example.com""#) }, "\(outbox.map(\.payload))")

@@ -323,7 +323,7 @@ struct UpstreamKeyCacheTests {
         let fetcher = StubFetcher()
         let registry = try UpstreamRegistry(upstreams: bundle.upstreams, directory: bundle.directory, fetcher: fetcher,
                                             timeSource: ManualTimeSource(testNow), logger: Logger.forCurrentTest())
-        #expect(Set(registry.caches.keys) == ["corp", "github-actions"])
+        #expect(Set(registry.caches.keys) == ["corp", "partner-idp", "github-actions"])
         #expect(fetcher.total == 0)
         // Unreachable upstreams are logged by prefetch, never thrown.
         await registry.prefetch()

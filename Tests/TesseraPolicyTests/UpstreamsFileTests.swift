@@ -153,12 +153,12 @@ struct UpstreamsParsingTests {
         #expect(!UpstreamDefinition.isAcceptableURL("idp.example.com"))
     }
 
-    /// The example bundle shipped in policies/ loads, with both example upstreams.
+    /// The example bundle shipped in policies/ loads, with its three example upstreams.
     @Test func theExampleBundleLoads() throws {
         let policies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("policies").path
         let bundle = try PolicyBundle.load(directory: policies)
-        #expect(bundle.upstreams.map(\.id) == ["corp", "github-actions"])
+        #expect(bundle.upstreams.map(\.id) == ["corp", "partner-idp", "github-actions"])
         #expect(bundle.upstream(id: "corp")?.keys == .discovery)
         #expect(bundle.upstream(id: "github-actions")?.issuer == "https://token.actions.githubusercontent.com")
     }

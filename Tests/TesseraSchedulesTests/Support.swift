@@ -1,5 +1,7 @@
 import Foundation
 import TesseraSchedules
+// The oracle runs Python through these.
+@_exported import TesseraTestLogging
 
 /// An instant written in ISO 8601 with its offset, e.g. `2026-03-29T09:00:00+02:00`: tests state
 /// expected hand-offs as the local time and the offset a person would read on the wall.

@@ -49,7 +49,7 @@ struct AssignmentFlowTests {
         let minted = try await run(tessera, ["admin", "token", "--subject", "ops"] + bundle.folders)
         try #require(minted.status == 0, "\(minted.error)")
         let admin = "Bearer " + minted.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let until = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 6).rounded(.down))
+        let until = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 15).rounded(.down))
         let added = try await server.json("POST", "/admin/assignments", body: """
             {"role":"db-admin","subject":"partner-idp:dana@contractor.example","until":"\(RFC3339.string(until))",
              "reason":"CHG-1234 database migration","sponsor":"test-idp:alice@example.com"}

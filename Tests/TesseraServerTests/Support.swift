@@ -9,7 +9,8 @@ import TesseraCrypto
 import TesseraJWT
 import TesseraServer
 import TesseraStore
-import TesseraTestLogging
+// Every file of this target runs programs and reports missing peers through these.
+@_exported import TesseraTestLogging
 
 let testIssuer = "http://127.0.0.1:8080"
 
@@ -117,64 +118,4 @@ let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"
 func json(_ buffer: ByteBuffer) -> [String: Any] {
     let object = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))
     return object as? [String: Any] ?? [:]
-}
-
-/// Whether the suite runs in CI, where a missing interop peer is a failure, not a skip.
-var runningInCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
-
-/// Reports a missing test peer: a recorded failure in CI, a printed note elsewhere.
-func peerMissing(_ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
-    if runningInCI {
-        Issue.record("test peer missing in CI: \(what)", sourceLocation: sourceLocation)
-    } else {
-        print("skipping: \(what) (install it, or run .ci/run, to run this test)")
-    }
-}
-
-struct ProcessResult {
-    let status: Int32
-    let output: String
-    let error: String
-}
-
-/// Runs blocking work (pipe reads, `waitUntilExit`) on a Dispatch thread. Blocking a thread of
-/// the cooperative pool instead would starve the server under test, whose handlers run there.
-func onBlockingThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-    }
-}
-
-/// Runs a program to completion, killing it after `timeout` seconds so a hung peer cannot hang
-/// the suite.
-func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60, environment: [String: String]? = nil) async throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let output = Pipe()
-    let error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    try process.run()
-    return try await collect(process, output: output, error: error, timeout: timeout)
-}
-
-/// Waits for a started process, killing it after `timeout` seconds, and returns what it wrote.
-func collect(_ process: Process, output: Pipe, error: Pipe, timeout: TimeInterval = 60) async throws -> ProcessResult {
-    let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
-    defer { timer.cancel() }
-    async let outData = onBlockingThread { output.fileHandleForReading.readDataToEndOfFile() }
-    async let errData = onBlockingThread { error.fileHandleForReading.readDataToEndOfFile() }
-    let (out, err) = try await (outData, errData)
-    try await onBlockingThread { process.waitUntilExit() }
-    return ProcessResult(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
-                         error: String(decoding: err, as: UTF8.self))
-}
-
-/// The first executable named `name` on PATH.
-func which(_ name: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
 }

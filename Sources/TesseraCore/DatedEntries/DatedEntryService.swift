@@ -35,10 +35,15 @@ public final class DatedEntryService: Sendable {
     private let store: any TesseraStorage
     private let timeSource: any TimeSource
     private let random: any RandomSource
+    /// The active entries, and the expired ones kept for `keepEndedSeconds`.
     private let snapshot = CurrentValue<[DatedEntryRecord]>([])
+    /// How long an expired entry stays in the snapshot, so that decisions can still say it
+    /// ended and when ("eligibility ... ended 2026-12-31") rather than only "not eligible".
+    private let keepEndedSeconds: Int
     /// The revision `snapshot` was read at; nil before the first read.
     private let revision = Mutex<Int64?>(nil)
-    /// Called with the new snapshot after it changed (the on-call state is rebuilt with the new overrides).
+    /// Called with the new snapshot (active entries, and recently expired ones) after it changed:
+    /// the on-call state is rebuilt with the new overrides, the assignments handed to decisions.
     private let changed: @Sendable ([DatedEntryRecord]) -> Void
     private let announce: Announce?
     /// How long before its end the `expiring` notice is written.
@@ -46,8 +51,10 @@ public final class DatedEntryService: Sendable {
     private let wakeSender: @Sendable () -> Void
 
     public init(kind: DatedEntryRecord.Kind, store: any TesseraStorage, timeSource: any TimeSource,
-                random: any RandomSource = BufferedSecureRandom(), announce: Announce? = nil, warningSeconds: @escaping @Sendable () -> Int = { 0 },
-                wakeSender: @escaping @Sendable () -> Void = {}, changed: @escaping @Sendable ([DatedEntryRecord]) -> Void = { _ in }) {
+                random: any RandomSource = BufferedSecureRandom(), keepEndedSeconds: Int = 0, announce: Announce? = nil,
+                warningSeconds: @escaping @Sendable () -> Int = { 0 }, wakeSender: @escaping @Sendable () -> Void = {},
+                changed: @escaping @Sendable ([DatedEntryRecord]) -> Void = { _ in }) {
+        self.keepEndedSeconds = keepEndedSeconds
         self.announce = announce
         self.warningSeconds = warningSeconds
         self.wakeSender = wakeSender
@@ -61,13 +68,17 @@ public final class DatedEntryService: Sendable {
 
     /// The active entries as last read (including ones whose end has passed but that the
     /// sweep has not marked yet: readers compare the dates themselves).
-    public var active: [DatedEntryRecord] { snapshot.value }
+    public var active: [DatedEntryRecord] { snapshot.value.filter { $0.state == .active } }
 
     /// Rereads the active entries when another process (or replica) changed them.
     public func refresh() async throws {
         let current = try await store.datedEntriesRevision(kind: kind)
         guard revision.withLock({ $0 }) != current else { return }
-        let entries = try await store.datedEntries(kind: kind, state: .active)
+        var entries = try await store.datedEntries(kind: kind, state: .active)
+        if keepEndedSeconds > 0 {
+            let since = timeSource.now().addingTimeInterval(-TimeInterval(keepEndedSeconds))
+            entries += try await store.datedEntries(kind: kind, state: .expired).filter { $0.endsAt > since }
+        }
         revision.withLock { $0 = current }
         snapshot.replace(with: entries)
         changed(entries)

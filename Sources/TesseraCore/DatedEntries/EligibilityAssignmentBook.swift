@@ -11,6 +11,8 @@ import TesseraStore
 public struct EligibilityAssignmentBook: Sendable {
     public static let groupPrefix = "group:"
     public static let maximumReasonBytes = 500
+    /// How long after its end an expired assignment still explains a refusal.
+    public static let keepEndedSeconds = 30 * 86_400
 
     public let entries: DatedEntryService
     /// What decisions read; replaced whenever the entries change.
@@ -27,14 +29,15 @@ public struct EligibilityAssignmentBook: Sendable {
                             upstreamIDs: @escaping @Sendable () -> Set<String>, planner: CurrentValue<any NotificationPlanner>,
                             wakeSender: @escaping @Sendable () -> Void = {}, timeSource: any TimeSource) -> EligibilityAssignmentBook {
         let snapshot = CurrentValue<EligibilityAssignments?>(nil)
-        let entries = DatedEntryService(kind: .eligibilityAssignment, store: store, timeSource: timeSource, announce: { event, entry, time in
+        let entries = DatedEntryService(kind: .eligibilityAssignment, store: store, timeSource: timeSource,
+                                        keepEndedSeconds: keepEndedSeconds, announce: { event, entry, time in
             planner.value.notifications(event: event, role: entry.scope, breakGlass: false, data: announcement(entry), at: time)
         }, warningSeconds: { planner.value.assignmentExpiryWarningSeconds }, wakeSender: wakeSender,
            changed: { snapshot.replace(with: assignments($0)) })
         return EligibilityAssignmentBook(entries: entries, snapshot: snapshot, role: role, upstreamIDs: upstreamIDs, timeSource: timeSource)
     }
 
-    /// The engine's view of the active entries.
+    /// The engine's view of the entries (active, and expired ones, which only explain a refusal).
     public static func assignments(_ records: [DatedEntryRecord]) -> EligibilityAssignments? {
         guard !records.isEmpty else { return nil }
         return EligibilityAssignments(records.map { record in

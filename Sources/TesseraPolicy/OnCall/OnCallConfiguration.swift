@@ -107,11 +107,20 @@ public struct PeopleMapping: Sendable, Hashable {
 
     public var match: [Match] = Match.allCases
     /// Participant -> the identity's `upstream:subject`.
-    public var aliases: [String: String] = [:]
+    public var aliases: [String: String] = [:] {
+        didSet { aliasesByIdentity = Self.reversed(aliases) }
+    }
+    /// `upstream:subject` -> its aliases, sorted: built once, not on every decision.
+    private var aliasesByIdentity: [String: [String]] = [:]
 
     public init(match: [Match] = Match.allCases, aliases: [String: String] = [:]) {
         self.match = match
         self.aliases = aliases
+        aliasesByIdentity = Self.reversed(aliases)
+    }
+
+    private static func reversed(_ aliases: [String: String]) -> [String: [String]] {
+        Dictionary(grouping: aliases.keys, by: { aliases[$0]! }).mapValues { $0.sorted() }
     }
 
     /// The participant names that mean `identity`, in the order they are tried.
@@ -123,10 +132,7 @@ public struct PeopleMapping: Sendable, Hashable {
             case .subject: names.append(identity.namespacedSubject)
             }
         }
-        let subject = identity.namespacedSubject
-        for (participant, target) in aliases.sorted(by: { $0.key < $1.key }) where target == subject {
-            names.append(participant)
-        }
+        names += aliasesByIdentity[identity.namespacedSubject] ?? []
         return names
     }
 
