@@ -102,7 +102,7 @@ struct Clients: ParsableCommand {
             }
             if let secret {
                 print("client_secret: \(secret)")
-                print("This secret is shown once and stored only as a SHA-256 hash. Restart `tessera serve` to load the client.")
+                print("This secret is shown once and stored only as a SHA-256 hash. A running `tessera serve` loads the client by itself within its policy poll interval (2 s by default).")
             }
         }
     }
