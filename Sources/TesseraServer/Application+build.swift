@@ -34,6 +34,20 @@ public struct ServerSettings: Sendable {
     }
 }
 
+/// Every HTTP route of the server, over `issuer`.
+public func buildRouter(for issuer: Issuer) -> Router<TesseraRequestContext> {
+    let router = Router(context: TesseraRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    WellKnownController(issuer: issuer).addRoutes(to: router)
+    OpenAPIController().addRoutes(to: router)
+    TokenController(endpoint: issuer.tokenEndpoint).addRoutes(to: router)
+    InspectionController(inspection: issuer.inspection).addRoutes(to: router)
+    HealthController(issuer: issuer).addRoutes(to: router)
+    ActivationController(api: issuer.activationAPI).addRoutes(to: router)
+    AdminController(admin: issuer.admin, checkpointer: issuer.checkpointer).addRoutes(to: router)
+    return router
+}
+
 /// The composition root: loads the issuer and wires it to HTTP routes. `tessera serve`, the
 /// tests and the benchmark all build the application here.
 public func buildApplication(
@@ -59,14 +73,7 @@ public func buildApplication(
             logger.error("audit checkpoint failed", metadata: ["tessera.error": .string("\(error)")])
         }
     }
-    let router = Router(context: TesseraRequestContext.self)
-    router.add(middleware: ErrorMiddleware())
-    WellKnownController(issuer: issuer).addRoutes(to: router)
-    TokenController(endpoint: issuer.tokenEndpoint).addRoutes(to: router)
-    InspectionController(inspection: issuer.inspection).addRoutes(to: router)
-    HealthController(issuer: issuer).addRoutes(to: router)
-    ActivationController(api: issuer.activationAPI).addRoutes(to: router)
-    AdminController(admin: issuer.admin, checkpointer: issuer.checkpointer).addRoutes(to: router)
+    let router = buildRouter(for: issuer)
     let maintenance = MaintenanceService(checkpointer: issuer.checkpointer, failureAudit: issuer.failureAudit, storage: storage,
                                          activations: issuer.activations, onCall: issuer.onCall,
                                          datedEntries: [issuer.onCallOverrides.entries, issuer.assignments.entries], timeSource: timeSource,
