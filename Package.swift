@@ -136,6 +136,8 @@ let package = Package(
         .testTarget(
             name: "TesseraJWTTests",
             dependencies: ["TesseraJWT", "TesseraCrypto"],
+            // Project Wycheproof's signature vectors (Apache 2.0), copied unchanged.
+            resources: [.copy("Resources/wycheproof")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
