@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The platform's OpenSSL 3 libcrypto; imported by TesseraCrypto only.
@@ -89,6 +90,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // Upstream JWKS fetching (DESIGN.md: NIO-native, timeouts, connection pooling).
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // GET /metrics in the Prometheus text format.
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),

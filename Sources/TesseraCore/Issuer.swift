@@ -86,6 +86,8 @@ public struct Issuer: Sendable {
     public let onCallOverrides: OnCallOverrides
     /// Eligibility assignments made at run time (refreshed and expired by the server's maintenance).
     public let assignments: EligibilityAssignmentBook
+    /// What `GET /metrics` answers.
+    public let metrics: TesseraMetrics
 
     /// The upstream identity providers of the current bundle.
     public var upstreams: UpstreamRegistry { access.value.upstreams }
@@ -104,7 +106,8 @@ public struct Issuer: Sendable {
     public static func load(_ configuration: IssuerConfiguration, storage: any TesseraStorage,
                             timeSource: any TimeSource = SystemTimeSource(), logger: Logger) async throws(IssuerStartupError) -> Issuer {
         let urls = IssuerURLs(issuer: configuration.issuer)
-        let audit = AuditLog(store: storage, timeSource: timeSource)
+        let metrics = TesseraMetrics()
+        let audit = AuditLog(store: storage, timeSource: timeSource, metrics: metrics)
         let httpClient = HTTPDocumentFetcher.makeHTTPClient()
         let loaded: LoadedPolicy
         do {
@@ -187,12 +190,24 @@ public struct Issuer: Sendable {
                                       discovery: discovery, grantTypes: endpoint.supportedGrantTypes,
                                       audit: audit, httpClient: httpClient, timeSource: timeSource, notifications: notifications, logger: logger,
                                       onCall: onCall)
+        metrics.useRoles { access.value.engine.role(named: $0) != nil }
+        metrics.gauges { metrics in
+            let now = timeSource.now()
+            for status in onCall.statuses() where status.kind != "native" {
+                metrics.gauge("oncall_sync_age", unit: "seconds", help: "Seconds since the last good sync of an imported on-call schedule (-1: never).",
+                              labels: [("schedule", status.schedule)], value: status.lastGoodSync.map { now.timeIntervalSince($0).rounded(.down) } ?? -1)
+            }
+            metrics.gauge("oncall_overrides_active", help: "On-call overrides made at run time and in force.",
+                          value: Double(onCallOverrides.entries.active.filter { $0.endsAt > now }.count))
+            metrics.gauge("eligibility_assignments_active", help: "Eligibility assignments made at run time and in force.",
+                          value: Double(assignments.list(role: nil, expiringWithin: nil).count))
+        }
         return Issuer(urls: urls, keyManager: keyManager, clients: clients, tokenEndpoint: endpoint,
                       discovery: discovery, storage: storage, audit: audit, inspection: inspection, admin: admin,
                       checkpointer: checkpointer, failureAudit: failures, policy: reloader, access: access, httpClient: httpClient,
                       activations: activations, activationAPI: activationAPI,
                       notificationSender: sender, notificationClient: notificationClient, notificationPlanner: planner, onCall: onCall,
-                      onCallOverrides: onCallOverrides, assignments: assignments)
+                      onCallOverrides: onCallOverrides, assignments: assignments, metrics: metrics)
     }
 
     /// Stops upstream key fetches and closes their HTTP client (the store is closed separately).

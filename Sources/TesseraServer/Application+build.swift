@@ -37,9 +37,12 @@ public struct ServerSettings: Sendable {
 /// Every HTTP route of the server, over `issuer`.
 public func buildRouter(for issuer: Issuer) -> Router<TesseraRequestContext> {
     let router = Router(context: TesseraRequestContext.self)
+    // Outside the error middleware, so the status counted is the one the client got.
+    router.add(middleware: MetricsMiddleware(metrics: issuer.metrics))
     router.add(middleware: ErrorMiddleware())
     WellKnownController(issuer: issuer).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
+    MetricsController(metrics: issuer.metrics).addRoutes(to: router)
     TokenController(endpoint: issuer.tokenEndpoint).addRoutes(to: router)
     InspectionController(inspection: issuer.inspection).addRoutes(to: router)
     HealthController(issuer: issuer).addRoutes(to: router)

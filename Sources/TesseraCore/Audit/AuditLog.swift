@@ -15,10 +15,13 @@ public actor AuditLog {
     private let timeSource: any TimeSource
     private var pending: [Pending] = []
     private var flushing = false
+    /// Counts commits, their sizes and times, and what they record (nil: not measured).
+    private let metrics: TesseraMetrics?
 
-    public init(store: any AuditStore, timeSource: any TimeSource) {
+    public init(store: any AuditStore, timeSource: any TimeSource, metrics: TesseraMetrics? = nil) {
         self.store = store
         self.timeSource = timeSource
+        self.metrics = metrics
     }
 
     /// Records `event` (and, in the same transaction, the token it issued) and returns the
@@ -72,12 +75,15 @@ public actor AuditLog {
             pending.removeAll(keepingCapacity: true)
             let events = batch.map(\.event)
             let time = timeSource.now()
+            let started = ContinuousClock.now
             do {
                 let sealed = try await store.appendAudit { head in
                     AuditChain.seal(events, after: head, time: time)
                 }
+                metrics?.auditCommitted(events.map(\.event), duration: ContinuousClock.now - started)
                 for (waiter, entry) in zip(batch, sealed) { waiter.continuation?.resume(returning: entry) }
             } catch {
+                metrics?.auditFailed(entries: events.count)
                 for waiter in batch { waiter.continuation?.resume(throwing: error) }
             }
         }

@@ -3512,6 +3512,42 @@ enum OpenAPIDocument {
         ]
       }
     },
+    "/metrics": {
+      "get": {
+        "description": "The text exposition format 0.0.4: requests by route and status class with latency, tokens issued and denied, audit commits, on-call sync age, overrides and assignments in force, build information.",
+        "operationId": "getMetrics",
+        "responses": {
+          "200": {
+            "content": {
+              "text/plain": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "description": "The metrics."
+          }
+        },
+        "security": [],
+        "summary": "Prometheus metrics",
+        "tags": [
+          "operations"
+        ]
+      },
+      "head": {
+        "operationId": "headMetrics",
+        "responses": {
+          "200": {
+            "description": "The same as GET, without a body."
+          }
+        },
+        "security": [],
+        "summary": "Prometheus metrics, headers only",
+        "tags": [
+          "operations"
+        ]
+      }
+    },
     "/openapi.json": {
       "get": {
         "operationId": "getOpenAPI",

@@ -1,0 +1,133 @@
+import Foundation
+import Prometheus
+import Synchronization
+import TesseraCrypto
+import TesseraJWT
+
+/// The server's Prometheus metrics (`GET /metrics`), one registry per server. Every family has
+/// `# HELP` text and base units, and every label has bounded values: route patterns, grant
+/// types, role names of the bundle (anything else is `other`), error codes, event names; never
+/// subjects, token ids or raw paths.
+///
+/// Counters move where things happen (requests, audit commits); gauges that describe state
+/// (keys by state, on-call sync age, assignments in force) are read when scraped, from
+/// providers the server registers.
+public final class TesseraMetrics: Sendable {
+    public static let version = "0.1.0"
+    static let latencyBuckets: [Duration] = [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                                            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10)]
+    static let groupSizeBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+
+    public let registry = PrometheusCollectorRegistry()
+    /// Whether a role name is one of the bundle's (labels never carry a name a client made up).
+    private let isKnownRole = Mutex<@Sendable (String) -> Bool>({ _ in false })
+    private let gaugeProviders = Mutex<[@Sendable (TesseraMetrics) -> Void]>([])
+
+    public init() {
+        registry.makeGauge(descriptor: Self.name("build_info", help: "Tessera's version and the OpenSSL library it uses; always 1."),
+                           labels: [("version", Self.version), ("openssl", OpenSSLBaseline.version)]).set(to: 1.0)
+    }
+
+    static func name(_ metric: String, unit: String? = nil, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "tessera", metricName: metric, unitName: unit ?? "", helpText: help)
+    }
+
+    // MARK: HTTP
+
+    /// One answered request: `route` is the router's pattern (`/requests/{id}`), `unmatched` for
+    /// paths no route has.
+    public func request(route: String, method: String, status: Int, duration: Duration) {
+        let statusClass = "\(status / 100)xx"
+        registry.makeCounter(descriptor: Self.name("http_requests_total", help: "HTTP requests answered, by route pattern, method and status class."),
+                             labels: [("route", route), ("method", method), ("status", statusClass)]).increment()
+        registry.makeDurationHistogram(descriptor: Self.name("http_request_duration", unit: "seconds",
+                                                             help: "Time from a request's head to its response, by route pattern."),
+                                       labels: [("route", route)], buckets: Self.latencyBuckets).record(duration)
+    }
+
+    // MARK: Audit
+
+    /// A group of entries committed together, and how long the commit took.
+    func auditCommitted(_ events: [AuditEvent], duration: Duration) {
+        registry.makeCounter(descriptor: Self.name("audit_appends_total", help: "Audit entries committed to the store.")).increment(by: Int64(events.count))
+        registry.makeValueHistogram(descriptor: Self.name("audit_group_entries", help: "Entries per audit commit (group commit)."),
+                                    buckets: Self.groupSizeBuckets).record(Double(events.count))
+        registry.makeDurationHistogram(descriptor: Self.name("audit_commit_duration", unit: "seconds",
+                                                             help: "Time one audit commit (a transaction and its fsync) took."),
+                                       buckets: Self.latencyBuckets).record(duration)
+        for event in events { observe(event) }
+    }
+
+    /// A group the store refused: nothing of it was committed (and no token of it was issued).
+    func auditFailed(entries: Int) {
+        registry.makeCounter(descriptor: Self.name("store_errors_total", help: "Store operations that failed, by operation."),
+                             labels: [("operation", "audit_append")]).increment()
+    }
+
+    /// What an audit entry says about tokens and authentication, counted by bounded labels.
+    private func observe(_ event: AuditEvent) {
+        registry.makeCounter(descriptor: Self.name("audit_events_total", help: "Audit entries committed, by event."),
+                             labels: [("event", event.event)]).increment()
+        let grantType = event.target["grant_type"]?.stringValue.map(Self.grantTypeLabel) ?? "none"
+        switch event.event {
+        case "token.issued":
+            registry.makeCounter(descriptor: Self.name("tokens_issued_total", help: "Tokens issued, by grant type and role."),
+                                 labels: [("grant_type", grantType), ("role", roleLabel(event))]).increment()
+        case "token.denied":
+            let error = event.reasons.first.flatMap { $0.split(separator: ":").first.map(String.init) } ?? "unknown"
+            registry.makeCounter(descriptor: Self.name("tokens_denied_total", help: "Token requests refused, by grant type, role and OAuth error code."),
+                                 labels: [("grant_type", grantType), ("role", roleLabel(event)), ("error", Self.errorLabel(error))]).increment()
+        case "client.authentication_failed":
+            let endpoint = event.target["endpoint"]?.stringValue ?? "unknown"
+            registry.makeCounter(descriptor: Self.name("client_authentication_failure_records_total",
+                                                       help: "Audit records of failed client authentication, by endpoint (one per failure, or one summary per source and minute)."),
+                                 labels: [("endpoint", Self.endpointLabel(endpoint))]).increment()
+        default:
+            break
+        }
+    }
+
+    /// Where role names are checked (the current bundle's engine).
+    public func useRoles(_ known: @escaping @Sendable (String) -> Bool) {
+        isKnownRole.withLock { $0 = known }
+    }
+
+    private func roleLabel(_ event: AuditEvent) -> String {
+        guard let role = event.target["role"]?.stringValue else { return "none" }
+        return isKnownRole.withLock { $0 }(role) ? role : "other"
+    }
+
+    static func grantTypeLabel(_ value: String) -> String {
+        switch value {
+        case "client_credentials": "client_credentials"
+        case "urn:ietf:params:oauth:grant-type:token-exchange": "token_exchange"
+        default: "other"
+        }
+    }
+
+    static let errorCodes: Set<String> = ["invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type",
+                                          "invalid_scope", "invalid_target", "access_denied", "approval_required", "temporarily_unavailable",
+                                          "server_error", "invalid_token"]
+    static func errorLabel(_ code: String) -> String { errorCodes.contains(code) ? code : "other" }
+
+    static func endpointLabel(_ endpoint: String) -> String {
+        ["/token", "/introspect", "/revoke"].contains(endpoint) ? endpoint : "other"
+    }
+
+    // MARK: State, read when scraped
+
+    /// Registers a provider that sets gauges before each scrape.
+    public func gauges(_ provider: @escaping @Sendable (TesseraMetrics) -> Void) {
+        gaugeProviders.withLock { $0.append(provider) }
+    }
+
+    public func gauge(_ metric: String, unit: String? = nil, help: String, labels: [(String, String)] = [], value: Double) {
+        registry.makeGauge(descriptor: Self.name(metric, unit: unit, help: help), labels: labels).set(to: value)
+    }
+
+    /// The text exposition format, gauges refreshed first.
+    public func scrape() -> [UInt8] {
+        for provider in gaugeProviders.withLock({ $0 }) { provider(self) }
+        return registry.emitToBuffer()
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+import TesseraCore
+
+/// `GET /metrics`: after tokens are issued and refused, the scrape counts them by grant type
+/// and outcome, the requests by route pattern (never the raw path) and status class, and the
+/// audit commits; Prometheus's own `promtool check metrics` finds nothing to fault.
+@Suite("Prometheus metrics")
+struct MetricsTests {
+    @Test func theScrapeCountsTokensRequestsAndCommitsAndPassesPromtool() async throws {
+        let fixture = try ServerFixture()
+        let scrape = try await fixture.application().test(.router) { client -> String in
+            let basic: HTTPFields = [.authorization: fixture.basicAuthorization(client: "demo"), .contentType: "application/x-www-form-urlencoded"]
+            for _ in 0..<3 {
+                let issued = try await client.execute(uri: "/token", method: .post, headers: basic, body: ByteBuffer(string: "grant_type=client_credentials"))
+                #expect(issued.status == .ok)
+            }
+            let refused = try await client.execute(uri: "/token", method: .post, headers: basic,
+                                                   body: ByteBuffer(string: "grant_type=client_credentials&scope=admin"))
+            #expect(refused.status == .badRequest)
+            _ = try await client.execute(uri: "/requests/req-secret-id-123", method: .get)
+            _ = try await client.execute(uri: "/no/such/path", method: .get)
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.status == .ok)
+            #expect(metrics.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+            return String(buffer: metrics.body)
+        }
+        func value(_ series: String) -> Double? {
+            scrape.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        #expect(value(#"tessera_tokens_issued_total{grant_type="client_credentials",role="none"}"#) == 3, "\(scrape)")
+        #expect(value(#"tessera_tokens_denied_total{grant_type="client_credentials",role="none",error="invalid_scope"}"#) == 1, "\(scrape)")
+        #expect(value(#"tessera_http_requests_total{route="/token",method="POST",status="2xx"}"#) == 3)
+        #expect(value(#"tessera_http_requests_total{route="/token",method="POST",status="4xx"}"#) == 1)
+        #expect(scrape.contains(#"route="/requests/{id}""#))
+        #expect(scrape.contains(#"route="unmatched""#))
+        #expect(!scrape.contains("req-secret-id-123"), "a raw path reached a label")
+        #expect((value("tessera_audit_appends_total") ?? 0) >= 4)
+        #expect(scrape.contains("tessera_build_info{version="))
+        #expect(scrape.contains("# HELP tessera_http_request_duration_seconds "))
+
+        guard let promtool = which("promtool") else {
+            peerMissing("promtool (apt-get install prometheus)")
+            return
+        }
+        let file = NSTemporaryDirectory() + "tessera-scrape-\(UUID()).txt"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try scrape.write(toFile: file, atomically: true, encoding: .utf8)
+        let check = try await run("/bin/sh", ["-c", "\"$0\" check metrics < \"$1\"", promtool, file])
+        #expect(check.status == 0, "promtool check metrics: \(check.output)\(check.error)")
+    }
+}
