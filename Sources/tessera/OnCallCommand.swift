@@ -25,10 +25,8 @@ struct OnCall: AsyncParsableCommand {
         let overrides: [DatedEntryRecord]
     }
 
-    /// Loads the bundle's schedules and syncs the imported ones, with the overrides of the store laid on (when it exists). Only a sync of now is
-    /// written to the store (`keepSync`), where the servers take it up at their next poll;
-    /// a sync of another time (`--at`) is only shown.
-    static func load(_ folders: FolderOptions, _ store: StoreOption, at time: String?, keepSync: Bool = false) async -> Loaded {
+    /// The policy bundle; the command fails when it cannot be read or declares no schedules.
+    static func bundleWithSchedules(_ folders: FolderOptions) -> PolicyBundle {
         let bundle: PolicyBundle
         do {
             bundle = try PolicyBundle.load(directory: folders.policies)
@@ -36,6 +34,15 @@ struct OnCall: AsyncParsableCommand {
             fail(error.description)
         }
         guard !bundle.onCall.isEmpty else { fail("\(folders.policies)/\(OnCallConfiguration.directoryName)/ declares no schedules") }
+        return bundle
+    }
+
+    /// Loads the bundle's schedules and syncs the imported ones, with the overrides of the
+    /// store laid on (when it exists). Only a sync of now is written to the store
+    /// (`keepSync`), where the servers take it up at their next poll; a sync of another time
+    /// (`--at`) is only shown.
+    static func load(_ folders: FolderOptions, _ store: StoreOption, at time: String?, keepSync: Bool = false) async -> Loaded {
+        let bundle = bundleWithSchedules(folders)
         var now = Date()
         if let time {
             guard let parsed = RFC3339.instant(time, relativeTo: now) else { fail("--at must be RFC 3339 or relative, e.g. 2026-03-02T09:00:00Z or +8h") }

@@ -18,13 +18,7 @@ struct OverrideCommand: AsyncParsableCommand {
     /// The bundle's schedules and the store, ready for `OnCallOverrides`; fails when the
     /// bundle has no schedules or the store cannot be opened.
     static func open(_ folders: FolderOptions, _ store: StoreOption) async -> (OnCallOverrides, any TesseraStorage) {
-        let bundle: PolicyBundle
-        do {
-            bundle = try PolicyBundle.load(directory: folders.policies)
-        } catch {
-            fail(error.description)
-        }
-        guard !bundle.onCall.isEmpty else { fail("\(folders.policies)/\(OnCallConfiguration.directoryName)/ declares no schedules") }
+        let bundle = OnCall.bundleWithSchedules(folders)
         let storage: any TesseraStorage
         do {
             storage = try await store.location(folders).open()
