@@ -21,6 +21,9 @@ public struct ServerSettings: Sendable {
     public var policyPollInterval: Duration = .seconds(2)
     /// How often signing keys move through their lifecycle and changes by others are picked up.
     public var keyCheckInterval: Duration = .seconds(2)
+    /// Requests served at once; past it, 503 with Retry-After (probes excepted).
+    public var maximumInFlight = ServerSettings.defaultMaximumInFlight
+    public static let defaultMaximumInFlight = 4096
 
     public init(host: String = "127.0.0.1", port: Int = 8080, issuer: IssuerConfiguration,
                 checkpointInterval: Duration = .seconds(3600), pruneInterval: Duration = .seconds(300),
@@ -35,10 +38,11 @@ public struct ServerSettings: Sendable {
 }
 
 /// Every HTTP route of the server, over `issuer`.
-public func buildRouter(for issuer: Issuer) -> Router<TesseraRequestContext> {
+public func buildRouter(for issuer: Issuer, maximumInFlight: Int = ServerSettings.defaultMaximumInFlight) -> Router<TesseraRequestContext> {
     let router = Router(context: TesseraRequestContext.self)
     // Outside the error middleware, so the status counted is the one the client got.
     router.add(middleware: MetricsMiddleware(metrics: issuer.metrics))
+    router.add(middleware: InFlightLimit(limit: maximumInFlight, metrics: issuer.metrics))
     router.add(middleware: ErrorMiddleware())
     WellKnownController(issuer: issuer).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
@@ -76,7 +80,7 @@ public func buildApplication(
             logger.error("audit checkpoint failed", metadata: ["tessera.error": .string("\(error)")])
         }
     }
-    let router = buildRouter(for: issuer)
+    let router = buildRouter(for: issuer, maximumInFlight: settings.maximumInFlight)
     let maintenance = MaintenanceService(checkpointer: issuer.checkpointer, failureAudit: issuer.failureAudit, storage: storage,
                                          activations: issuer.activations, onCall: issuer.onCall,
                                          datedEntries: [issuer.onCallOverrides.entries, issuer.assignments.entries], timeSource: timeSource,

@@ -30,6 +30,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("key-check-interval"), help: "How often signing keys move through their lifecycle and changes by other replicas or `tessera keys` are picked up (env TESSERA_KEY_CHECK_INTERVAL, default 2s).")
     var keyCheckIntervalFlag: String?
 
+    @Option(name: .customLong("max-in-flight"), help: "Requests served at once; past it, 503 with Retry-After at once instead of queueing (env TESSERA_MAX_IN_FLIGHT, default 4096; probes excepted).")
+    var maxInFlightFlag: String?
+
     @Flag(name: .customLong("unsafe-short-key-timings"), help: .hidden)
     var unsafeShortKeyTimings = false
 
@@ -49,6 +52,7 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
         }
+        guard (Int(maxInFlight) ?? 0) > 0 else { throw ValidationError("--max-in-flight must be a positive number, not \(maxInFlight)") }
         for (flag, text) in [("--checkpoint-interval", checkpointInterval), ("--prune-interval", pruneInterval),
                              ("--policy-poll-interval", policyPollInterval), ("--key-check-interval", keyCheckInterval)] {
             guard DurationText.seconds(text) != nil else {
@@ -67,6 +71,7 @@ struct Serve: AsyncParsableCommand {
     var pruneInterval: String { resolve(pruneIntervalFlag, "TESSERA_PRUNE_INTERVAL", "5m") }
     var policyPollInterval: String { resolve(policyPollIntervalFlag, "TESSERA_POLICY_POLL_INTERVAL", "2s") }
     var keyCheckInterval: String { resolve(keyCheckIntervalFlag, "TESSERA_KEY_CHECK_INTERVAL", "2s") }
+    var maxInFlight: String { resolve(maxInFlightFlag, "TESSERA_MAX_IN_FLIGHT", String(ServerSettings.defaultMaximumInFlight)) }
 
     func run() async throws {
         // SIGHUP reloads the policies, but its handler is installed only once the services run;
@@ -92,6 +97,7 @@ struct Serve: AsyncParsableCommand {
             auditSinks: auditSinks.compactMap { try? AuditSinkSpecification($0) })
         settings.policyPollInterval = .seconds(DurationText.seconds(policyPollInterval) ?? 2)
         settings.keyCheckInterval = .seconds(max(DurationText.seconds(keyCheckInterval) ?? 2, 1))
+        settings.maximumInFlight = Int(maxInFlight) ?? ServerSettings.defaultMaximumInFlight
         if unsafeShortKeyTimings {
             logger.warning("UNSAFE SHORT KEY TIMINGS: keys may sign sooner after publication than verifiers refresh their JWKS. For tests only.")
         }

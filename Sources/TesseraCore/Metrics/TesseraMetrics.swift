@@ -45,6 +45,12 @@ public final class TesseraMetrics: Sendable {
                                        labels: [("route", route)], buckets: Self.latencyBuckets).record(duration)
     }
 
+    /// A request answered 503 at once instead of being served (`overload`: too many in flight).
+    public func refused(reason: String) {
+        registry.makeCounter(descriptor: Self.name("http_requests_refused_total", help: "Requests refused at once with 503, by reason."),
+                             labels: [("reason", reason)]).increment()
+    }
+
     // MARK: Audit
 
     /// A group of entries committed together, and how long the commit took.
