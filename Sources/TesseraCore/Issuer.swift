@@ -23,6 +23,9 @@ public struct IssuerConfiguration: Sendable {
     /// Allows a pre-publication shorter than the JWKS max-age plus 10 minutes. Only for tests
     /// that rotate keys every few seconds: verifiers caching the JWKS would reject new tokens.
     public var unsafeShortKeyTimings: Bool
+    /// How long a request waits for the store (an audit append, the readiness probe) before it
+    /// is answered 503 (`--store-timeout`).
+    public var storeTimeout: Duration = .seconds(5)
 
     public init(issuer: String, keysDirectory: String, policiesDirectory: String, dataDirectory: String,
                 storeURL: String? = nil, devUpstream: Bool = false, generateKeyIfMissing: Bool = true,
@@ -88,6 +91,8 @@ public struct Issuer: Sendable {
     public let assignments: EligibilityAssignmentBook
     /// What `GET /metrics` answers.
     public let metrics: TesseraMetrics
+    /// Bounds the readiness probe of the store.
+    public let storeTimeout: Duration
 
     /// The upstream identity providers of the current bundle.
     public var upstreams: UpstreamRegistry { access.value.upstreams }
@@ -107,7 +112,7 @@ public struct Issuer: Sendable {
                             timeSource: any TimeSource = SystemTimeSource(), logger: Logger) async throws(IssuerStartupError) -> Issuer {
         let urls = IssuerURLs(issuer: configuration.issuer)
         let metrics = TesseraMetrics()
-        let audit = AuditLog(store: storage, timeSource: timeSource, metrics: metrics)
+        let audit = AuditLog(store: storage, timeSource: timeSource, metrics: metrics, timeout: configuration.storeTimeout)
         let httpClient = HTTPDocumentFetcher.makeHTTPClient()
         let loaded: LoadedPolicy
         do {
@@ -207,7 +212,23 @@ public struct Issuer: Sendable {
                       checkpointer: checkpointer, failureAudit: failures, policy: reloader, access: access, httpClient: httpClient,
                       activations: activations, activationAPI: activationAPI,
                       notificationSender: sender, notificationClient: notificationClient, notificationPlanner: planner, onCall: onCall,
-                      onCallOverrides: onCallOverrides, assignments: assignments, metrics: metrics)
+                      onCallOverrides: onCallOverrides, assignments: assignments, metrics: metrics,
+                      storeTimeout: configuration.storeTimeout)
+    }
+
+    /// Why the issuer cannot serve now, by dependency (`store`), empty when it can: what
+    /// `/readyz` reports. The store is asked a real question, bounded by the store timeout
+    /// (at most 2 s, so a probe answers before a load balancer gives up on it).
+    public func unavailableDependencies() async -> [String: String] {
+        let storage = storage
+        do {
+            _ = try await StoreDeadline.run(min(storeTimeout, .seconds(2)), "the readiness probe") {
+                try await storage.auditEntries(after: Int64.max - 1, limit: 1).count
+            }
+            return [:]
+        } catch {
+            return ["store": "\(error)"]
+        }
     }
 
     /// Stops upstream key fetches and closes their HTTP client (the store is closed separately).

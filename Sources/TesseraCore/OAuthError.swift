@@ -23,6 +23,9 @@ public struct OAuthError: Error, Sendable, Hashable, CustomStringConvertible {
         /// Token exchange: every condition holds but the role needs an approval first (403),
         /// distinct so the CLI can start the approval flow.
         public static let approvalRequired = Code(rawValue: "approval_required")
+        /// RFC 6749 §4.1.2.1: the server cannot answer now (the store is away, or it is
+        /// overloaded); 503 with `Retry-After`.
+        public static let temporarilyUnavailable = Code(rawValue: "temporarily_unavailable")
     }
 
     public let code: Code

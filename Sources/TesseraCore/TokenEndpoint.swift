@@ -83,6 +83,8 @@ public struct TokenEndpoint: Sendable {
     let audit: AuditLog
     /// Where failures anyone can cause without credentials are recorded, bounded per source.
     let failures: FailureAuditThrottle
+    /// Whether the audit log could not be written at the last try (said once per outage).
+    let storeOutage = OutageFlag()
     /// Records tokens issued under an existing activation.
     let activations: ActivationService?
 
@@ -143,9 +145,15 @@ public struct TokenEndpoint: Sendable {
         } catch let error as OAuthError {
             throw error
         } catch {
-            logger.error("audit log unavailable; token withheld", metadata: ["tessera.error": .string("\(error)")])
-            throw OAuthError(.serverError, "the token could not be recorded in the audit log, so it was not issued; try again")
+            // Once per outage: every request in it fails the same way.
+            if storeOutage.set(true) {
+                logger.error("the audit log cannot be written; tokens are withheld until the store answers",
+                             metadata: ["tessera.error": .string("\(error)")])
+            }
+            throw OAuthError(.temporarilyUnavailable, "the token could not be recorded in the audit log, so it was not issued; try again",
+                             status: 503)
         }
+        if storeOutage.set(false) { logger.notice("the audit log is written again; tokens are issued") }
         logger.info("token issued", metadata: [
             "tessera.client": .string(client.id),
             "tessera.subject": .string(decision.subject),

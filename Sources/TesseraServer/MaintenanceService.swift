@@ -20,10 +20,10 @@ struct MaintenanceService: Service {
     /// On-call overrides and eligibility assignments made at run time: reread every second when
     /// another replica changed them, marked expired by the sweep.
     let datedEntries: [DatedEntryService]
-    private let datedEntriesFailing = FailureFlag()
+    private let datedEntriesFailing = OutageFlag()
     /// How often requests and activations are swept: the precision of their expiry.
     static let sweepInterval: Duration = .seconds(2)
-    private let sweepFailing = FailureFlag()
+    private let sweepFailing = OutageFlag()
     let timeSource: any TimeSource
     /// Zero disables the chore.
     let checkpointInterval: Duration
@@ -104,19 +104,6 @@ struct MaintenanceService: Service {
             }
         } catch {
             logger.error("pruning failed", metadata: ["tessera.error": .string("\(error)")])
-        }
-    }
-}
-
-/// Whether a repeated chore is failing, so its failure is logged once per streak.
-final class FailureFlag: Sendable {
-    private let failing = Mutex(false)
-
-    /// Sets the flag; returns whether it changed.
-    func set(_ value: Bool) -> Bool {
-        failing.withLock { current in
-            defer { current = value }
-            return current != value
         }
     }
 }

@@ -18,6 +18,7 @@ extension OAuthError: ResponseGenerator, HTTPResponseError {
             // RFC 6749 §5.2: a 401 carries a challenge for the scheme the client may use.
             headers[.wwwAuthenticate] = #"Basic realm="tessera""#
         }
+        if code == .temporarilyUnavailable { headers[.retryAfter] = "1" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: jsonBody)))
     }
 

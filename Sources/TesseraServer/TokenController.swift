@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import TesseraCore
+import TesseraJWT
 
 /// `POST /token`: translates HTTP to a `TokenEndpoint` call and back, nothing more.
 struct TokenController {
@@ -81,7 +82,14 @@ struct HealthController {
                      body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
         addReadOnlyRoute("/readyz", to: router) { _ in
-            // The issuer value only exists once keys and policies loaded; readiness reports them.
+            // The issuer value only exists once keys and policies loaded; the store is asked now.
+            let failing = await issuer.unavailableDependencies()
+            guard failing.isEmpty else {
+                var writer = JSONWriter()
+                writer.value(.object(["status": "unavailable", "failing": .object(failing.mapValues(JSONValue.string))]))
+                return Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .cacheControl: "no-store", .retryAfter: "1"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+            }
             let keys = issuer.keys.value
             let body = #"{"status":"ready","signing_kid":"\#(keys.currentKeyID)","published_keys":\#(keys.published.count),"clients":\#(issuer.clients.value.count)}"#
             return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],

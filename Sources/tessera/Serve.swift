@@ -30,6 +30,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("key-check-interval"), help: "How often signing keys move through their lifecycle and changes by other replicas or `tessera keys` are picked up (env TESSERA_KEY_CHECK_INTERVAL, default 2s).")
     var keyCheckIntervalFlag: String?
 
+    @Option(name: .customLong("store-timeout"), help: "How long a request waits for the store before it is answered 503 temporarily_unavailable (env TESSERA_STORE_TIMEOUT, default 5s).")
+    var storeTimeoutFlag: String?
+
     @Option(name: .customLong("max-in-flight"), help: "Requests served at once; past it, 503 with Retry-After at once instead of queueing (env TESSERA_MAX_IN_FLIGHT, default 4096; probes excepted).")
     var maxInFlightFlag: String?
 
@@ -52,6 +55,7 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
         }
+        guard (DurationText.seconds(storeTimeout) ?? 0) > 0 else { throw ValidationError("--store-timeout must be a duration such as 5s, not \(storeTimeout)") }
         guard (Int(maxInFlight) ?? 0) > 0 else { throw ValidationError("--max-in-flight must be a positive number, not \(maxInFlight)") }
         for (flag, text) in [("--checkpoint-interval", checkpointInterval), ("--prune-interval", pruneInterval),
                              ("--policy-poll-interval", policyPollInterval), ("--key-check-interval", keyCheckInterval)] {
@@ -71,6 +75,7 @@ struct Serve: AsyncParsableCommand {
     var pruneInterval: String { resolve(pruneIntervalFlag, "TESSERA_PRUNE_INTERVAL", "5m") }
     var policyPollInterval: String { resolve(policyPollIntervalFlag, "TESSERA_POLICY_POLL_INTERVAL", "2s") }
     var keyCheckInterval: String { resolve(keyCheckIntervalFlag, "TESSERA_KEY_CHECK_INTERVAL", "2s") }
+    var storeTimeout: String { resolve(storeTimeoutFlag, "TESSERA_STORE_TIMEOUT", "5s") }
     var maxInFlight: String { resolve(maxInFlightFlag, "TESSERA_MAX_IN_FLIGHT", String(ServerSettings.defaultMaximumInFlight)) }
 
     func run() async throws {
@@ -98,6 +103,7 @@ struct Serve: AsyncParsableCommand {
         settings.policyPollInterval = .seconds(DurationText.seconds(policyPollInterval) ?? 2)
         settings.keyCheckInterval = .seconds(max(DurationText.seconds(keyCheckInterval) ?? 2, 1))
         settings.maximumInFlight = Int(maxInFlight) ?? ServerSettings.defaultMaximumInFlight
+        settings.issuer.storeTimeout = .seconds(DurationText.seconds(storeTimeout) ?? 5)
         if unsafeShortKeyTimings {
             logger.warning("UNSAFE SHORT KEY TIMINGS: keys may sign sooner after publication than verifiers refresh their JWKS. For tests only.")
         }

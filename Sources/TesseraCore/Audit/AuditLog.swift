@@ -17,11 +17,21 @@ public actor AuditLog {
     private var flushing = false
     /// Counts commits, their sizes and times, and what they record (nil: not measured).
     private let metrics: TesseraMetrics?
+    /// How long a caller waits for its entry to be durable before it gets `StoreTimeout`
+    /// (nil: as long as it takes). The entry may still commit later; its token was not sent.
+    private let timeout: Duration?
 
-    public init(store: any AuditStore, timeSource: any TimeSource, metrics: TesseraMetrics? = nil) {
+    public init(store: any AuditStore, timeSource: any TimeSource, metrics: TesseraMetrics? = nil, timeout: Duration? = nil) {
         self.store = store
         self.timeSource = timeSource
         self.metrics = metrics
+        self.timeout = timeout
+    }
+
+    /// `enqueue` within the deadline, when there is one.
+    private nonisolated func bounded(_ enqueue: @escaping @Sendable () async throws -> SealedAuditEntry) async throws -> SealedAuditEntry {
+        guard let timeout else { return try await enqueue() }
+        return try await StoreDeadline.run(timeout, "an audit append", enqueue)
     }
 
     /// Records `event` (and, in the same transaction, the token it issued) and returns the
@@ -29,20 +39,21 @@ public actor AuditLog {
     @discardableResult
     public nonisolated func record(_ event: AuditEvent, issuedToken: IssuedTokenRecord? = nil) async throws -> SealedAuditEntry {
         // Prepared here, in the caller's task, so concurrent callers do it in parallel.
-        try await enqueue(AuditChain.Prepared(event, issuedToken: issuedToken))
+        let prepared = AuditChain.Prepared(event, issuedToken: issuedToken)
+        return try await bounded { try await self.enqueue(prepared) }
     }
 
     /// Records `prepared` (with what it opens and announces) and returns its entry once durable.
     @discardableResult
     public nonisolated func record(_ prepared: AuditChain.Prepared) async throws -> SealedAuditEntry {
-        try await enqueue(prepared)
+        try await bounded { try await self.enqueue(prepared) }
     }
 
     /// Records several entries in one transaction (queued together, so one group takes them
     /// all) and returns the first once all are durable.
     @discardableResult
     public nonisolated func record(together prepared: [AuditChain.Prepared]) async throws -> SealedAuditEntry {
-        try await enqueue(together: prepared)
+        try await bounded { try await self.enqueue(together: prepared) }
     }
 
     private func enqueue(together events: [AuditChain.Prepared]) async throws -> SealedAuditEntry {

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+import TesseraCrypto
+
+/// The database goes away under a running `tessera serve --store postgres://...`: a TCP relay
+/// in front of PostgreSQL stops relaying (a stopped or partitioned database: connections stay
+/// open and nothing answers). Token requests are answered `503 temporarily_unavailable` within
+/// the store timeout instead of hanging, `/readyz` says the store is failing, the outage is
+/// logged once, and when the relay resumes the server recovers by itself.
+@Suite("store outage", .serialized)
+struct StoreOutageTests {
+    /// Relays 127.0.0.1:<printed port> to PostgreSQL; the line `hold` on standard input holds
+    /// every byte, `flow` lets them go again. (Not signals: a child of the test process may
+    /// inherit a mask that blocks them.)
+    static let relay = #"""
+    import asyncio, sys
+    upstream_port = int(sys.argv[1])
+    flowing = asyncio.Event()
+    flowing.set()
+    async def pump(reader, writer):
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                await flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except Exception:
+            pass
+        finally:
+            writer.close()
+    async def handle(client_reader, client_writer):
+        await flowing.wait()
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+        except Exception:
+            client_writer.close()
+            return
+        asyncio.ensure_future(pump(client_reader, up_writer))
+        asyncio.ensure_future(pump(up_reader, client_writer))
+    async def main():
+        loop = asyncio.get_running_loop()
+        def command():
+            line = sys.stdin.readline().strip()
+            if line == "hold":
+                flowing.clear()
+            elif line == "flow":
+                flowing.set()
+            print("OK", line, flush=True)
+        loop.add_reader(sys.stdin.fileno(), command)
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        print("PORT", server.sockets[0].getsockname()[1], flush=True)
+        async with server:
+            await server.serve_forever()
+    asyncio.run(main())
+    """#
+
+    @Test func tokenRequestsFailFastWhileTheDatabaseIsAwayAndRecoverAfter() async throws {
+        let tessera = try ActivationFlowTests.tesseraExecutable()
+        guard let serverURL = ReplicaTests.postgresURL, let psql = which("psql"), let python = which("python3") else {
+            return peerMissing("PostgreSQL (TESSERA_TEST_POSTGRES and psql; .ci/run starts it) and python3")
+        }
+        let database = "tessera_outage_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        let created = try await run(psql, [serverURL, "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(database)"])
+        try #require(created.status == 0, "\(created.error)")
+        defer { Task { _ = try? await run(psql, [serverURL, "-q", "-c", "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"]) } }
+
+        let bundle = try ReviewBundle()
+        let script = bundle.root + "/relay.py"
+        try Self.relay.write(toFile: script, atomically: true, encoding: .utf8)
+        let upstream = URLComponents(string: serverURL)?.port ?? 5432
+        let relay = Process()
+        relay.executableURL = URL(fileURLWithPath: python)
+        relay.arguments = [script, String(upstream)]
+        let relayOutput = Pipe()
+        let relayInput = Pipe()
+        relay.standardOutput = relayOutput
+        relay.standardInput = relayInput
+        relay.standardError = FileHandle.nullDevice
+        try relay.run()
+        defer { if relay.isRunning { relay.terminate() } }
+        let firstLine = try await onBlockingThread { relayOutput.fileHandleForReading.availableData }
+        let relayPort = try #require(String(decoding: firstLine, as: UTF8.self).split(separator: " ").last
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        var components = URLComponents(string: ReplicaTests.replacingDatabase(in: serverURL, with: String(database)))!
+        components.port = relayPort
+        let storeURL = components.string!
+
+        let kekFile = bundle.root + "/kek"
+        #expect(FileManager.default.createFile(atPath: kekFile, contents: Data(try KeyEncryptionKey.generate().encoded.utf8),
+                                               attributes: [.posixPermissions: 0o600]))
+        let server = try await ReviewServer.start(tessera, bundle, arguments: bundle.folders + [
+            "--store", storeURL, "--key-encryption-key-file", kekFile, "--store-timeout", "1s"])
+        defer { server.kill() }
+        let form = ["grant_type": "client_credentials"]
+        #expect(try await server.send(form, authorization: bundle.resourceServerAuthorization).status == 200)
+        #expect(try await server.json("GET", "/readyz", authorization: nil).status == 200)
+
+        /// Tells the relay, and waits until it has taken the command.
+        func relayCommand(_ command: String) async throws {
+            relayInput.fileHandleForWriting.write(Data((command + "\n").utf8))
+            let answer = try await onBlockingThread { relayOutput.fileHandleForReading.availableData }
+            #expect(String(decoding: answer, as: UTF8.self).contains("OK \(command)"))
+        }
+
+        // The database stops answering.
+        try await relayCommand("hold")
+        for _ in 0..<3 {
+            let started = Date()
+            let refused = try await server.send(form, authorization: bundle.resourceServerAuthorization)
+            #expect(refused.status == 503, "\(refused.body)")
+            #expect(refused.body["error"] as? String == "temporarily_unavailable")
+            #expect(Date().timeIntervalSince(started) < 5, "a token request waited \(Date().timeIntervalSince(started)) s")
+        }
+        let ready = try await server.json("GET", "/readyz", authorization: nil)
+        #expect(ready.status == 503)
+        #expect((ready.body["failing"] as? [String: Any])?["store"] != nil, "\(ready.body)")
+
+        // It answers again: the server recovers by itself.
+        try await relayCommand("flow")
+        var recovered = 0
+        for _ in 0..<100 {
+            recovered = try await server.send(form, authorization: bundle.resourceServerAuthorization).status
+            if recovered == 200 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(recovered == 200, "\(server.log())")
+        #expect(try await server.json("GET", "/readyz", authorization: nil).status == 200)
+        let log = server.log()
+        #expect(log.components(separatedBy: "the audit log cannot be written").count - 1 == 1, "\(log)")
+        #expect(log.components(separatedBy: "the audit log is written again").count - 1 == 1, "\(log)")
+        try await server.stop()
+    }
+}
