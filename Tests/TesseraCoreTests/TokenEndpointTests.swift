@@ -83,7 +83,9 @@ struct TokenEndpointTests {
             try await withoutAudit.handle(form: FormParameters([("grant_type", "client_credentials")]),
                                           basic: ("basic-client", fixture.basicSecret), logger: logger)
         }
-        #expect(error?.code == .serverError)
+        // RFC 6749 §4.1.2.1: the server cannot answer now; 503, so clients retry.
+        #expect(error?.code == .temporarilyUnavailable)
+        #expect(error?.httpStatus == 503)
     }
 
     @Test func publicClientsNameThemselvesButMayNotUseClientCredentials() async throws {

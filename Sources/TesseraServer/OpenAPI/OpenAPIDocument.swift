@@ -425,6 +425,24 @@ enum OpenAPIDocument {
           }
         }
       },
+      "TemporarilyUnavailable": {
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/OAuthError"
+            }
+          }
+        },
+        "description": "`temporarily_unavailable` (RFC 6749 §4.1.2.1): too many requests in flight, or the store did not answer within the store timeout. Try again after `Retry-After` seconds.",
+        "headers": {
+          "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {
+              "type": "integer"
+            }
+          }
+        }
+      },
       "UnsupportedMediaType": {
         "content": {
           "application/json": {
@@ -2238,6 +2256,9 @@ enum OpenAPIDocument {
                 "$ref": "#/components/headers/ETag"
               }
             }
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [],
@@ -2282,6 +2303,9 @@ enum OpenAPIDocument {
                 "$ref": "#/components/headers/ETag"
               }
             }
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [],
@@ -2309,6 +2333,9 @@ enum OpenAPIDocument {
                 "$ref": "#/components/headers/CacheControlPublic"
               }
             }
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [],
@@ -2328,6 +2355,9 @@ enum OpenAPIDocument {
                 "$ref": "#/components/headers/CacheControlPublic"
               }
             }
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [],
@@ -2355,6 +2385,9 @@ enum OpenAPIDocument {
                 "$ref": "#/components/headers/CacheControlPublic"
               }
             }
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [],
@@ -2374,6 +2407,9 @@ enum OpenAPIDocument {
                 "$ref": "#/components/headers/CacheControlPublic"
               }
             }
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [],
@@ -3350,6 +3386,9 @@ enum OpenAPIDocument {
                 "$ref": "#/components/headers/CacheControlNoStore"
               }
             }
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [],
@@ -3377,6 +3416,9 @@ enum OpenAPIDocument {
                 "$ref": "#/components/headers/CacheControlNoStore"
               }
             }
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [],
@@ -3498,6 +3540,9 @@ enum OpenAPIDocument {
           },
           "500": {
             "$ref": "#/components/responses/OAuthServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [
@@ -3561,6 +3606,9 @@ enum OpenAPIDocument {
               }
             },
             "description": "The OpenAPI 3.1 document of every route."
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [],
@@ -3574,6 +3622,9 @@ enum OpenAPIDocument {
         "responses": {
           "200": {
             "description": "The same as GET, without a body."
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [],
@@ -3602,6 +3653,38 @@ enum OpenAPIDocument {
                 "$ref": "#/components/headers/CacheControlNoStore"
               }
             }
+          },
+          "503": {
+            "content": {
+              "application/json": {
+                "schema": {
+                  "properties": {
+                    "failing": {
+                      "additionalProperties": {
+                        "type": "string"
+                      },
+                      "type": "object"
+                    },
+                    "status": {
+                      "const": "unavailable"
+                    }
+                  },
+                  "required": [
+                    "status",
+                    "failing"
+                  ],
+                  "type": "object"
+                }
+              }
+            },
+            "description": "A dependency is failing: `{\"status\":\"unavailable\",\"failing\":{\"store\":\"...\"}}`.",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
+              }
+            }
           }
         },
         "security": [],
@@ -3619,6 +3702,16 @@ enum OpenAPIDocument {
             "headers": {
               "Cache-Control": {
                 "$ref": "#/components/headers/CacheControlNoStore"
+              }
+            }
+          },
+          "503": {
+            "description": "A dependency is failing: `{\"status\":\"unavailable\",\"failing\":{\"store\":\"...\"}}`.",
+            "headers": {
+              "Retry-After": {
+                "schema": {
+                  "type": "integer"
+                }
               }
             }
           }
@@ -3918,6 +4011,9 @@ enum OpenAPIDocument {
           },
           "500": {
             "$ref": "#/components/responses/OAuthServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [
@@ -4062,6 +4158,9 @@ enum OpenAPIDocument {
           },
           "500": {
             "$ref": "#/components/responses/OAuthServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/TemporarilyUnavailable"
           }
         },
         "security": [
