@@ -218,11 +218,11 @@ public struct Issuer: Sendable {
 
     /// Why the issuer cannot serve now, by dependency (`store`), empty when it can: what
     /// `/readyz` reports. The store is asked a real question, bounded by the store timeout
-    /// (at most 2 s, so a probe answers before a load balancer gives up on it).
+    /// (the budget of a token request: a store slower than that fails requests too).
     public func unavailableDependencies() async -> [String: String] {
         let storage = storage
         do {
-            _ = try await StoreDeadline.run(min(storeTimeout, .seconds(2)), "the readiness probe") {
+            _ = try await StoreDeadline.run(storeTimeout, "the readiness probe") {
                 try await storage.auditEntries(after: Int64.max - 1, limit: 1).count
             }
             return [:]

@@ -37,7 +37,9 @@ public final class SQLiteStorage: MigratedStorage {
         // While opening, a busy wait is short: SQLite waits by blocking a thread of the shared
         // NIO thread pool, and a long wait there can hold up the very connection it waits for
         // (two opens in one process, as the tests do). Once open, writers wait up to 5 s.
-        let deadline = ContinuousClock.now + .seconds(30)
+        // Generous: on a machine saturated by parallel work (a full test run on two cores), the
+        // shared thread pool SQLite waits on can be slow to run an open for many seconds.
+        let deadline = ContinuousClock.now + .seconds(60)
         // One opener at a time, across processes and within one: switching to WAL needs the
         // file to itself, so two openers holding connections at once could refuse each other
         // until the deadline on a loaded machine. The lock is a sidecar file's flock, held only
