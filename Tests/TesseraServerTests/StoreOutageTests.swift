@@ -77,12 +77,27 @@ struct StoreOutageTests {
         let relayInput = Pipe()
         relay.standardOutput = relayOutput
         relay.standardInput = relayInput
-        relay.standardError = FileHandle.nullDevice
+        let relayErrors = Pipe()
+        relay.standardError = relayErrors
         try relay.run()
         defer { if relay.isRunning { relay.terminate() } }
-        let firstLine = try await onBlockingThread { relayOutput.fileHandleForReading.availableData }
-        let relayPort = try #require(String(decoding: firstLine, as: UTF8.self).split(separator: " ").last
-            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        /// The relay's next line of output (reads may come in pieces on a loaded machine).
+        func nextLine() async throws -> String {
+            var text = ""
+            while !text.contains("\n") {
+                let piece = try await onBlockingThread { relayOutput.fileHandleForReading.availableData }
+                if piece.isEmpty { break }  // the relay ended
+                text += String(decoding: piece, as: UTF8.self)
+            }
+            return text
+        }
+        let started = try await nextLine()
+        guard let relayPort = started.split(separator: " ").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+            relay.terminate()
+            let errors = try await onBlockingThread { relayErrors.fileHandleForReading.readDataToEndOfFile() }
+            Issue.record("the relay did not start: \(started) \(String(decoding: errors, as: UTF8.self))")
+            return
+        }
         var components = URLComponents(string: ReplicaTests.replacingDatabase(in: serverURL, with: String(database)))!
         components.port = relayPort
         let storeURL = components.string!
@@ -100,8 +115,7 @@ struct StoreOutageTests {
         /// Tells the relay, and waits until it has taken the command.
         func relayCommand(_ command: String) async throws {
             relayInput.fileHandleForWriting.write(Data((command + "\n").utf8))
-            let answer = try await onBlockingThread { relayOutput.fileHandleForReading.availableData }
-            #expect(String(decoding: answer, as: UTF8.self).contains("OK \(command)"))
+            #expect(try await nextLine().contains("OK \(command)"))
         }
 
         // The database stops answering.
