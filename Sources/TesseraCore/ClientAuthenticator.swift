@@ -61,7 +61,9 @@ public struct ClientAuthenticator: Sendable {
     /// The authenticated client, or `invalid_client` (401) saying what went wrong. Unknown
     /// clients and wrong secrets get the same answer, so ids cannot be told apart by probing.
     public func authenticate(_ presentation: ClientCredentialPresentation) async throws(OAuthError) -> RegisteredClient {
-        let methods = [presentation.basic != nil, presentation.formClientSecret != nil, presentation.assertion != nil]
+        // An assertion type alone still names private_key_jwt, so it counts as a method.
+        let methods = [presentation.basic != nil, presentation.formClientSecret != nil,
+                       presentation.assertion != nil || presentation.assertionType != nil]
         guard methods.filter({ $0 }).count <= 1 else {
             throw .invalidRequest("use exactly one client authentication method (RFC 6749 §2.3)")
         }

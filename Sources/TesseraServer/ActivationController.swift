@@ -19,7 +19,6 @@ struct ActivationController {
                 try await api.requests(authorization: request.headers[.authorization], query: Self.query(request))
             }
         }
-        rejectOtherMethods("/requests", allowed: [.get], router: router)
         router.get("/requests/:id") { request, context in
             let id = try context.parameters.require("id")
             let wait = Self.query(request)["wait"]
@@ -27,7 +26,6 @@ struct ActivationController {
                 try await api.request(id, authorization: request.headers[.authorization], wait: wait)
             }
         }
-        rejectOtherMethods("/requests/:id", allowed: [.get], router: router)
         router.post("/requests/:id/:action") { request, context in
             let (id, action) = (try context.parameters.require("id"), try context.parameters.require("action"))
             let form = try await Self.body(request)
@@ -40,14 +38,12 @@ struct ActivationController {
                 try await api.activations(authorization: request.headers[.authorization], query: Self.query(request))
             }
         }
-        rejectOtherMethods("/activations", allowed: [.get], router: router)
         router.get("/activations/:id") { request, context in
             let id = try context.parameters.require("id")
             return try await respond { () async throws(ActivationError) -> [UInt8] in
                 try await api.activation(id, authorization: request.headers[.authorization])
             }
         }
-        rejectOtherMethods("/activations/:id", allowed: [.get], router: router)
         router.post("/activations/:id/:action") { request, context in
             let (id, action) = (try context.parameters.require("id"), try context.parameters.require("action"))
             let form = try await Self.body(request)

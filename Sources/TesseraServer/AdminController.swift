@@ -21,34 +21,29 @@ struct AdminController {
                 try await admin.auditEntries(authorization: request.headers[.authorization], parameters: parameters, origin: origin)
             }
         }
-        rejectOtherMethods("/admin/audit", allowed: [.get], router: router)
         router.post("/admin/explain") { request, context in
             let body = try await request.body.collect(upTo: Self.maximumExplainBytes)
             return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
                 try await admin.explain(authorization: request.headers[.authorization], body: String(buffer: body), origin: origin)
             }
         }
-        rejectOtherMethods("/admin/explain", allowed: [.post], router: router)
         router.get("/admin/keys") { request, context in
             try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
                 try await admin.signingKeys(authorization: request.headers[.authorization], origin: origin)
             }
         }
-        rejectOtherMethods("/admin/keys", allowed: [.get], router: router)
         router.post("/admin/keys/rotate") { request, context in
             let body = try await request.body.collect(upTo: Self.maximumKeyRequestBytes)
             return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
                 try await admin.rotateKey(authorization: request.headers[.authorization], body: Array(buffer: body), origin: origin)
             }
         }
-        rejectOtherMethods("/admin/keys/rotate", allowed: [.post], router: router)
         router.post("/admin/keys/revoke") { request, context in
             let body = try await request.body.collect(upTo: Self.maximumKeyRequestBytes)
             return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
                 try await admin.revokeKey(authorization: request.headers[.authorization], body: Array(buffer: body), origin: origin)
             }
         }
-        rejectOtherMethods("/admin/keys/revoke", allowed: [.post], router: router)
         addOnCallRoutes(to: router)
         addAssignmentRoutes(to: router)
         // Public on purpose: a checkpoint reveals only a count and a hash, and its value is
@@ -69,21 +64,18 @@ struct AdminController {
                 try await admin.onCallOverview(authorization: request.headers[.authorization], origin: origin)
             }
         }
-        rejectOtherMethods("/admin/oncall", allowed: [.get], router: router)
         router.post("/admin/oncall/overrides") { request, context in
             let body = try await request.body.collect(upTo: Self.maximumKeyRequestBytes)
             return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
                 try await admin.addOnCallOverride(authorization: request.headers[.authorization], body: Array(buffer: body), origin: origin)
             }
         }
-        rejectOtherMethods("/admin/oncall/overrides", allowed: [.post], router: router)
         router.delete("/admin/oncall/overrides/:id") { request, context in
             let id = context.parameters.get("id") ?? ""
             return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
                 try await admin.removeOnCallOverride(authorization: request.headers[.authorization], id: id, origin: origin)
             }
         }
-        rejectOtherMethods("/admin/oncall/overrides/:id", allowed: [.delete], router: router)
     }
 
     private func addAssignmentRoutes(to router: Router<TesseraRequestContext>) {
@@ -99,14 +91,12 @@ struct AdminController {
                 try await admin.addAssignment(authorization: request.headers[.authorization], body: Array(buffer: body), origin: origin)
             }
         }
-        rejectOtherMethods("/admin/assignments", allowed: [.get, .post], router: router)
         router.delete("/admin/assignments/:id") { request, context in
             let id = context.parameters.get("id") ?? ""
             return try await respond(request, context) { (origin: AuditActor) async throws(AdminAccessError) -> [UInt8] in
                 try await admin.removeAssignment(authorization: request.headers[.authorization], id: id, origin: origin)
             }
         }
-        rejectOtherMethods("/admin/assignments/:id", allowed: [.delete], router: router)
     }
 
     /// Runs an admin operation and answers its JSON, or its error.

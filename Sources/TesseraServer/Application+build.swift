@@ -43,7 +43,8 @@ public func buildRouter(for issuer: Issuer, maximumInFlight: Int = ServerSetting
     // Outside the error middleware, so the status counted is the one the client got.
     router.add(middleware: MetricsMiddleware(metrics: issuer.metrics))
     router.add(middleware: InFlightLimit(limit: maximumInFlight, metrics: issuer.metrics))
-    router.add(middleware: ErrorMiddleware())
+    let routeMethods = RouteMethods()
+    router.add(middleware: ErrorMiddleware(routeMethods: routeMethods))
     WellKnownController(issuer: issuer).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
     MetricsController(metrics: issuer.metrics).addRoutes(to: router)
@@ -52,6 +53,7 @@ public func buildRouter(for issuer: Issuer, maximumInFlight: Int = ServerSetting
     HealthController(issuer: issuer).addRoutes(to: router)
     ActivationController(api: issuer.activationAPI).addRoutes(to: router)
     AdminController(admin: issuer.admin, checkpointer: issuer.checkpointer).addRoutes(to: router)
+    routeMethods.record(router.routes)
     return router
 }
 

@@ -15,12 +15,10 @@ struct InspectionController {
             return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                             body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
-        rejectOtherMethods("/introspect", allowed: [.post], router: router)
         router.post("/revoke") { request, context in
             let (form, basic, origin) = try await TokenController.readForm(request, context: context)
             try await inspection.revoke(form: form, basic: basic, origin: origin, logger: context.logger)
             return Response(status: .ok, headers: [.cacheControl: "no-store"])
         }
-        rejectOtherMethods("/revoke", allowed: [.post], router: router)
     }
 }

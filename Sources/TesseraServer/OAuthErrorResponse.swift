@@ -39,35 +39,23 @@ extension OAuthError: ResponseGenerator, HTTPResponseError {
     }
 }
 
-/// A request with a method the path does not support: 405 with `Allow` (RFC 9110 §15.5.6).
-struct MethodNotAllowed: HTTPResponseError {
-    let method: HTTPRequest.Method
-    let path: String
-    let allowed: [HTTPRequest.Method]
-
-    var status: HTTPResponse.Status { .methodNotAllowed }
-
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        let allow = allowed.map(\.rawValue).joined(separator: ", ")
-        var response = try OAuthError(.invalidRequest, "\(method) is not supported on \(path); allowed: \(allow)", status: 405)
-            .response(from: request, context: context)
-        response.headers[.allow] = allow
-        return response
-    }
-}
-
 /// Turns every error thrown below it into a JSON error response.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = TesseraRequestContext
+
+    /// Tells a wrong method on a known path (405) from an unknown path (404).
+    let routeMethods: RouteMethods
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as OAuthError {
             return try error.response(from: request, context: context)
-        } catch let error as MethodNotAllowed {
-            return try error.response(from: request, context: context)
         } catch let error as HTTPError where error.status == .notFound {
+            if let allowed = routeMethods.methods(for: request.uri.path) {
+                return try MethodNotAllowed(method: request.method, path: request.uri.path, allowed: allowed)
+                    .response(from: request, context: context)
+            }
             return try OAuthError(.notFound, "no such endpoint: \(request.method) \(request.uri.path)", status: 404)
                 .response(from: request, context: context)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {

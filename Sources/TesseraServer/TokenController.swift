@@ -16,7 +16,6 @@ struct TokenController {
 
     func addRoutes(to router: Router<TesseraRequestContext>) {
         router.post("/token") { request, context in try await token(request, context: context) }
-        rejectOtherMethods("/token", allowed: [.post], router: router)
     }
 
     private func token(_ request: Request, context: TesseraRequestContext) async throws -> Response {

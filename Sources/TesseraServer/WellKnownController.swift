@@ -48,19 +48,9 @@ struct WellKnownController {
     }
 }
 
-/// A GET route that also answers HEAD (the HTTP layer sends headers only) and 405 otherwise.
+/// A GET route that also answers HEAD (the HTTP layer sends headers only).
 func addReadOnlyRoute(_ path: String, to router: Router<TesseraRequestContext>,
                       _ respond: @escaping @Sendable (Request) async throws -> Response) {
     router.get(RouterPath(path)) { request, _ in try await respond(request) }
     router.head(RouterPath(path)) { request, _ in try await respond(request) }
-    rejectOtherMethods(path, allowed: [.get, .head], router: router)
-}
-
-/// Answers 405 with `Allow` for the methods a path does not support.
-func rejectOtherMethods(_ path: String, allowed: [HTTPRequest.Method], router: Router<TesseraRequestContext>) {
-    for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] where !allowed.contains(method) {
-        router.on(RouterPath(path), method: method) { request, _ -> Response in
-            throw MethodNotAllowed(method: request.method, path: path, allowed: allowed)
-        }
-    }
 }

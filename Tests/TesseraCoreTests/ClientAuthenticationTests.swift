@@ -55,6 +55,13 @@ struct ClientAuthenticationTests {
                                                               [("client_id", "basic-client"), ("client_secret", fixture.basicSecret)]))
         }
         #expect(error?.code == .invalidRequest)
+        // A client_assertion_type, even without its assertion, is a second method beside Basic
+        // (found by schemathesis: it was ignored, and the Basic credentials let the request through).
+        let mixed = await #expect(throws: OAuthError.self) {
+            try await authenticator.authenticate(presentation(basic: ("basic-client", fixture.basicSecret),
+                                                              [("client_assertion_type", "nonsense")]))
+        }
+        #expect(mixed?.code == .invalidRequest)
     }
 
     @Test func requiresSomeAuthentication() async throws {

@@ -101,15 +101,16 @@ public struct ActivationAPI: Sendable {
             filter.states = [parsed]
         }
         filter.after = try cursor(query["after"])
-        if query["to_approve"] == "true" {
+        let (toApprove, mine) = (try flag(query, "to_approve"), try flag(query, "mine"))
+        if toApprove {
             guard let identity = actor.identity else { throw .invalid("to_approve lists a person's requests to approve; admins list all") }
             filter.roles = service.rolesApprovable(by: identity)
             filter.states = filter.states ?? [.pending]
-        } else if query["mine"] == "true" || !actor.isAdmin {
+        } else if mine || !actor.isAdmin {
             filter.requester = actor.subject
         }
         var records = try await service.read { try await service.store.activationRequests(matching: filter) }
-        if query["to_approve"] == "true" {
+        if toApprove {
             records = records.filter { !$0.requester.isExactly(actor.subject) && !$0.approvals.contains { $0.approver.isExactly(actor.subject) } }
         }
         return json(page(records, limit: filter.limit - 1, render: requestJSON, cursor: { ($0.createdAt, $0.id) }))
@@ -147,9 +148,9 @@ public struct ActivationAPI: Sendable {
             }
             filter.states = [parsed]
         }
-        filter.awaitingReview = query["awaiting_review"] == "true"
+        filter.awaitingReview = try flag(query, "awaiting_review")
         filter.after = try cursor(query["after"])
-        if query["mine"] == "true" {
+        if try flag(query, "mine") {
             filter.holder = actor.subject
         } else if let identity = actor.identity {
             // A person sees their own, and those of the roles they approve.
@@ -211,6 +212,16 @@ public struct ActivationAPI: Sendable {
             throw .invalid("limit must be a whole number from 1 to \(Self.maximumPageSize)")
         }
         return value
+    }
+
+    /// A yes/no query parameter: absent is false; anything but `true` or `false` is refused, so
+    /// a misspelt `mine=yes` does not quietly list everything.
+    func flag(_ query: [String: String], _ name: String) throws(ActivationError) -> Bool {
+        switch query[name] {
+        case nil, "false": false
+        case "true": true
+        default: throw .invalid("\(name) must be true or false")
+        }
     }
 
     /// Cursors are `<created milliseconds>.<id>`, as `next` gives them.

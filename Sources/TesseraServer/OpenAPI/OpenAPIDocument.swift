@@ -1231,6 +1231,58 @@ enum OpenAPIDocument {
         ],
         "type": "object"
       },
+      "ClientCredentialsRequest": {
+        "description": "client_credentials (RFC 6749 §4.4). Token-exchange parameters sent with it are ignored, as unknown parameters are.",
+        "properties": {
+          "audience": {
+            "description": "RFC 8693 audiences, repeatable.",
+            "items": {
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "client_assertion": {
+            "description": "A JWT signed with one of the client's registered keys: `iss` and `sub` the client id, `aud` the issuer or the token endpoint, a `jti` used once, a lifetime of at most 300 s; at most 8 KiB.",
+            "type": "string"
+          },
+          "client_assertion_type": {
+            "description": "private_key_jwt (RFC 7523 §2.2); required with `client_assertion`.",
+            "enum": [
+              "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            ],
+            "type": "string"
+          },
+          "client_id": {
+            "description": "The client id: required with `client_secret` (client_secret_post) and for public clients (token exchange only); optional with Basic credentials (must then match) and with `client_assertion` (must then match the assertion's `iss`).",
+            "type": "string"
+          },
+          "client_secret": {
+            "description": "client_secret_post (RFC 6749 §2.3.1). Use exactly one client authentication method.",
+            "type": "string"
+          },
+          "grant_type": {
+            "const": "client_credentials",
+            "type": "string"
+          },
+          "resource": {
+            "description": "RFC 8707 resource indicators, repeatable: absolute URIs without a fragment.",
+            "items": {
+              "format": "uri",
+              "type": "string"
+            },
+            "type": "array"
+          },
+          "scope": {
+            "description": "client_credentials: space-separated scopes. Token exchange: exactly one role name (lowercase letters, digits, `-`, `_`, `.`).",
+            "example": "read",
+            "type": "string"
+          }
+        },
+        "required": [
+          "grant_type"
+        ],
+        "type": "object"
+      },
       "ExplainRequest": {
         "additionalProperties": false,
         "description": "A hypothetical question, in the shape of a policy test case (policies/README.md): who, from where and when, asking for what. Parsed as YAML, of which JSON is the documented subset; aliases are refused, and so are unknown members.",
@@ -2047,8 +2099,8 @@ enum OpenAPIDocument {
         ],
         "type": "object"
       },
-      "TokenRequest": {
-        "description": "The token request (RFC 6749 §4.4, RFC 8693 §2.1). Parameters other than `resource` and `audience` may appear once; an empty value counts as absent. Unknown parameters are ignored.\n\n`client_credentials`: `scope` (space-separated, each allowed for the client; default all of them), `resource`/`audience` (each allowed for the client; default all of them). Public clients may not use it.\n\nToken exchange: `subject_token` and `subject_token_type` are required; `scope` names exactly one role; `requested_token_type`, if sent, must be the access-token URN; `audience`/`resource` narrow the role's audiences; and Tessera's extension parameters `requested_lifetime`, `justification`, `ticket`, `request_id` and `break_glass`.",
+      "TokenExchangeRequest": {
+        "description": "Token exchange (RFC 8693 §2.1).",
         "properties": {
           "audience": {
             "description": "RFC 8693 audiences, repeatable.",
@@ -2085,10 +2137,7 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "grant_type": {
-            "enum": [
-              "client_credentials",
-              "urn:ietf:params:oauth:grant-type:token-exchange"
-            ],
+            "const": "urn:ietf:params:oauth:grant-type:token-exchange",
             "type": "string"
           },
           "justification": {
@@ -2143,9 +2192,22 @@ enum OpenAPIDocument {
           }
         },
         "required": [
-          "grant_type"
+          "grant_type",
+          "subject_token",
+          "subject_token_type"
         ],
         "type": "object"
+      },
+      "TokenRequest": {
+        "description": "The token request (RFC 6749 §4.4, RFC 8693 §2.1). Parameters other than `resource` and `audience` may appear once; an empty value counts as absent. Unknown parameters are ignored.\n\n`client_credentials`: `scope` (space-separated, each allowed for the client; default all of them), `resource`/`audience` (each allowed for the client; default all of them). Public clients may not use it.\n\nToken exchange: `subject_token` and `subject_token_type` are required; `scope` names exactly one role; `requested_token_type`, if sent, must be the access-token URN; `audience`/`resource` narrow the role's audiences; and Tessera's extension parameters `requested_lifetime`, `justification`, `ticket`, `request_id` and `break_glass`.",
+        "oneOf": [
+          {
+            "$ref": "#/components/schemas/ClientCredentialsRequest"
+          },
+          {
+            "$ref": "#/components/schemas/TokenExchangeRequest"
+          }
+        ]
       },
       "TokenResponse": {
         "description": "RFC 6749 §5.1 / RFC 8693 §2.2.1. The access token is a JWT (RFC 9068, `typ` `at+jwt`).",
