@@ -196,17 +196,9 @@ public struct Issuer: Sendable {
                                       audit: audit, httpClient: httpClient, timeSource: timeSource, notifications: notifications, logger: logger,
                                       onCall: onCall)
         metrics.useRoles { access.value.engine.role(named: $0) != nil }
-        metrics.gauges { metrics in
-            let now = timeSource.now()
-            for status in onCall.statuses() where status.kind != "native" {
-                metrics.gauge("oncall_sync_age", unit: "seconds", help: "Seconds since the last good sync of an imported on-call schedule (-1: never).",
-                              labels: [("schedule", status.schedule)], value: status.lastGoodSync.map { now.timeIntervalSince($0).rounded(.down) } ?? -1)
-            }
-            metrics.gauge("oncall_overrides_active", help: "On-call overrides made at run time and in force.",
-                          value: Double(onCallOverrides.entries.active.filter { $0.endsAt > now }.count))
-            metrics.gauge("eligibility_assignments_active", help: "Eligibility assignments made at run time and in force.",
-                          value: Double(assignments.list(role: nil, expiringWithin: nil).count))
-        }
+        let state = StateMetrics(storage: storage, keyManager: keyManager, access: access, onCall: onCall, onCallOverrides: onCallOverrides,
+                                 assignments: assignments, timeSource: timeSource, storeTimeout: configuration.storeTimeout)
+        metrics.gauges { await state.refresh($0) }
         return Issuer(urls: urls, keyManager: keyManager, clients: clients, tokenEndpoint: endpoint,
                       discovery: discovery, storage: storage, audit: audit, inspection: inspection, admin: admin,
                       checkpointer: checkpointer, failureAudit: failures, policy: reloader, access: access, httpClient: httpClient,

@@ -92,6 +92,16 @@ public func buildApplication(
     let sinks = AuditSinkService(forwarders: settings.auditSinks.map {
         AuditForwarder(sink: $0.makeSink(), store: storage, cursorDirectory: sinkDirectory, logger: logger)
     })
+    if !sinks.forwarders.isEmpty {
+        issuer.metrics.gauges { [forwarders = sinks.forwarders] metrics in
+            guard let head = try? await StoreDeadline.run(settings.issuer.storeTimeout, "the metrics scrape", { try await storage.auditHead()?.sequence ?? 0 })
+            else { return }
+            for forwarder in forwarders {
+                metrics.gauge("audit_sink_lag_entries", help: "Audit entries a sink has not received yet, by sink.",
+                              labels: [("sink", forwarder.sinkName)], value: Double(forwarder.lag(head: head)))
+            }
+        }
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tessera"),

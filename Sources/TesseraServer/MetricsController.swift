@@ -11,7 +11,7 @@ struct MetricsController {
     func addRoutes(to router: Router<TesseraRequestContext>) {
         addReadOnlyRoute("/metrics", to: router) { _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.scrape())))
+                     body: .init(byteBuffer: ByteBuffer(bytes: await metrics.scrape())))
         }
     }
 }

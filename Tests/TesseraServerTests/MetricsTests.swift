@@ -5,6 +5,8 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 import TesseraCore
+import TesseraServer
+import Logging
 
 /// `GET /metrics`: after tokens are issued and refused, the scrape counts them by grant type
 /// and outcome, the requests by route pattern (never the raw path) and status class, and the
@@ -13,7 +15,12 @@ import TesseraCore
 struct MetricsTests {
     @Test func theScrapeCountsTokensRequestsAndCommitsAndPassesPromtool() async throws {
         let fixture = try ServerFixture()
-        let scrape = try await fixture.application().test(.router) { client -> String in
+        var settings = fixture.settings
+        let sink = AuditSinkSpecification.file(path: fixture.root + "/audit.jsonl", maximumBytes: AuditSinkSpecification.defaultMaximumBytes,
+                                               keep: AuditSinkSpecification.defaultKeep)
+        settings.auditSinks = [sink]
+        let application = try await buildApplication(settings, logger: .forCurrentTest())
+        let scrape = try await application.test(.router) { client -> String in
             let basic: HTTPFields = [.authorization: fixture.basicAuthorization(client: "demo"), .contentType: "application/x-www-form-urlencoded"]
             for _ in 0..<3 {
                 let issued = try await client.execute(uri: "/token", method: .post, headers: basic, body: ByteBuffer(string: "grant_type=client_credentials"))
@@ -41,6 +48,15 @@ struct MetricsTests {
         #expect(!scrape.contains("req-secret-id-123"), "a raw path reached a label")
         #expect((value("tessera_audit_appends_total") ?? 0) >= 4)
         #expect(scrape.contains("tessera_build_info{version="))
+        // State read at the scrape: the key set, the policy load, the workflow, the sink.
+        #expect(value(#"tessera_signing_keys{state="current",alg="ES256"}"#) == 1, "\(scrape)")
+        #expect(value(#"tessera_signing_keys{state="revoked",alg="ES256"}"#) == 0)
+        #expect(value(#"tessera_policy_loads_total{outcome="loaded"}"#) == 1)
+        #expect(value("tessera_requests_pending") == 0)
+        #expect(value("tessera_activations_active") == 0)
+        #expect(value("tessera_break_glass_unreviewed") == 0)
+        #expect(value("tessera_notification_outbox_pending") == 0)
+        #expect((value(#"tessera_audit_sink_lag_entries{sink="\#(sink.cursorName)"}"#) ?? -1) >= 0, "\(scrape)")
         #expect(scrape.contains("# HELP tessera_http_request_duration_seconds "))
 
         guard let promtool = which("promtool") else {

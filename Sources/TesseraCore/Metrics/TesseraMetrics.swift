@@ -21,7 +21,7 @@ public final class TesseraMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     /// Whether a role name is one of the bundle's (labels never carry a name a client made up).
     private let isKnownRole = Mutex<@Sendable (String) -> Bool>({ _ in false })
-    private let gaugeProviders = Mutex<[@Sendable (TesseraMetrics) -> Void]>([])
+    private let gaugeProviders = Mutex<[@Sendable (TesseraMetrics) async -> Void]>([])
 
     public init() {
         registry.makeGauge(descriptor: Self.name("build_info", help: "Tessera's version and the OpenSSL library it uses; always 1."),
@@ -88,9 +88,28 @@ public final class TesseraMetrics: Sendable {
             registry.makeCounter(descriptor: Self.name("client_authentication_failure_records_total",
                                                        help: "Audit records of failed client authentication, by endpoint (one per failure, or one summary per source and minute)."),
                                  labels: [("endpoint", Self.endpointLabel(endpoint))]).increment()
+        case "policy.loaded", "policy.rejected":
+            registry.makeCounter(descriptor: Self.name("policy_loads_total",
+                                                       help: "Policy bundle loads (at start and each reload), by outcome: loaded, or rejected (the previous bundle stays)."),
+                                 labels: [("outcome", event.event == "policy.loaded" ? "loaded" : "rejected")]).increment()
+        case "notification.failed":
+            // Logged at a notification's first failure and when delivery gives up.
+            let final = event.target["will_retry"] == .bool(false)
+            registry.makeCounter(descriptor: Self.name("notification_failures_total",
+                                                       help: "Notifications that failed: at their first failure (will_retry), and when delivery gave up (final)."),
+                                 labels: [("sink", event.target["sink"]?.stringValue ?? "unknown"), ("stage", final ? "final" : "will_retry")]).increment()
         default:
             break
         }
+    }
+
+    /// Upstream JWKS (and discovery) fetches since the last scrape, by upstream id of the bundle.
+    func upstreamFetches(upstream: String, fetches: Int, failures: Int) {
+        registry.makeCounter(descriptor: Self.name("upstream_jwks_fetches_total", help: "Fetches of an upstream's JWK Set, by upstream."),
+                             labels: [("upstream", upstream)]).increment(by: Int64(fetches))
+        registry.makeCounter(descriptor: Self.name("upstream_jwks_fetch_failures_total",
+                                                   help: "Fetches of an upstream's JWK Set that failed, by upstream."),
+                             labels: [("upstream", upstream)]).increment(by: Int64(failures))
     }
 
     /// Where role names are checked (the current bundle's engine).
@@ -123,7 +142,7 @@ public final class TesseraMetrics: Sendable {
     // MARK: State, read when scraped
 
     /// Registers a provider that sets gauges before each scrape.
-    public func gauges(_ provider: @escaping @Sendable (TesseraMetrics) -> Void) {
+    public func gauges(_ provider: @escaping @Sendable (TesseraMetrics) async -> Void) {
         gaugeProviders.withLock { $0.append(provider) }
     }
 
@@ -132,8 +151,8 @@ public final class TesseraMetrics: Sendable {
     }
 
     /// The text exposition format, gauges refreshed first.
-    public func scrape() -> [UInt8] {
-        for provider in gaugeProviders.withLock({ $0 }) { provider(self) }
+    public func scrape() async -> [UInt8] {
+        for provider in gaugeProviders.withLock({ $0 }) { await provider(self) }
         return registry.emitToBuffer()
     }
 }

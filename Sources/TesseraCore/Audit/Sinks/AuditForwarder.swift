@@ -63,6 +63,12 @@ public struct AuditForwarder: Sendable {
         await sink.close()
     }
 
+    /// The sink's name, as configured (`--audit-sink`).
+    public var sinkName: String { sink.name }
+
+    /// How many entries of the log the sink has not received yet, of the `head` entries there are.
+    public func lag(head: Int64) -> Int64 { max(0, head - readCursor()) }
+
     /// The last sequence delivered; zero (everything) for a new sink.
     func readCursor() -> Int64 {
         guard let text = try? String(contentsOfFile: cursorFile, encoding: .utf8) else { return 0 }
