@@ -24,6 +24,9 @@ public struct ServerSettings: Sendable {
     /// Requests served at once; past it, 503 with Retry-After (probes excepted).
     public var maximumInFlight = ServerSettings.defaultMaximumInFlight
     public static let defaultMaximumInFlight = 4096
+    /// Where `GET /metrics` is served instead of the main listener (`--metrics-listen`); nil:
+    /// on the main listener.
+    public var metricsAddress: (host: String, port: Int)?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, issuer: IssuerConfiguration,
                 checkpointInterval: Duration = .seconds(3600), pruneInterval: Duration = .seconds(300),
@@ -38,7 +41,9 @@ public struct ServerSettings: Sendable {
 }
 
 /// Every HTTP route of the server, over `issuer`.
-public func buildRouter(for issuer: Issuer, maximumInFlight: Int = ServerSettings.defaultMaximumInFlight) -> Router<TesseraRequestContext> {
+/// `servesMetrics` false leaves `/metrics` to a listener of its own (`buildMetricsApplication`).
+public func buildRouter(for issuer: Issuer, maximumInFlight: Int = ServerSettings.defaultMaximumInFlight,
+                        servesMetrics: Bool = true) -> Router<TesseraRequestContext> {
     let router = Router(context: TesseraRequestContext.self)
     // Outside the error middleware, so the status counted is the one the client got.
     router.add(middleware: MetricsMiddleware(metrics: issuer.metrics))
@@ -47,7 +52,7 @@ public func buildRouter(for issuer: Issuer, maximumInFlight: Int = ServerSetting
     router.add(middleware: ErrorMiddleware(routeMethods: routeMethods))
     WellKnownController(issuer: issuer).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
-    MetricsController(metrics: issuer.metrics).addRoutes(to: router)
+    if servesMetrics { MetricsController(metrics: issuer.metrics).addRoutes(to: router) }
     TokenController(endpoint: issuer.tokenEndpoint).addRoutes(to: router)
     InspectionController(inspection: issuer.inspection).addRoutes(to: router)
     HealthController(issuer: issuer).addRoutes(to: router)
@@ -82,7 +87,7 @@ public func buildApplication(
             logger.error("audit checkpoint failed", metadata: ["tessera.error": .string("\(error)")])
         }
     }
-    let router = buildRouter(for: issuer, maximumInFlight: settings.maximumInFlight)
+    let router = buildRouter(for: issuer, maximumInFlight: settings.maximumInFlight, servesMetrics: settings.metricsAddress == nil)
     let maintenance = MaintenanceService(checkpointer: issuer.checkpointer, failureAudit: issuer.failureAudit, storage: storage,
                                          activations: issuer.activations, onCall: issuer.onCall,
                                          datedEntries: [issuer.onCallOverrides.entries, issuer.assignments.entries], timeSource: timeSource,
@@ -111,7 +116,8 @@ public func buildApplication(
         services: [IssuerLifecycleService(issuer: issuer), maintenance, sinks,
                    PolicyReloadService(reloader: issuer.policy, pollInterval: settings.policyPollInterval),
                    KeyRotationService(keys: issuer.keyManager, interval: settings.keyCheckInterval),
-                   NotificationService(sender: issuer.notificationSender)],
+                   NotificationService(sender: issuer.notificationSender)]
+            + (settings.metricsAddress.map { [buildMetricsApplication(metrics: issuer.metrics, host: $0.host, port: $0.port, logger: logger)] } ?? []),
         onServerRunning: { channel in
             logger.notice("listening", metadata: [
                 "tessera.address": .string(channel.localAddress?.ipAddress ?? settings.host),
@@ -119,6 +125,27 @@ public func buildApplication(
                 "tessera.issuer": .string(issuer.urls.issuer),
             ])
             await onServerRunning(channel)
+        },
+        logger: logger
+    )
+}
+
+/// The separate metrics listener: `GET /metrics` (and HEAD) only, on `host:port`, so the
+/// figures can stay on an operations network while the main listener faces clients.
+func buildMetricsApplication(metrics: TesseraMetrics, host: String, port: Int, logger: Logger) -> some Service {
+    let router = Router(context: TesseraRequestContext.self)
+    let routeMethods = RouteMethods()
+    router.add(middleware: ErrorMiddleware(routeMethods: routeMethods))
+    MetricsController(metrics: metrics).addRoutes(to: router)
+    routeMethods.record(router.routes)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(host, port: port), serverName: "tessera"),
+        onServerRunning: { channel in
+            logger.notice("metrics listening", metadata: [
+                "tessera.address": .string(channel.localAddress?.ipAddress ?? host),
+                "tessera.port": .stringConvertible(channel.localAddress?.port ?? port),
+            ])
         },
         logger: logger
     )

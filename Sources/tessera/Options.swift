@@ -73,9 +73,14 @@ struct LogOptions: ParsableArguments {
 }
 
 func resolve(_ flag: String?, _ variable: String, _ fallback: String) -> String {
+    resolveOptional(flag, variable) ?? fallback
+}
+
+/// The flag, else the environment variable when set and not empty, else nil.
+func resolveOptional(_ flag: String?, _ variable: String) -> String? {
     if let flag { return flag }
     if let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty { return value }
-    return fallback
+    return nil
 }
 
 /// Prints a message for a person and exits with a failure status: errors at the command line

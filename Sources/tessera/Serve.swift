@@ -36,6 +36,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-in-flight"), help: "Requests served at once; past it, 503 with Retry-After at once instead of queueing (env TESSERA_MAX_IN_FLIGHT, default 4096; probes excepted).")
     var maxInFlightFlag: String?
 
+    @Option(name: .customLong("metrics-listen"), help: "Serve GET /metrics on this host:port only, not on --listen (env TESSERA_METRICS_LISTEN; default: on the main listener).")
+    var metricsListenFlag: String?
+
     @Flag(name: .customLong("unsafe-short-key-timings"), help: .hidden)
     var unsafeShortKeyTimings = false
 
@@ -104,6 +107,12 @@ struct Serve: AsyncParsableCommand {
         settings.keyCheckInterval = .seconds(max(DurationText.seconds(keyCheckInterval) ?? 2, 1))
         settings.maximumInFlight = Int(maxInFlight) ?? ServerSettings.defaultMaximumInFlight
         settings.issuer.storeTimeout = .seconds(DurationText.seconds(storeTimeout) ?? 5)
+        if let metricsListen = resolveOptional(metricsListenFlag, "TESSERA_METRICS_LISTEN") {
+            guard let (metricsHost, metricsPort) = ListenAddress.parse(metricsListen) else {
+                fail("--metrics-listen must be host:port (for example 127.0.0.1:9464), not \(metricsListen)")
+            }
+            settings.metricsAddress = (metricsHost, metricsPort)
+        }
         if unsafeShortKeyTimings {
             logger.warning("UNSAFE SHORT KEY TIMINGS: keys may sign sooner after publication than verifiers refresh their JWKS. For tests only.")
         }

@@ -70,3 +70,41 @@ struct MetricsTests {
         #expect(check.status == 0, "promtool check metrics: \(check.output)\(check.error)")
     }
 }
+
+/// `--metrics-listen`: the figures move to a listener of their own, and the main listener no
+/// longer answers `/metrics` (the production advice: scrape on an operations network).
+@Suite("metrics on a separate listener")
+struct MetricsListenerTests {
+    static func get(_ path: String, port: Int) throws -> (status: Int, body: String) {
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n"
+        let text = String(decoding: try LoopbackSocket.exchange(Array(request.utf8), port: port), as: UTF8.self)
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        return (status, text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n"))
+    }
+
+    @Test func metricsMoveToTheirOwnListener() async throws {
+        let bundle = try ReviewBundle()
+        let server = try await ReviewServer.start(try ActivationFlowTests.tesseraExecutable(), bundle,
+                                                  arguments: bundle.folders + ["--metrics-listen", "127.0.0.1:0"])
+        defer { server.kill() }
+        var metricsPort: Int?
+        for _ in 0..<100 where metricsPort == nil {
+            for line in server.log().split(separator: "\n") {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      object["message"] as? String == "metrics listening" else { continue }
+                metricsPort = (object["tessera.port"] as? String).flatMap(Int.init)
+            }
+            if metricsPort == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let port = try #require(metricsPort, "no \"metrics listening\" line: \(server.log())")
+        let (mainPort, otherPort) = (server.port, port)
+        let scraped = try await onBlockingThread { try Self.get("/metrics", port: otherPort) }
+        #expect(scraped.status == 200)
+        #expect(scraped.body.contains("tessera_build_info{"))
+        #expect(scraped.body.contains("tessera_signing_keys{"))
+        #expect(try await onBlockingThread { try Self.get("/metrics", port: mainPort) }.status == 404, "the main listener still serves /metrics")
+        #expect(try await onBlockingThread { try Self.get("/.well-known/jwks.json", port: otherPort) }.status == 404,
+                "the metrics listener serves more than /metrics")
+        #expect(try await onBlockingThread { try Self.get("/.well-known/jwks.json", port: mainPort) }.status == 200)
+    }
+}
