@@ -41,21 +41,24 @@ public struct ClientAuthenticator: Sendable {
     let tokenEndpoint: String
     let replayStore: any AssertionReplayStore
     let timeSource: any TimeSource
+    /// How long recording an assertion's jti may wait for the store before the request is answered 503.
+    let storeTimeout: Duration
 
     public init(registry: ClientRegistry, issuer: String, tokenEndpoint: String, replayStore: any AssertionReplayStore,
-                timeSource: any TimeSource) {
+                timeSource: any TimeSource, storeTimeout: Duration = IssuerConfiguration.defaultStoreTimeout) {
         self.init(clients: CurrentValue(registry), issuer: issuer, tokenEndpoint: tokenEndpoint, replayStore: replayStore,
-                  timeSource: timeSource)
+                  timeSource: timeSource, storeTimeout: storeTimeout)
     }
 
     /// Reads the clients from `clients` at every request, so a reload takes effect at once.
     public init(clients: CurrentValue<ClientRegistry>, issuer: String, tokenEndpoint: String, replayStore: any AssertionReplayStore,
-                timeSource: any TimeSource) {
+                timeSource: any TimeSource, storeTimeout: Duration = IssuerConfiguration.defaultStoreTimeout) {
         self.clients = clients
         self.issuer = issuer
         self.tokenEndpoint = tokenEndpoint
         self.replayStore = replayStore
         self.timeSource = timeSource
+        self.storeTimeout = storeTimeout
     }
 
     /// The authenticated client, or `invalid_client` (401) saying what went wrong. Unknown
@@ -148,12 +151,8 @@ public struct ClientAuthenticator: Sendable {
         guard let jti = verified.claims.jwtID, !jti.isEmpty, let expiresAt = verified.claims.expiresAt else {
             throw Self.assertionRejected("jti is required")
         }
-        let firstUse: Bool
-        do {
-            firstUse = try await replayStore.recordFirstUse(
-                jti: jti, clientID: id, expiresAt: expiresAt.addingTimeInterval(Self.assertionLeeway), now: now)
-        } catch {
-            throw OAuthError(.serverError, "cannot record the assertion jti; try again")
+        let firstUse = try await StoreDeadline.request(storeTimeout, "recording the assertion jti") { [replayStore] in
+            try await replayStore.recordFirstUse(jti: jti, clientID: id, expiresAt: expiresAt.addingTimeInterval(Self.assertionLeeway), now: now)
         }
         guard firstUse else { throw Self.assertionRejected("this jti was already used") }
         return client

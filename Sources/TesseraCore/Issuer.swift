@@ -25,7 +25,8 @@ public struct IssuerConfiguration: Sendable {
     public var unsafeShortKeyTimings: Bool
     /// How long a request waits for the store (an audit append, the readiness probe) before it
     /// is answered 503 (`--store-timeout`).
-    public var storeTimeout: Duration = .seconds(5)
+    public var storeTimeout: Duration = IssuerConfiguration.defaultStoreTimeout
+    public static let defaultStoreTimeout: Duration = .seconds(5)
 
     public init(issuer: String, keysDirectory: String, policiesDirectory: String, dataDirectory: String,
                 storeURL: String? = nil, devUpstream: Bool = false, generateKeyIfMissing: Bool = true,
@@ -158,7 +159,7 @@ public struct Issuer: Sendable {
         let keys = keyManager.keys
         let audiences = CurrentValue(loaded.audiences)
         let authenticator = ClientAuthenticator(clients: clients, issuer: urls.issuer, tokenEndpoint: urls.tokenEndpoint,
-                                                replayStore: storage, timeSource: timeSource)
+                                                replayStore: storage, timeSource: timeSource, storeTimeout: configuration.storeTimeout)
         let minter = TokenMinter(issuer: urls.issuer, keys: keys, timeSource: timeSource)
         let notifications = CurrentValue(bundle.notifications)
         let notificationClient = HTTPNotificationTransport.makeHTTPClient()
@@ -166,7 +167,7 @@ public struct Issuer: Sendable {
                                         audit: audit, timeSource: timeSource, logger: logger)
         let planner = CurrentValue<any NotificationPlanner>(ConfiguredNotifications(settings: notifications))
         let activations = ActivationService(store: storage, policy: access, planner: planner, timeSource: timeSource, issuer: urls.issuer,
-                                            wakeSender: { sender.wake() })
+                                            storeTimeout: configuration.storeTimeout, wakeSender: { sender.wake() })
         let onCall = OnCallService(configuration: bundle.onCall, sources: OnCallSources(http: httpClient, logger: logger),
                                    cache: storage, timeSource: timeSource, logger: logger)
         let overrideEntries = DatedEntryService(kind: .onCallOverride, store: storage, timeSource: timeSource,

@@ -70,12 +70,9 @@ public struct TokenInspection: Sendable {
                                                           endpoint: "/revoke", failures: failures, logger: logger)
         guard let token = form["token"] else { throw .invalidRequest("token is required") }
         guard let verified = try? verify(token, leeway: Self.revocationLeeway), let jwtID = verified.claims.jwtID else { return }
-        let outcome: RevocationOutcome
-        do {
-            outcome = try await store.revokeToken(jwtID: jwtID, clientID: client.id, at: timeSource.now())
-        } catch {
-            logger.error("revocation store unavailable", metadata: ["tessera.error": .string("\(error)")])
-            throw OAuthError(.serverError, "the revocation could not be recorded; the token is still active, try again")
+        let now = timeSource.now()
+        let outcome = try await StoreDeadline.request(audit.storeTimeout, "recording the revocation") { [store] in
+            try await store.revokeToken(jwtID: jwtID, clientID: client.id, at: now)
         }
         switch outcome {
         case .notOwner:
@@ -101,11 +98,7 @@ public struct TokenInspection: Sendable {
     }
 
     private func lookUp(_ jwtID: String) async throws(OAuthError) -> IssuedTokenRecord? {
-        do {
-            return try await store.issuedToken(jwtID: jwtID)
-        } catch {
-            // Unknown is not the same as inactive: a store failure must not be answered as either.
-            throw OAuthError(.serverError, "the token store is unavailable; try again")
-        }
+        // Unknown is not the same as inactive: a store failure must not be answered as either.
+        try await StoreDeadline.request(audit.storeTimeout, "looking the token up") { [store] in try await store.issuedToken(jwtID: jwtID) }
     }
 }

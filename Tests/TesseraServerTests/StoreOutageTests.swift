@@ -109,7 +109,9 @@ struct StoreOutageTests {
             "--store", storeURL, "--key-encryption-key-file", kekFile, "--store-timeout", "1s"])
         defer { server.kill() }
         let form = ["grant_type": "client_credentials"]
-        #expect(try await server.send(form, authorization: bundle.resourceServerAuthorization).status == 200)
+        let issued = try await server.send(form, authorization: bundle.resourceServerAuthorization)
+        #expect(issued.status == 200)
+        let token = try #require(issued.body["access_token"] as? String)
         #expect(try await server.json("GET", "/readyz", authorization: nil).status == 200)
 
         /// Tells the relay, and waits until it has taken the command.
@@ -126,6 +128,22 @@ struct StoreOutageTests {
             #expect(refused.status == 503, "\(refused.body)")
             #expect(refused.body["error"] as? String == "temporarily_unavailable")
             #expect(Date().timeIntervalSince(started) < 5, "a token request waited \(Date().timeIntervalSince(started)) s")
+        }
+        // Every other store operation of a request is bounded the same way: introspection,
+        // revocation, and the request and activation API.
+        let person = "Bearer " + (try bundle.identityToken(subject: "alice", groups: ["sre"]))
+        let others: [(String, () async throws -> (status: Int, body: [String: Any]))] = [
+            ("introspection", { try await server.send(["token": token], path: "/introspect", authorization: bundle.resourceServerAuthorization) }),
+            ("revocation", { try await server.send(["token": token], path: "/revoke", authorization: bundle.resourceServerAuthorization) }),
+            ("GET /requests", { try await server.json("GET", "/requests", authorization: person) }),
+            ("GET /activations", { try await server.json("GET", "/activations", authorization: person) }),
+        ]
+        for (name, call) in others {
+            let started = Date()
+            let answer = try await call()
+            #expect(answer.status == 503, "\(name): \(answer.body)")
+            #expect(answer.body["error"] as? String == "temporarily_unavailable", "\(name): \(answer.body)")
+            #expect(Date().timeIntervalSince(started) < 5, "\(name) waited \(Date().timeIntervalSince(started)) s")
         }
         let ready = try await server.json("GET", "/readyz", authorization: nil)
         #expect(ready.status == 503)

@@ -109,7 +109,7 @@ public struct ActivationAPI: Sendable {
         } else if mine || !actor.isAdmin {
             filter.requester = actor.subject
         }
-        var records = try await service.read { try await service.store.activationRequests(matching: filter) }
+        var records = try await service.read { [filter] in try await service.store.activationRequests(matching: filter) }
         if toApprove {
             records = records.filter { !$0.requester.isExactly(actor.subject) && !$0.approvals.contains { $0.approver.isExactly(actor.subject) } }
         }
@@ -156,11 +156,11 @@ public struct ActivationAPI: Sendable {
             // A person sees their own, and those of the roles they approve.
             let roles = service.rolesApprovable(by: identity)
             if roles.isEmpty { filter.holder = actor.subject }
-            let records = try await service.read { try await service.store.activations(matching: filter) }
+            let records = try await service.read { [filter] in try await service.store.activations(matching: filter) }
                 .filter { $0.holder.isExactly(actor.subject) || roles.containsExactly($0.role) }
             return json(page(records, limit: filter.limit - 1, render: ActivationJSON.activation, cursor: { ($0.createdAt, $0.id) }))
         }
-        let records = try await service.read { try await service.store.activations(matching: filter) }
+        let records = try await service.read { [filter] in try await service.store.activations(matching: filter) }
         return json(page(records, limit: filter.limit - 1, render: ActivationJSON.activation, cursor: { ($0.createdAt, $0.id) }))
     }
 

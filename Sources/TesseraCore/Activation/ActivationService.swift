@@ -47,10 +47,13 @@ public struct ActivationService: Sendable {
     let requestsURL: String
     /// Called after notifications were committed, so delivery starts at once.
     let wakeSender: @Sendable () -> Void
+    /// How long a request waits for a store read or commit before it is answered 503.
+    let storeTimeout: Duration
 
     public init(store: any TesseraStorage, policy: CurrentValue<AccessPolicy>, planner: CurrentValue<any NotificationPlanner>,
                 timeSource: any TimeSource, random: any RandomSource = BufferedSecureRandom(), waiters: ActivationWaiters = ActivationWaiters(),
-                issuer: String, wakeSender: @escaping @Sendable () -> Void = {}) {
+                issuer: String, storeTimeout: Duration = IssuerConfiguration.defaultStoreTimeout, wakeSender: @escaping @Sendable () -> Void = {}) {
+        self.storeTimeout = storeTimeout
         self.store = store
         self.policy = policy
         self.planner = planner
@@ -92,9 +95,9 @@ public struct ActivationService: Sendable {
         try await read { try await store.activationRequests(matching: ActivationRequestQuery(states: [.pending], requester: requester, roles: [role])) }.last
     }
 
-    func read<T>(_ body: () async throws -> T) async throws(ActivationError) -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(ActivationError) -> T {
         do {
-            return try await body()
+            return try await StoreDeadline.run(storeTimeout, "an activation read", body)
         } catch {
             throw .unavailable("the store cannot be read: \(error)")
         }
@@ -175,7 +178,12 @@ public struct ActivationService: Sendable {
                                       notifications: transition.notifications, revokeTokensOf: transition.revokeTokensOf, time: now)
         let written: [SealedAuditEntry]?
         do {
-            written = try await store.commit(change) { head in AuditChain.seal(prepared, after: head, time: now) }
+            written = try await StoreDeadline.run(storeTimeout, "an activation change") { [store] in
+                try await store.commit(change) { head in AuditChain.seal(prepared, after: head, time: now) }
+            }
+        } catch let error as StoreTimeout {
+            // The commit is one transaction: it lands whole or not at all, perhaps after this answer.
+            throw .unavailable("\(error); the change may still be recorded, so read it again before retrying")
         } catch {
             throw .unavailable("the change could not be recorded, so it was not made: \(error)")
         }

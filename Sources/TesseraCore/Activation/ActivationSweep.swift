@@ -53,27 +53,28 @@ extension ActivationService {
 
     /// Every page of a listing, so a sweep reaches past the first page.
     func requests(_ query: ActivationRequestQuery) async throws(ActivationError) -> [ActivationRequestRecord] {
-        var query = query
-        return try await allPages(limit: query.limit) { cursor in
-            query.after = cursor
-            return try await store.activationRequests(matching: query)
+        try await allPages(limit: query.limit) { [store] cursor in
+            var page = query
+            page.after = cursor
+            return try await store.activationRequests(matching: page)
         } cursor: { ActivationCursor(createdAt: $0.createdAt, id: $0.id) }
     }
 
     func activations(_ query: ActivationQuery) async throws(ActivationError) -> [ActivationRecord] {
-        var query = query
-        return try await allPages(limit: query.limit) { cursor in
-            query.after = cursor
-            return try await store.activations(matching: query)
+        try await allPages(limit: query.limit) { [store] cursor in
+            var page = query
+            page.after = cursor
+            return try await store.activations(matching: page)
         } cursor: { ActivationCursor(createdAt: $0.createdAt, id: $0.id) }
     }
 
-    private func allPages<Record>(limit: Int, _ page: (ActivationCursor?) async throws -> [Record],
-                                  cursor: (Record) -> ActivationCursor) async throws(ActivationError) -> [Record] {
+    private func allPages<Record: Sendable>(limit: Int, _ page: @escaping @Sendable (ActivationCursor?) async throws -> [Record],
+                                            cursor: (Record) -> ActivationCursor) async throws(ActivationError) -> [Record] {
         var all: [Record] = []
         var after: ActivationCursor?
         while true {
-            let next = try await read { try await page(after) }
+            let position = after
+            let next = try await read { try await page(position) }
             all += next
             guard next.count == limit, let last = next.last else { return all }
             after = cursor(last)

@@ -20,6 +20,8 @@ public actor AuditLog {
     /// How long a caller waits for its entry to be durable before it gets `StoreTimeout`
     /// (nil: as long as it takes). The entry may still commit later; its token was not sent.
     private let timeout: Duration?
+    /// The deadline other store operations of a request share with the audit append.
+    nonisolated var storeTimeout: Duration { timeout ?? IssuerConfiguration.defaultStoreTimeout }
 
     public init(store: any AuditStore, timeSource: any TimeSource, metrics: TesseraMetrics? = nil, timeout: Duration? = nil) {
         self.store = store

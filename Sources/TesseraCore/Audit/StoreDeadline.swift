@@ -33,6 +33,20 @@ public enum StoreDeadline {
         }
     }
 
+    /// `run` for a request's store operation: a store that fails, or does not answer within
+    /// `timeout`, is `503 temporarily_unavailable` (with `Retry-After`), never an answer made up
+    /// without the store.
+    public static func request<T: Sendable>(_ timeout: Duration, _ operation: String,
+                                            _ body: @escaping @Sendable () async throws -> T) async throws(OAuthError) -> T {
+        do {
+            return try await run(timeout, operation, body)
+        } catch let error as StoreTimeout {
+            throw OAuthError(.temporarilyUnavailable, "\(error); try again", status: 503)
+        } catch {
+            throw OAuthError(.temporarilyUnavailable, "the store failed while \(operation); try again", status: 503)
+        }
+    }
+
     /// The caller's continuation, resumed once: by the operation or by the deadline, whichever
     /// comes first.
     private final class Waiter<T: Sendable>: Sendable {
