@@ -211,17 +211,19 @@ public struct Issuer: Sendable {
 
     /// Why the issuer cannot serve now, by dependency (`store`), empty when it can: what
     /// `/readyz` reports. The store is asked a real question, bounded by the store timeout
-    /// (the budget of a token request: a store slower than that fails requests too).
-    public func unavailableDependencies() async -> [String: String] {
+    /// (the budget of a token request: a store slower than that fails requests too), and
+    /// while audit appends fail, whether it takes a write again.
+    public func unavailableDependencies(logger: Logger) async -> [String: String] {
         let storage = storage
         do {
             _ = try await StoreDeadline.run(storeTimeout, "the readiness probe") {
                 try await storage.auditEntries(after: Int64.max - 1, limit: 1).count
             }
-            return [:]
         } catch {
             return ["store": "\(error)"]
         }
+        if let failure = await tokenEndpoint.auditWriteFailure(logger: logger) { return ["store": failure] }
+        return [:]
     }
 
     /// Stops upstream key fetches and closes their HTTP client (the store is closed separately).

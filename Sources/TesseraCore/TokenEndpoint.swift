@@ -153,7 +153,7 @@ public struct TokenEndpoint: Sendable {
             throw OAuthError(.temporarilyUnavailable, "the token could not be recorded in the audit log, so it was not issued; try again",
                              status: 503)
         }
-        if storeOutage.set(false) { logger.notice("the audit log is written again; tokens are issued") }
+        if storeOutage.set(false) { logger.notice(Self.auditWrittenAgain) }
         logger.info("token issued", metadata: [
             "tessera.client": .string(client.id),
             "tessera.subject": .string(decision.subject),
@@ -164,6 +164,25 @@ public struct TokenEndpoint: Sendable {
         ])
         return TokenResponse(accessToken: minted.token, tokenType: "Bearer", expiresIn: decision.lifetimeSeconds,
                              scope: minted.claims.scope, issuedTokenType: decision.issuedTokenType)
+    }
+
+    static let auditWrittenAgain: Logger.Message = "the audit log is written again; tokens are issued"
+
+    /// Why tokens cannot be issued now, nil when they can. Reads alone do not show a store that
+    /// stopped taking writes (a read-only disk), so while the last audit append failed this
+    /// writes one: an `audit.write_restored` entry, which records the outage's end when it
+    /// lands. Without it, a server taken out of its load balancer would never see a request
+    /// that could tell it the store is back.
+    public func auditWriteFailure(logger: Logger) async -> String? {
+        guard storeOutage.isSet else { return nil }
+        do {
+            try await audit.record(AuditEvent("audit.write_restored", outcome: .success, target: [:],
+                                              reasons: ["the audit log took an entry again after failed appends"]))
+        } catch {
+            return "the audit log cannot be written: \(error)"
+        }
+        if storeOutage.set(false) { logger.notice(Self.auditWrittenAgain) }
+        return nil
     }
 
     /// Refusals are audited too, but a failing audit store must not turn a refusal into a

@@ -80,19 +80,22 @@ struct HealthController {
             Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
-        addReadOnlyRoute("/readyz", to: router) { _ in
-            // The issuer value only exists once keys and policies loaded; the store is asked now.
-            let failing = await issuer.unavailableDependencies()
-            guard failing.isEmpty else {
-                var writer = JSONWriter()
-                writer.value(.object(["status": "unavailable", "failing": .object(failing.mapValues(JSONValue.string))]))
-                return Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .cacheControl: "no-store", .retryAfter: "1"],
-                                body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
-            }
-            let keys = issuer.keys.value
-            let body = #"{"status":"ready","signing_kid":"\#(keys.currentKeyID)","published_keys":\#(keys.published.count),"clients":\#(issuer.clients.value.count)}"#
-            return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                            body: .init(byteBuffer: ByteBuffer(string: body)))
+        router.get("/readyz") { _, context in try await ready(logger: context.logger) }
+        router.head("/readyz") { _, context in try await ready(logger: context.logger) }
+    }
+
+    private func ready(logger: Logger) async throws -> Response {
+        // The issuer value only exists once keys and policies loaded; the store is asked now.
+        let failing = await issuer.unavailableDependencies(logger: logger)
+        guard failing.isEmpty else {
+            var writer = JSONWriter()
+            writer.value(.object(["status": "unavailable", "failing": .object(failing.mapValues(JSONValue.string))]))
+            return Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .cacheControl: "no-store", .retryAfter: "1"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
         }
+        let keys = issuer.keys.value
+        let body = #"{"status":"ready","signing_kid":"\#(keys.currentKeyID)","published_keys":\#(keys.published.count),"clients":\#(issuer.clients.value.count)}"#
+        return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 }

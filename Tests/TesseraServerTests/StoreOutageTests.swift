@@ -6,7 +6,8 @@ import TesseraCrypto
 /// in front of PostgreSQL stops relaying (a stopped or partitioned database: connections stay
 /// open and nothing answers). Token requests are answered `503 temporarily_unavailable` within
 /// the store timeout instead of hanging, `/readyz` says the store is failing, the outage is
-/// logged once, and when the relay resumes the server recovers by itself.
+/// logged once, and when the relay resumes the server recovers by itself. The same for the
+/// embedded SQLite store whose files stop taking writes.
 @Suite("store outage", .serialized)
 struct StoreOutageTests {
     /// Relays 127.0.0.1:<printed port> to PostgreSQL; the line `hold` on standard input holds
@@ -163,5 +164,67 @@ struct StoreOutageTests {
         #expect(log.components(separatedBy: "the audit log cannot be written").count - 1 == 1, "\(log)")
         #expect(log.components(separatedBy: "the audit log is written again").count - 1 == 1, "\(log)")
         try await server.stop()
+    }
+
+    /// Marks files immutable (`chattr +i`), which even root cannot write: the SQLite data folder
+    /// as a disk gone read-only leaves it. Needs root (or sudo) and a file system with the flag.
+    static func setImmutable(_ immutable: Bool, _ paths: [String]) async throws -> ProcessResult {
+        let arguments = [immutable ? "+i" : "-i"] + paths
+        if getuid() == 0, let chattr = which("chattr") { return try await run(chattr, arguments) }
+        return try await run("/usr/bin/sudo", ["-n", "chattr"] + arguments)
+    }
+
+    /// The same shape for the embedded SQLite store: its files stop taking writes under a
+    /// running server (the database, its write-ahead log and the data folder, immutable), then
+    /// take them again. Tokens are refused fast, `/readyz` names the store (reads still work,
+    /// so the probe tries a write), recovery needs no restart, and the chain still verifies.
+    @Test func aSQLiteDataFolderThatStopsTakingWritesFailsFastAndRecovers() async throws {
+        let tessera = try ActivationFlowTests.tesseraExecutable()
+        let bundle = try ReviewBundle()
+        let server = try await ReviewServer.start(tessera, bundle, arguments: bundle.folders + ["--store-timeout", "1s"])
+        defer { server.kill() }
+        let form = ["grant_type": "client_credentials"]
+        #expect(try await server.send(form, authorization: bundle.resourceServerAuthorization).status == 200)
+        let data = bundle.root + "/data"
+        let files = [data + "/tessera.sqlite", data + "/tessera.sqlite-wal", data]
+        let frozen = try await Self.setImmutable(true, files)
+        guard frozen.status == 0 else {
+            // Not a missing peer but a missing capability; still not a pass.
+            Issue.record("cannot make the data folder immutable (chattr +i needs root or sudo): \(frozen.error)")
+            return
+        }
+        var thawed = false
+        defer { if !thawed { Task { _ = try? await Self.setImmutable(false, files) } } }
+
+        for _ in 0..<3 {
+            let started = Date()
+            let refused = try await server.send(form, authorization: bundle.resourceServerAuthorization)
+            #expect(refused.status == 503, "\(refused.body)")
+            #expect(refused.body["error"] as? String == "temporarily_unavailable")
+            #expect(Date().timeIntervalSince(started) < 3, "a token request waited \(Date().timeIntervalSince(started)) s")
+        }
+        let ready = try await server.json("GET", "/readyz", authorization: nil)
+        #expect(ready.status == 503, "reads still work, but the store takes no writes: \(ready.body)")
+        #expect(((ready.body["failing"] as? [String: Any])?["store"] as? String)?.contains("audit log cannot be written") == true, "\(ready.body)")
+
+        #expect(try await Self.setImmutable(false, files).status == 0)
+        thawed = true
+        // The probe's write lands, so the server is ready again without a request first.
+        var readyAgain = 0
+        for _ in 0..<50 {
+            readyAgain = try await server.json("GET", "/readyz", authorization: nil).status
+            if readyAgain == 200 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(readyAgain == 200, "\(server.log())")
+        #expect(try await server.send(form, authorization: bundle.resourceServerAuthorization).status == 200)
+        let log = server.log()
+        #expect(log.components(separatedBy: "the audit log cannot be written").count - 1 == 1, "\(log)")
+        #expect(log.components(separatedBy: "the audit log is written again").count - 1 == 1, "\(log)")
+        try await server.stop()
+        let verified = try await run(tessera, ["audit", "verify", "--data", data])
+        #expect(verified.status == 0, "\(verified.output) \(verified.error)")
+        let exported = try await bundle.auditExport(tessera)
+        #expect(exported.filter { $0.contains("\"audit.write_restored\"") }.count == 1)
     }
 }

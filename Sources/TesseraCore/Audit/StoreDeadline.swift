@@ -76,6 +76,8 @@ public final class OutageFlag: Sendable {
 
     public init() {}
 
+    public var isSet: Bool { failing.withLock { $0 } }
+
     /// Sets the flag; returns whether it changed.
     public func set(_ value: Bool) -> Bool {
         failing.withLock { current in
