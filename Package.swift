@@ -14,6 +14,12 @@ let package = Package(
     products: [
         .executable(name: "tessera", targets: ["tessera"]),
         .executable(name: "tessera-bench", targets: ["tessera-bench"]),
+        // For the fuzzers (Tests/Fuzz, a package of its own that depends on this one by path):
+        // another package can only use a target through a product.
+        .library(name: "TesseraJWT", targets: ["TesseraJWT"]),
+        .library(name: "TesseraCrypto", targets: ["TesseraCrypto"]),
+        .library(name: "TesseraPolicy", targets: ["TesseraPolicy"]),
+        .library(name: "TesseraSchedules", targets: ["TesseraSchedules"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

@@ -51,7 +51,7 @@ public struct AccessTokenClaims: Sendable, Hashable {
         writer.key("jti"); writer.string(jwtID)
         writer.key("client_id"); writer.string(clientID)
         if let scope, !scope.isEmpty { writer.key("scope"); writer.string(scope) }
-        for name in extensions.keys.sorted() where !Self.registeredNames.contains(name) {
+        for name in JSONWriter.sortedNames(extensions.keys) where !Self.registeredNames.contains(name) {
             writer.key(name)
             writer.value(extensions[name]!)
         }

@@ -67,12 +67,21 @@ public struct JSONWriter {
         case .object(let members):
             beginObject()
             // Sorted so that the same claims always serialise to the same bytes.
-            for name in members.keys.sorted() {
+            for name in Self.sortedNames(members.keys) {
                 key(name)
                 self.value(members[name]!)
             }
             endObject()
         }
+    }
+
+    /// Member names in the order of their UTF-8 bytes. Not `sorted()`: `String`'s `<` is not a
+    /// total order on the names a token may carry (Swift 6.3: neither `"e\u{301}" < "\u{E9}x"`
+    /// nor the reverse, though the two are not equal), so the same members came out in an
+    /// order that depended on the dictionary's hashing (found by the JSON fuzzer, Tests/Fuzz).
+    /// For ASCII names the order is the same as before.
+    public static func sortedNames(_ names: some Sequence<String>) -> [String] {
+        names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     private mutating func separate() {

@@ -200,6 +200,24 @@ struct JSONWriterTests {
         #expect(written(value) == written(value))
         #expect(written(value) == #"{"a":2,"m":{"b":2,"y":1},"z":1}"#)
     }
+
+    /// Found by the JSON fuzzer: `String`'s `<` orders neither of `"e\u{301}"` and `"\u{E9}x"`
+    /// before the other, so sorting with it left them in the dictionary's (hash) order and equal
+    /// objects could serialise differently. Dictionaries of every capacity between them put the
+    /// two names in both orders; each must write the names in the order of their bytes.
+    @Test func ordersMemberNamesByTheirBytesWhateverTheDictionary() {
+        let members: [(String, JSONValue)] = [("e\u{301}", 1), ("\u{E9}x", 2), ("a", 3)]
+        let expected = "{\"a\":3,\"e\u{301}\":1,\"\u{E9}x\":2}"
+        for capacity in 0..<64 {
+            for order in [members, members.reversed()] {
+                var object = [String: JSONValue](minimumCapacity: capacity)
+                for (name, value) in order { object[name] = value }
+                #expect(Array(written(.object(object)).utf8) == Array(expected.utf8), "capacity \(capacity)")
+            }
+        }
+        #expect(JSONWriter.sortedNames(["b", "a", "\u{E9}x", "e\u{301}"]).map { Array($0.utf8) }
+            == [[0x61], [0x62], [0x65, 0xCC, 0x81], [0xC3, 0xA9, 0x78]])
+    }
 }
 
 @Suite("Hardening")

@@ -1,0 +1,1 @@
+../../../../Sources/TesseraCore/FormParameters.swift

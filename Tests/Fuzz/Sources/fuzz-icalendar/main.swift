@@ -1,0 +1,5 @@
+import FuzzSupport
+
+// A closure, not `fuzzICalendar` itself: converting the `@_cdecl` function to a C pointer here would
+// emit a second `LLVMFuzzerTestOneInput` in this file.
+runLibFuzzer { data, size in fuzzICalendar(data, size) }

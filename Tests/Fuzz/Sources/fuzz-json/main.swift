@@ -1,0 +1,5 @@
+import FuzzSupport
+
+// A closure, not `fuzzJSON` itself: converting the `@_cdecl` function to a C pointer here would
+// emit a second `LLVMFuzzerTestOneInput` in this file.
+runLibFuzzer { data, size in fuzzJSON(data, size) }
