@@ -184,7 +184,7 @@ public struct Issuer: Sendable {
         let inspection = TokenInspection(authenticator: authenticator, issuer: urls.issuer, keys: keys, audiences: audiences,
                                          store: storage, audit: audit, timeSource: timeSource, failures: failures)
         let discovery = CurrentValue(loaded.discoveryDocument(urls: urls, grantTypes: endpoint.supportedGrantTypes))
-        let adminAccess = AdminAccess(urls: urls, keys: keys, store: storage, timeSource: timeSource)
+        let adminAccess = AdminAccess(urls: urls, keys: keys, store: storage, timeSource: timeSource, storeTimeout: configuration.storeTimeout)
         let replicated = PostgresStoreURL.isPostgres(configuration.storeURL ?? "")
         let activationAPI = ActivationAPI(service: activations, policy: access, adminAccess: adminAccess, timeSource: timeSource,
                                           rereadInterval: replicated ? ActivationAPI.replicaRereadInterval : ActivationAPI.singleNodeRereadInterval)

@@ -87,7 +87,9 @@ public struct AdminAPI: Sendable {
         do {
             // Filtered on the hashed bodies (see AuditReader): an index column edited in the
             // database fails the read rather than hide an entry from the page.
-            entries = try await AuditReader.entries(matching: query, in: store)
+            entries = try await StoreDeadline.run(audit.storeTimeout, "reading the audit log") { [store] in
+                try await AuditReader.entries(matching: query, in: store)
+            }
         } catch {
             throw .unavailable
         }

@@ -25,12 +25,16 @@ public struct AdminAccess: Sendable {
     let keys: CurrentValue<SigningKeys>
     let store: any IssuedTokenStore
     let timeSource: any TimeSource
+    /// How long the token's record may take to read before the request is answered 503.
+    let storeTimeout: Duration
 
-    public init(urls: IssuerURLs, keys: CurrentValue<SigningKeys>, store: any IssuedTokenStore, timeSource: any TimeSource) {
+    public init(urls: IssuerURLs, keys: CurrentValue<SigningKeys>, store: any IssuedTokenStore, timeSource: any TimeSource,
+                storeTimeout: Duration = IssuerConfiguration.defaultStoreTimeout) {
         self.urls = urls
         self.keys = keys
         self.store = store
         self.timeSource = timeSource
+        self.storeTimeout = storeTimeout
     }
 
     /// The admin a request's `Authorization` header proves, or why it proves none.
@@ -55,7 +59,9 @@ public struct AdminAccess: Sendable {
         }
         let record: IssuedTokenRecord?
         do {
-            record = try await store.issuedToken(jwtID: jwtID)
+            record = try await StoreDeadline.run(storeTimeout, "reading the admin token's record") { [store] in
+                try await store.issuedToken(jwtID: jwtID)
+            }
         } catch {
             throw .unavailable
         }

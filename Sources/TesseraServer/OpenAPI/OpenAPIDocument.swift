@@ -1232,56 +1232,24 @@ enum OpenAPIDocument {
         "type": "object"
       },
       "ClientCredentialsRequest": {
-        "description": "client_credentials (RFC 6749 §4.4). Token-exchange parameters sent with it are ignored, as unknown parameters are.",
-        "properties": {
-          "audience": {
-            "description": "RFC 8693 audiences, repeatable.",
-            "items": {
-              "type": "string"
+        "allOf": [
+          {
+            "$ref": "#/components/schemas/TokenRequestParameters"
+          },
+          {
+            "properties": {
+              "grant_type": {
+                "const": "client_credentials",
+                "type": "string"
+              }
             },
-            "type": "array"
-          },
-          "client_assertion": {
-            "description": "A JWT signed with one of the client's registered keys: `iss` and `sub` the client id, `aud` the issuer or the token endpoint, a `jti` used once, a lifetime of at most 300 s; at most 8 KiB.",
-            "type": "string"
-          },
-          "client_assertion_type": {
-            "description": "private_key_jwt (RFC 7523 §2.2); required with `client_assertion`.",
-            "enum": [
-              "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            "required": [
+              "grant_type"
             ],
-            "type": "string"
-          },
-          "client_id": {
-            "description": "The client id: required with `client_secret` (client_secret_post) and for public clients (token exchange only); optional with Basic credentials (must then match) and with `client_assertion` (must then match the assertion's `iss`).",
-            "type": "string"
-          },
-          "client_secret": {
-            "description": "client_secret_post (RFC 6749 §2.3.1). Use exactly one client authentication method.",
-            "type": "string"
-          },
-          "grant_type": {
-            "const": "client_credentials",
-            "type": "string"
-          },
-          "resource": {
-            "description": "RFC 8707 resource indicators, repeatable: absolute URIs without a fragment.",
-            "items": {
-              "format": "uri",
-              "type": "string"
-            },
-            "type": "array"
-          },
-          "scope": {
-            "description": "client_credentials: space-separated scopes. Token exchange: exactly one role name (lowercase letters, digits, `-`, `_`, `.`).",
-            "example": "read",
-            "type": "string"
+            "type": "object"
           }
-        },
-        "required": [
-          "grant_type"
         ],
-        "type": "object"
+        "description": "client_credentials (RFC 6749 §4.4). Token-exchange parameters sent with it are ignored, as unknown parameters are."
       },
       "ExplainRequest": {
         "additionalProperties": false,
@@ -2100,7 +2068,85 @@ enum OpenAPIDocument {
         "type": "object"
       },
       "TokenExchangeRequest": {
-        "description": "Token exchange (RFC 8693 §2.1).",
+        "allOf": [
+          {
+            "$ref": "#/components/schemas/TokenRequestParameters"
+          },
+          {
+            "properties": {
+              "break_glass": {
+                "description": "Tessera extension (token exchange): emergency access for a role that allows it; reviewed afterwards.",
+                "enum": [
+                  "true",
+                  "false"
+                ],
+                "type": "string"
+              },
+              "grant_type": {
+                "const": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "type": "string"
+              },
+              "justification": {
+                "description": "Tessera extension (token exchange): why the access is needed.",
+                "type": "string"
+              },
+              "request_id": {
+                "description": "Tessera extension (token exchange): the id of the caller's approved request for this role, to collect its token.",
+                "type": "string"
+              },
+              "requested_lifetime": {
+                "description": "Tessera extension (token exchange): the lifetime asked for, in seconds or with a unit (`900`, `15m`); the role's rules cap it.",
+                "example": "15m",
+                "pattern": "^\\s*[0-9]+[smhd]?\\s*$",
+                "type": "string"
+              },
+              "requested_token_type": {
+                "description": "Token exchange: only access tokens are issued.",
+                "enum": [
+                  "urn:ietf:params:oauth:token-type:access_token"
+                ],
+                "type": "string"
+              },
+              "subject_token": {
+                "description": "Token exchange: an identity token from a configured upstream IdP.",
+                "type": "string"
+              },
+              "subject_token_type": {
+                "enum": [
+                  "urn:ietf:params:oauth:token-type:access_token",
+                  "urn:ietf:params:oauth:token-type:id_token",
+                  "urn:ietf:params:oauth:token-type:jwt"
+                ],
+                "type": "string"
+              },
+              "ticket": {
+                "description": "Tessera extension (token exchange): a change or incident ticket.",
+                "type": "string"
+              }
+            },
+            "required": [
+              "grant_type",
+              "subject_token",
+              "subject_token_type"
+            ],
+            "type": "object"
+          }
+        ],
+        "description": "Token exchange (RFC 8693 §2.1)."
+      },
+      "TokenRequest": {
+        "description": "The token request (RFC 6749 §4.4, RFC 8693 §2.1). Parameters other than `resource` and `audience` may appear once; an empty value counts as absent. Unknown parameters are ignored.\n\n`client_credentials`: `scope` (space-separated, each allowed for the client; default all of them), `resource`/`audience` (each allowed for the client; default all of them). Public clients may not use it.\n\nToken exchange: `subject_token` and `subject_token_type` are required; `scope` names exactly one role; `requested_token_type`, if sent, must be the access-token URN; `audience`/`resource` narrow the role's audiences; and Tessera's extension parameters `requested_lifetime`, `justification`, `ticket`, `request_id` and `break_glass`.",
+        "oneOf": [
+          {
+            "$ref": "#/components/schemas/ClientCredentialsRequest"
+          },
+          {
+            "$ref": "#/components/schemas/TokenExchangeRequest"
+          }
+        ]
+      },
+      "TokenRequestParameters": {
+        "description": "What every token request may carry: client authentication (use exactly one method), scopes and audiences.",
         "properties": {
           "audience": {
             "description": "RFC 8693 audiences, repeatable.",
@@ -2108,14 +2154,6 @@ enum OpenAPIDocument {
               "type": "string"
             },
             "type": "array"
-          },
-          "break_glass": {
-            "description": "Tessera extension (token exchange): emergency access for a role that allows it; reviewed afterwards.",
-            "enum": [
-              "true",
-              "false"
-            ],
-            "type": "string"
           },
           "client_assertion": {
             "description": "A JWT signed with one of the client's registered keys: `iss` and `sub` the client id, `aud` the issuer or the token endpoint, a `jti` used once, a lifetime of at most 300 s; at most 8 KiB.",
@@ -2136,31 +2174,6 @@ enum OpenAPIDocument {
             "description": "client_secret_post (RFC 6749 §2.3.1). Use exactly one client authentication method.",
             "type": "string"
           },
-          "grant_type": {
-            "const": "urn:ietf:params:oauth:grant-type:token-exchange",
-            "type": "string"
-          },
-          "justification": {
-            "description": "Tessera extension (token exchange): why the access is needed.",
-            "type": "string"
-          },
-          "request_id": {
-            "description": "Tessera extension (token exchange): the id of the caller's approved request for this role, to collect its token.",
-            "type": "string"
-          },
-          "requested_lifetime": {
-            "description": "Tessera extension (token exchange): the lifetime asked for, in seconds or with a unit (`900`, `15m`); the role's rules cap it.",
-            "example": "15m",
-            "pattern": "^\\s*[0-9]+[smhd]?\\s*$",
-            "type": "string"
-          },
-          "requested_token_type": {
-            "description": "Token exchange: only access tokens are issued.",
-            "enum": [
-              "urn:ietf:params:oauth:token-type:access_token"
-            ],
-            "type": "string"
-          },
           "resource": {
             "description": "RFC 8707 resource indicators, repeatable: absolute URIs without a fragment.",
             "items": {
@@ -2173,41 +2186,9 @@ enum OpenAPIDocument {
             "description": "client_credentials: space-separated scopes. Token exchange: exactly one role name (lowercase letters, digits, `-`, `_`, `.`).",
             "example": "read",
             "type": "string"
-          },
-          "subject_token": {
-            "description": "Token exchange: an identity token from a configured upstream IdP.",
-            "type": "string"
-          },
-          "subject_token_type": {
-            "enum": [
-              "urn:ietf:params:oauth:token-type:access_token",
-              "urn:ietf:params:oauth:token-type:id_token",
-              "urn:ietf:params:oauth:token-type:jwt"
-            ],
-            "type": "string"
-          },
-          "ticket": {
-            "description": "Tessera extension (token exchange): a change or incident ticket.",
-            "type": "string"
           }
         },
-        "required": [
-          "grant_type",
-          "subject_token",
-          "subject_token_type"
-        ],
         "type": "object"
-      },
-      "TokenRequest": {
-        "description": "The token request (RFC 6749 §4.4, RFC 8693 §2.1). Parameters other than `resource` and `audience` may appear once; an empty value counts as absent. Unknown parameters are ignored.\n\n`client_credentials`: `scope` (space-separated, each allowed for the client; default all of them), `resource`/`audience` (each allowed for the client; default all of them). Public clients may not use it.\n\nToken exchange: `subject_token` and `subject_token_type` are required; `scope` names exactly one role; `requested_token_type`, if sent, must be the access-token URN; `audience`/`resource` narrow the role's audiences; and Tessera's extension parameters `requested_lifetime`, `justification`, `ticket`, `request_id` and `break_glass`.",
-        "oneOf": [
-          {
-            "$ref": "#/components/schemas/ClientCredentialsRequest"
-          },
-          {
-            "$ref": "#/components/schemas/TokenExchangeRequest"
-          }
-        ]
       },
       "TokenResponse": {
         "description": "RFC 6749 §5.1 / RFC 8693 §2.2.1. The access token is a JWT (RFC 9068, `typ` `at+jwt`).",
