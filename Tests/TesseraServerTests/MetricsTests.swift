@@ -16,8 +16,9 @@ struct MetricsTests {
     @Test func theScrapeCountsTokensRequestsAndCommitsAndPassesPromtool() async throws {
         let fixture = try ServerFixture()
         var settings = fixture.settings
-        let sink = AuditSinkSpecification.file(path: fixture.root + "/audit.jsonl", maximumBytes: AuditSinkSpecification.defaultMaximumBytes,
-                                               keep: AuditSinkSpecification.defaultKeep)
+        // A syslog collector that is not there: nothing is delivered, so the sink lags by
+        // every entry of the log.
+        let sink = AuditSinkSpecification.syslogTCP(host: "127.0.0.1", port: try LoopbackSocket.freePort())
         settings.auditSinks = [sink]
         let application = try await buildApplication(settings, logger: .forCurrentTest())
         let scrape = try await application.test(.router) { client -> String in
@@ -56,7 +57,7 @@ struct MetricsTests {
         #expect(value("tessera_activations_active") == 0)
         #expect(value("tessera_break_glass_unreviewed") == 0)
         #expect(value("tessera_notification_outbox_pending") == 0)
-        #expect((value(#"tessera_audit_sink_lag_entries{sink="\#(sink.cursorName)"}"#) ?? -1) >= 0, "\(scrape)")
+        #expect((value(#"tessera_audit_sink_lag_entries{sink="\#(sink.cursorName)"}"#) ?? 0) >= 4, "\(scrape)")
         #expect(scrape.contains("# HELP tessera_http_request_duration_seconds "))
 
         guard let promtool = which("promtool") else {

@@ -53,7 +53,9 @@ struct StateMetrics: Sendable {
     /// Signing keys by state and algorithm, and the seconds until each algorithm's next key
     /// starts signing (a `next` key's activation, else the current key's scheduled rotation).
     private func refreshKeys(_ metrics: TesseraMetrics, now: Date) async {
-        guard let entries = try? await keyManager.entries() else { return }
+        let keyManager = keyManager
+        // The key set is read from the store, so it shares the other reads' deadline.
+        guard let entries = try? await StoreDeadline.run(storeTimeout, "the metrics scrape", { try await keyManager.entries() }) else { return }
         var counts: [String: [KeyState: Int]] = [:]
         for entry in entries { counts[entry.alg.jwsName, default: [:]][entry.state, default: 0] += 1 }
         for (alg, states) in counts {
