@@ -38,7 +38,7 @@ struct ApprovalBenchmark {
         await server.stop()
     }
 
-    private func measure(server: RunningServer, client: HTTPClient, data: String) async throws {
+    private func measure(server: BenchServer, client: HTTPClient, data: String) async throws {
         let base = server.baseURL
         let upstream = try DevUpstream.open(dataDirectory: data, tesseraIssuer: TokenFixture.issuer)
         let now = Date()

@@ -11,7 +11,7 @@ struct BenchError: Error, CustomStringConvertible {
 /// Parses the mode and runs the benchmarks it names.
 enum BenchmarkCommand {
     enum Mode: String, CaseIterable {
-        case crypto, store, http, exchange, policy, oncall, approvals, all
+        case crypto, store, http, exchange, policy, oncall, approvals, peers, all
 
         var runsCrypto: Bool { self == .crypto || self == .all }
         var runsStore: Bool { self == .store || self == .all }
@@ -20,16 +20,27 @@ enum BenchmarkCommand {
         var runsPolicy: Bool { self == .policy || self == .all }
         var runsOnCall: Bool { self == .oncall || self == .all }
         var runsApprovals: Bool { self == .approvals || self == .all }
+        /// Not part of `all`: it may install nginx-light and glewlwyd with apt-get.
+        var runsPeers: Bool { self == .peers }
     }
 
-    static let usage = "usage: tessera-bench [\(Mode.allCases.map(\.rawValue).joined(separator: "|"))]  (default: all)"
+    static let usage = """
+        usage: tessera-bench [\(Mode.allCases.map(\.rawValue).joined(separator: "|"))] [--pin]  (default: all)
+          --pin  http and exchange: `tessera serve` pinned to one core and wrk to the other, instead of
+                 the server in this process sharing every core with wrk
+          peers  Tessera, nginx and glewlwyd, each pinned (as with --pin); not part of all, since it
+                 installs nginx-light and glewlwyd with apt-get when they are missing
+        """
 
     /// The process exit status.
     static func run(arguments: [String]) async -> Int32 {
-        guard arguments.count <= 1, let mode = arguments.isEmpty ? .all : Mode(rawValue: arguments[0]) else {
+        let pinned = arguments.contains("--pin")
+        let rest = arguments.filter { $0 != "--pin" }
+        guard rest.count <= 1, let mode = rest.isEmpty ? .all : Mode(rawValue: rest[0]) else {
             printError(usage)
             return 2
         }
+        let placement: Placement = pinned ? .pinned : .shared
         // Logs go where `tessera serve` sends them by default (text on standard error), at
         // warning level, so the server pays its usual logging costs and stdout stays the report.
         LoggingSystem.bootstrap { label in
@@ -39,7 +50,7 @@ enum BenchmarkCommand {
         }
         // Find wrk before spending half a minute on the crypto benchmark.
         var wrk: Wrk?
-        if mode.runsHTTP || mode.runsExchange {
+        if mode.runsHTTP || mode.runsExchange || mode.runsPeers {
             wrk = Wrk.locate()
             if wrk == nil {
                 printError(Wrk.installHint)
@@ -86,16 +97,20 @@ enum BenchmarkCommand {
                 }
             }
             if let wrk, mode.runsHTTP {
-                try await HTTPBenchmark(wrk: wrk).run(in: workspace, storeURL: nil, rawES256Signing: rawES256Signing)
+                let http = HTTPBenchmark(wrk: wrk, placement: placement)
+                let sqlite = try await http.run(in: workspace, storeURL: nil, rawES256Signing: rawES256Signing)
                 if let postgres {
-                    try await HTTPBenchmark(wrk: wrk).run(in: workspace, storeURL: postgres, rawES256Signing: rawES256Signing)
+                    try await http.run(in: workspace, storeURL: postgres, rawES256Signing: rawES256Signing, sqlite: sqlite)
                 }
             }
             if let wrk, mode.runsExchange {
-                try await ExchangeBenchmark(wrk: wrk).run(in: workspace, floor: floor)
+                try await ExchangeBenchmark(wrk: wrk, placement: placement).run(in: workspace, floor: floor)
             }
             if mode.runsApprovals {
                 try await ApprovalBenchmark().run(in: workspace)
+            }
+            if let wrk, mode.runsPeers {
+                try await PeerBenchmark(wrk: wrk).run(in: workspace, rawES256Signing: rawES256Signing)
             }
             return 0
         } catch {

@@ -5,31 +5,43 @@ import TesseraCrypto
 import TesseraJWT
 import TesseraServer
 
-/// The token endpoint and the JWKS under wrk, served by the real application in this process.
-/// wrk and the server share the machine's cores, so the ratio to one core's raw signing rate
-/// says how much of the machine the HTTP path leaves to signing.
+/// The token endpoint and the JWKS under wrk. Shared: the server in this process and wrk on
+/// the same cores, so the ratio to one core's raw signing rate says how much of the machine the
+/// HTTP path leaves to signing. Pinned: `tessera serve` on one core and wrk on the other, so the
+/// rate is what one server core issues.
 struct HTTPBenchmark {
-    static let target = 0.5
+    /// Pinned, on SQLite: tokens/s of one server core over one core's raw ES256 signing rate.
+    static let pinnedTarget = 0.30
+    static let pinnedP99TargetMicroseconds = 10_000.0
+    /// PostgreSQL's issuance rate over SQLite's, in the same run and placement.
+    static let postgresTarget = 0.5
 
     let wrk: Wrk
+    let placement: Placement
+
+    /// What one store's run measured.
+    struct Figures {
+        let tokens: LoadResult
+        let jwks: LoadResult
+    }
 
     /// `storeURL` nil: the SQLite store in the workspace; otherwise that PostgreSQL database.
-    func run(in workspace: Workspace, storeURL: String?, rawES256Signing: Double) async throws {
-        let policies = workspace.path(storeURL == nil ? "policies" : "policies-pg")
+    /// `sqlite`: the SQLite figures of this run, for the PostgreSQL ratio.
+    @discardableResult
+    func run(in workspace: Workspace, storeURL: String?, rawES256Signing: Double, sqlite: Figures? = nil) async throws -> Figures {
+        let suffix = storeURL == nil ? "" : "-pg"
+        let policies = workspace.path("policies\(suffix)")
         let client = try BenchClient.register(policiesDirectory: policies)
-        let keysDirectory = workspace.path("keys")
-        let settings = ServerSettings(host: "127.0.0.1", port: 0, issuer: IssuerConfiguration(
-            issuer: TokenFixture.issuer, keysDirectory: keysDirectory,
-            policiesDirectory: policies, dataDirectory: workspace.path("data"), storeURL: storeURL))
-        // The logger `tessera serve --log-level warning` would have (see `BenchmarkCommand`):
-        // an info line per request would measure the logger, not the issuer.
-        var logger = Logger(label: "tessera-bench")
-        logger.logLevel = .warning
-        let server = try await RunningServer.start(settings, logger: logger)
-        print("== http: Tessera on \(server.baseURL) in this process, durable audit on \(storeURL == nil ? "SQLite" : "PostgreSQL"), \(wrk.loadDescription); wrk shares the machine's \(ProcessInfo.processInfo.activeProcessorCount) cores")
-        let measured: (tokens: LoadResult, jwks: LoadResult)
+        let keysDirectory = workspace.path("keys\(suffix)")
+        let settings = BenchServerSettings(keysDirectory: keysDirectory, policiesDirectory: policies,
+                                           dataDirectory: workspace.path("data\(suffix)"), storeURL: storeURL)
+        let server = try await BenchServer.start(settings, placement: placement, workspace: workspace)
+        let load = placement.load(wrk)
+        print("== http: Tessera on \(server.baseURL), durable audit on \(storeURL == nil ? "SQLite" : "PostgreSQL"), \(load.loadDescription)")
+        print("   (\(placement.description))")
+        let measured: Figures
         do {
-            measured = try await measure(server, client: client, keysDirectory: keysDirectory, workspace: workspace)
+            measured = try await measure(server, client: client, keysDirectory: keysDirectory, workspace: workspace, load: load)
         } catch {
             await server.stop()
             throw error
@@ -38,23 +50,36 @@ struct HTTPBenchmark {
 
         Self.report("POST /token", measured.tokens, unit: "tokens/s")
         Self.report("GET /.well-known/jwks.json", measured.jwks, unit: "requests/s")
-        let ratio = measured.tokens.requestsPerSecond / rawES256Signing
-        // The issue sets the bar for the embedded store; PostgreSQL adds a network round trip per group.
-        let verdict = Verdict(ratio: ratio, target: Self.target, applies: storeURL == nil, appliesTo: "SQLite")
-        print("   POST /token tokens/s / raw one-core ES256 sign/s (\(Format.count(rawES256Signing))/s): ratio \(Format.ratio(ratio))  \(verdict.description)")
         for (name, result) in [("POST /token", measured.tokens), ("GET /.well-known/jwks.json", measured.jwks)] where result.non2xx > 0 {
             throw BenchError(description: "\(name) had \(result.non2xx) responses that were not 2xx/3xx: its rate measures errors, not the issuer")
         }
+        let ratio = measured.tokens.requestsPerSecond / rawES256Signing
+        // The issue sets the bar for one pinned core on the embedded store; PostgreSQL is held to SQLite's rate.
+        let verdict = Verdict(ratio: ratio, target: Self.pinnedTarget, applies: storeURL == nil && placement == .pinned,
+                              appliesTo: "one pinned server core on SQLite")
+        print("   POST /token tokens/s / raw one-core ES256 sign/s (\(Format.count(rawES256Signing))/s): ratio \(Format.ratio(ratio))  \(verdict.description)")
+        if placement == .pinned, storeURL == nil {
+            let p99 = measured.tokens.p99Microseconds
+            let met = p99 <= Self.pinnedP99TargetMicroseconds
+            print("   POST /token p99 \(Format.milliseconds(p99)) at \(load.connections) connections: \(met ? "PASS" : "BELOW TARGET") (target <= \(Format.milliseconds(Self.pinnedP99TargetMicroseconds)))")
+        }
+        if let sqlite {
+            let ratio = measured.tokens.requestsPerSecond / sqlite.tokens.requestsPerSecond
+            let verdict = Verdict(ratio: ratio, target: Self.postgresTarget, applies: true)
+            print("   POST /token on PostgreSQL / on SQLite (\(Format.count(sqlite.tokens.requestsPerSecond))/s): ratio \(Format.ratio(ratio))  \(verdict.description)")
+        }
+        return measured
     }
 
-    private func measure(_ server: RunningServer, client: BenchClient, keysDirectory: String,
-                         workspace: Workspace) async throws -> (tokens: LoadResult, jwks: LoadResult) {
+    private func measure(_ server: BenchServer, client: BenchClient, keysDirectory: String,
+                         workspace: Workspace, load: Wrk) async throws -> Figures {
         try await checkTokenRequest(client.tokenRequest, baseURL: server.baseURL, keysDirectory: keysDirectory)
-        let tokens = try await wrk.run(client.tokenRequest, baseURL: server.baseURL, name: "token", workspace: workspace)
-        let jwks = try await wrk.run(LoadRequest(path: "/.well-known/jwks.json"), baseURL: server.baseURL,
-                                     name: "jwks", workspace: workspace)
-        return (tokens, jwks)
+        let tokens = try await load.run(client.tokenRequest, baseURL: server.baseURL, name: "token", workspace: workspace)
+        let jwks = try await load.run(Self.jwksRequest, baseURL: server.baseURL, name: "jwks", workspace: workspace)
+        return Figures(tokens: tokens, jwks: jwks)
     }
+
+    static let jwksRequest = LoadRequest(path: "/.well-known/jwks.json")
 
     /// One line per load run: rate, latency percentiles and counts.
     static func report(_ name: String, _ result: LoadResult, unit: String) {

@@ -44,6 +44,8 @@ struct Wrk {
     var connections = 64
     var threads = 2
     var seconds = 10
+    /// The cores wrk runs on (`taskset`); nil: wherever the kernel puts it.
+    var cores: CoreSet?
     let executable: String
 
     /// wrk on PATH, or nil.
@@ -56,7 +58,17 @@ struct Wrk {
         return nil
     }
 
-    var loadDescription: String { "wrk \(connections) connections, \(threads) threads, \(seconds) s" }
+    var loadDescription: String {
+        "wrk \(connections) connections, \(threads) thread\(threads == 1 ? "" : "s"), \(seconds) s" + (cores.map { " on \($0)" } ?? "")
+    }
+
+    /// The same load confined to `cores`, one thread per core.
+    func pinned(to cores: CoreSet) -> Wrk {
+        var copy = self
+        copy.cores = cores
+        copy.threads = cores.cores.count
+        return copy
+    }
 
     /// Runs wrk against `baseURL` + `request.path`. Files for the script and output go into
     /// `workspace` under `name`.
@@ -71,9 +83,14 @@ struct Wrk {
         defer { try? output.close() }
 
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", scriptPath,
-                             baseURL + request.path]
+        let arguments = ["-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", scriptPath, baseURL + request.path]
+        if let cores {
+            process.executableURL = URL(fileURLWithPath: try Executable.find("taskset", hint: "apt-get install -y util-linux"))
+            process.arguments = ["-c", cores.list, executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        }
         // Output goes to a file, not a pipe, so nothing can block on a full pipe buffer.
         process.standardOutput = output
         process.standardError = output

@@ -153,22 +153,33 @@ struct OnCall: AsyncParsableCommand {
                 .filter { seen.insert("\($0.schedule ?? "")|\($0.policy ?? "")|\($0.level ?? 0)").inserted }
             if json {
                 var writer = JSONWriter()
-                writer.value(.object(["subject": .string(subject), "at": .string(RFC3339.string(loaded.now)), "duties": .array(duties.map { duty in
-                    .object(["schedule": duty.schedule.map(JSONValue.string) ?? .null, "policy": duty.policy.map(JSONValue.string) ?? .null,
-                             "level": duty.level.map { .number(Double($0)) } ?? .null,
-                             "until": duty.until.map { .string(RFC3339.string($0)) } ?? .null])
-                })]))
+                writer.value(.object(["subject": .string(subject), "at": .string(RFC3339.string(loaded.now)),
+                                      "duties": .array(duties.map(Self.json))]))
                 print(String(decoding: writer.bytes, as: UTF8.self))
             } else if duties.isEmpty {
                 print("\(subject) is not on call at \(RFC3339.string(loaded.now))")
             } else {
                 for duty in duties {
-                    let place = [duty.schedule, duty.policy.map { "level \(duty.level ?? 0) of \($0)" }].compactMap { $0 }.joined(separator: ", ")
-                    let until = duty.until.map { "until " + loaded.state.clock($0, schedule: duty.schedule ?? "", now: loaded.now) } ?? "always"
-                    print("\(subject) is on call: \(place), \(until)")
+                    print(Self.line(duty, subject: subject, state: loaded.state, now: loaded.now))
                 }
             }
             if duties.isEmpty { Foundation.exit(3) }
+        }
+
+        // `line` and `json` are functions of their own: written inline in `run`, their closures
+        // crashed the Swift 6.3.1 optimizer (an ownership verifier failure on `duty.until`), so
+        // `swift build -c release` failed.
+        static func line(_ duty: OnCallDuty, subject: String, state: OnCallState, now: Date) -> String {
+            let place = [duty.schedule, duty.policy.map { "level \(duty.level ?? 0) of \($0)" }].compactMap { $0 }.joined(separator: ", ")
+            let until = duty.until.map { "until " + state.clock($0, schedule: duty.schedule ?? "", now: now) } ?? "always"
+            return "\(subject) is on call: \(place), \(until)"
+        }
+
+        static func json(_ duty: OnCallDuty) -> JSONValue {
+            let until = duty.until
+            return .object(["schedule": duty.schedule.map(JSONValue.string) ?? .null, "policy": duty.policy.map(JSONValue.string) ?? .null,
+                            "level": duty.level.map { .number(Double($0)) } ?? .null,
+                            "until": until.map { .string(RFC3339.string($0)) } ?? .null])
         }
     }
 
