@@ -1,4 +1,5 @@
 import Hummingbird
+import Synchronization
 import NIOCore
 import TesseraCore
 
@@ -21,28 +22,47 @@ struct MetricsController {
 struct MetricsMiddleware: RouterMiddleware {
     typealias Context = TesseraRequestContext
     let metrics: TesseraMetrics
+    private let routeNames = RouteNames()
+
+    init(metrics: TesseraMetrics) {
+        self.metrics = metrics
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         do {
             let response = try await next(request, context)
-            metrics.request(route: Self.route(context), method: request.method.rawValue, status: response.status.code,
+            metrics.request(route: routeNames.name(context), method: request.method.rawValue, status: response.status.code,
                             duration: ContinuousClock.now - started)
             return response
         } catch let error as any HTTPResponseError {
-            metrics.request(route: Self.route(context), method: request.method.rawValue, status: error.status.code,
+            metrics.request(route: routeNames.name(context), method: request.method.rawValue, status: error.status.code,
                             duration: ContinuousClock.now - started)
             throw error
         } catch {
-            metrics.request(route: Self.route(context), method: request.method.rawValue, status: 500, duration: ContinuousClock.now - started)
+            metrics.request(route: routeNames.name(context), method: request.method.rawValue, status: 500, duration: ContinuousClock.now - started)
             throw error
         }
     }
 
-    /// `/requests/{id}` for `/requests/:id`; `unmatched` when no route took the request.
-    static func route(_ context: Context) -> String {
+}
+
+/// Route labels by the router's endpoint path, each written once: splitting and joining the
+/// path on every request cost as much as counting it.
+final class RouteNames: Sendable {
+    private let names = Mutex<[String: String]>([:])
+
+    func name(_ context: TesseraRequestContext) -> String {
         // Hummingbird names the fallback of unmatched paths "NotFound".
         guard let path = context.endpointPath, path != "NotFound" else { return "unmatched" }
-        return "/" + path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
+        if let name = names.withLock({ $0[path] }) { return name }
+        let name = Self.label(path)
+        names.withLock { $0[path] = name }
+        return name
+    }
+
+    /// `/requests/{id}` for `/requests/:id`.
+    static func label(_ path: String) -> String {
+        "/" + path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TesseraServer
 
 @main
 struct Tessera: AsyncParsableCommand {
@@ -15,4 +16,24 @@ struct Tessera: AsyncParsableCommand {
             Dev.self, Migrate.self,
         ]
     )
+
+    /// `tessera serve` runs its tasks on NIO's event loops, one per core it may use (see
+    /// `ServerRuntime`), installed before its first task starts. The client commands keep
+    /// Swift's own thread pool: they wait on people, not on the CPU. The rest is what
+    /// `AsyncParsableCommand.main()` does.
+    static func main() async {
+        if CommandLine.arguments.dropFirst().first == "serve" {
+            ServerRuntime.prepare()
+        }
+        do {
+            var command = try await asyncParseAsRoot(nil)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

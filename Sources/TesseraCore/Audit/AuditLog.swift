@@ -6,15 +6,27 @@ import TesseraStore
 /// once its entry is committed, so a caller can make "no token without a durable audit
 /// record" hold by awaiting it before answering.
 public actor AuditLog {
+    /// An entry waiting for its group; `waiter` nil for the entries recorded together with
+    /// another, whose caller waits on the first.
     private struct Pending {
         let event: AuditChain.Prepared
-        let continuation: CheckedContinuation<SealedAuditEntry, any Error>?
+        let waiter: UInt64?
+    }
+
+    /// A caller waiting for its entry to be durable, resumed once: by its group's commit, or
+    /// at its deadline, whichever comes first.
+    private struct Waiter {
+        let continuation: CheckedContinuation<SealedAuditEntry, any Error>
+        let deadline: ContinuousClock.Instant?
     }
 
     private let store: any AuditStore
     private let timeSource: any TimeSource
     private var pending: [Pending] = []
+    private var waiters: [UInt64: Waiter] = [:]
+    private var nextWaiter: UInt64 = 0
     private var flushing = false
+    private var watching = false
     /// Counts commits, their sizes and times, and what they record (nil: not measured).
     private let metrics: TesseraMetrics?
     /// How long a caller waits for its entry to be durable before it gets `StoreTimeout`
@@ -30,54 +42,45 @@ public actor AuditLog {
         self.timeout = timeout
     }
 
-    /// `enqueue` within the deadline, when there is one.
-    private nonisolated func bounded(_ enqueue: @escaping @Sendable () async throws -> SealedAuditEntry) async throws -> SealedAuditEntry {
-        guard let timeout else { return try await enqueue() }
-        return try await StoreDeadline.run(timeout, "an audit append", enqueue)
-    }
-
     /// Records `event` (and, in the same transaction, the token it issued) and returns the
     /// sealed entry once it is durable.
     @discardableResult
     public nonisolated func record(_ event: AuditEvent, issuedToken: IssuedTokenRecord? = nil) async throws -> SealedAuditEntry {
         // Prepared here, in the caller's task, so concurrent callers do it in parallel.
         let prepared = AuditChain.Prepared(event, issuedToken: issuedToken)
-        return try await bounded { try await self.enqueue(prepared) }
+        return try await enqueue([prepared])
     }
 
     /// Records `prepared` (with what it opens and announces) and returns its entry once durable.
     @discardableResult
     public nonisolated func record(_ prepared: AuditChain.Prepared) async throws -> SealedAuditEntry {
-        try await bounded { try await self.enqueue(prepared) }
+        try await enqueue([prepared])
     }
 
     /// Records several entries in one transaction (queued together, so one group takes them
     /// all) and returns the first once all are durable.
     @discardableResult
     public nonisolated func record(together prepared: [AuditChain.Prepared]) async throws -> SealedAuditEntry {
-        try await bounded { try await self.enqueue(together: prepared) }
+        try await enqueue(prepared)
     }
 
-    private func enqueue(together events: [AuditChain.Prepared]) async throws -> SealedAuditEntry {
+    /// Queues `events` for the next group; the caller resumes with the first one's entry.
+    private func enqueue(_ events: [AuditChain.Prepared]) async throws -> SealedAuditEntry {
         guard let first = events.first else { throw StoreError("nothing to record") }
-        let rest = events.dropFirst()
         return try await withCheckedThrowingContinuation { continuation in
-            pending.append(Pending(event: first, continuation: continuation))
-            // The others' entries are the first's: their waiters are the first's too.
-            for event in rest { pending.append(Pending(event: event, continuation: nil)) }
+            let id = nextWaiter
+            nextWaiter &+= 1
+            waiters[id] = Waiter(continuation: continuation, deadline: timeout.map { ContinuousClock.now + $0 })
+            pending.append(Pending(event: first, waiter: id))
+            // The others' entries are the first's: their waiter is the first's too.
+            for event in events.dropFirst() { pending.append(Pending(event: event, waiter: nil)) }
             if !flushing {
                 flushing = true
                 Task { await self.flush() }
             }
-        }
-    }
-
-    private func enqueue(_ event: AuditChain.Prepared) async throws -> SealedAuditEntry {
-        try await withCheckedThrowingContinuation { continuation in
-            pending.append(Pending(event: event, continuation: continuation))
-            if !flushing {
-                flushing = true
-                Task { await self.flush() }
+            if timeout != nil, !watching {
+                watching = true
+                Task { await self.watchDeadlines() }
             }
         }
     }
@@ -94,13 +97,35 @@ public actor AuditLog {
                     AuditChain.seal(events, after: head, time: time)
                 }
                 metrics?.auditCommitted(events.map(\.event), duration: ContinuousClock.now - started)
-                for (waiter, entry) in zip(batch, sealed) { waiter.continuation?.resume(returning: entry) }
+                for (entry, sealedEntry) in zip(batch, sealed) { resume(entry.waiter, with: .success(sealedEntry)) }
             } catch {
                 metrics?.auditFailed(entries: events.count)
-                for waiter in batch { waiter.continuation?.resume(throwing: error) }
+                for entry in batch { resume(entry.waiter, with: .failure(error)) }
             }
         }
         flushing = false
+    }
+
+    /// Resumes a waiter unless its deadline already did.
+    private func resume(_ id: UInt64?, with result: Result<SealedAuditEntry, any Error>) {
+        guard let id, let waiter = waiters.removeValue(forKey: id) else { return }
+        waiter.continuation.resume(with: result)
+    }
+
+    /// One task for the whole log, not one per entry: while anyone waits, it sleeps until the
+    /// earliest deadline and answers every caller whose deadline has passed with `StoreTimeout`
+    /// (a store that does not answer holds its group, and every group behind it). Their entries
+    /// may still commit later; their tokens were not sent.
+    private func watchDeadlines() async {
+        while let earliest = waiters.values.compactMap(\.deadline).min() {
+            try? await Task.sleep(until: earliest, clock: .continuous)
+            let now = ContinuousClock.now
+            let expired = waiters.filter { $0.value.deadline.map { $0 <= now } ?? false }.keys
+            for id in expired {
+                resume(id, with: .failure(StoreTimeout(operation: "an audit append", timeout: timeout ?? .zero)))
+            }
+        }
+        watching = false
     }
 
     /// Recomputes the whole chain from the store, page by page.

@@ -22,6 +22,9 @@ public final class TesseraMetrics: Sendable {
     /// Whether a role name is one of the bundle's (labels never carry a name a client made up).
     private let isKnownRole = Mutex<@Sendable (String) -> Bool>({ _ in false })
     private let gaugeProviders = Mutex<[@Sendable (TesseraMetrics) async -> Void]>([])
+    private let counters = MetricMemo<Counter>()
+    private let durations = MetricMemo<DurationHistogram>()
+    private let values = MetricMemo<ValueHistogram>()
 
     public init() {
         registry.makeGauge(descriptor: Self.name("build_info", help: "Tessera's version and the OpenSSL library it uses; always 1."),
@@ -32,72 +35,71 @@ public final class TesseraMetrics: Sendable {
         MetricNameDescriptor(namespace: "tessera", metricName: metric, unitName: unit ?? "", helpText: help)
     }
 
+    /// The counter `metric` with `labels`, from the memo after the first time.
+    private func counter(_ metric: String, help: @autoclosure () -> String, labels: [(String, String)] = []) -> Counter {
+        counters.metric(metric, labels) { registry.makeCounter(descriptor: Self.name(metric, help: help()), labels: labels) }
+    }
+
+    private func duration(_ metric: String, help: @autoclosure () -> String, labels: [(String, String)] = []) -> DurationHistogram {
+        durations.metric(metric, labels) {
+            registry.makeDurationHistogram(descriptor: Self.name(metric, unit: "seconds", help: help()), labels: labels, buckets: Self.latencyBuckets)
+        }
+    }
+
     // MARK: HTTP
 
     /// One answered request: `route` is the router's pattern (`/requests/{id}`), `unmatched` for
     /// paths no route has.
     public func request(route: String, method: String, status: Int, duration: Duration) {
         let statusClass = "\(status / 100)xx"
-        registry.makeCounter(descriptor: Self.name("http_requests_total", help: "HTTP requests answered, by route pattern, method and status class."),
-                             labels: [("route", route), ("method", method), ("status", statusClass)]).increment()
-        registry.makeDurationHistogram(descriptor: Self.name("http_request_duration", unit: "seconds",
-                                                             help: "Time from a request's head to its response, by route pattern."),
-                                       labels: [("route", route)], buckets: Self.latencyBuckets).record(duration)
+        counter("http_requests_total", help: "HTTP requests answered, by route pattern, method and status class.",
+                labels: [("route", route), ("method", method), ("status", statusClass)]).increment()
+        self.duration("http_request_duration", help: "Time from a request's head to its response, by route pattern.",
+                      labels: [("route", route)]).record(duration)
     }
 
     /// A request answered 503 at once instead of being served (`overload`: too many in flight).
     public func refused(reason: String) {
-        registry.makeCounter(descriptor: Self.name("http_requests_refused_total", help: "Requests refused at once with 503, by reason."),
-                             labels: [("reason", reason)]).increment()
+        counter("http_requests_refused_total", help: "Requests refused at once with 503, by reason.", labels: [("reason", reason)]).increment()
     }
 
     // MARK: Audit
 
     /// A group of entries committed together, and how long the commit took.
     func auditCommitted(_ events: [AuditEvent], duration: Duration) {
-        registry.makeCounter(descriptor: Self.name("audit_appends_total", help: "Audit entries committed to the store.")).increment(by: Int64(events.count))
-        registry.makeValueHistogram(descriptor: Self.name("audit_group_entries", help: "Entries per audit commit (group commit)."),
-                                    buckets: Self.groupSizeBuckets).record(Double(events.count))
-        registry.makeDurationHistogram(descriptor: Self.name("audit_commit_duration", unit: "seconds",
-                                                             help: "Time one audit commit (a transaction and its fsync) took."),
-                                       buckets: Self.latencyBuckets).record(duration)
+        counter("audit_appends_total", help: "Audit entries committed to the store.").increment(by: Int64(events.count))
+        values.metric("audit_group_entries", []) {
+            registry.makeValueHistogram(descriptor: Self.name("audit_group_entries", help: "Entries per audit commit (group commit)."),
+                                        buckets: Self.groupSizeBuckets)
+        }.record(Double(events.count))
+        self.duration("audit_commit_duration", help: "Time one audit commit (a transaction and its fsync) took.").record(duration)
         for event in events { observe(event) }
     }
 
     /// A group the store refused: nothing of it was committed (and no token of it was issued).
     func auditFailed(entries: Int) {
-        registry.makeCounter(descriptor: Self.name("store_errors_total", help: "Store operations that failed, by operation."),
-                             labels: [("operation", "audit_append")]).increment()
+        counter("store_errors_total", help: "Store operations that failed, by operation.", labels: [("operation", "audit_append")]).increment()
     }
 
     /// What an audit entry says about tokens and authentication, counted by bounded labels.
     private func observe(_ event: AuditEvent) {
-        registry.makeCounter(descriptor: Self.name("audit_events_total", help: "Audit entries committed, by event."),
-                             labels: [("event", event.event)]).increment()
+        counter("audit_events_total", help: "Audit entries committed, by event.", labels: [("event", event.event)]).increment()
         let grantType = event.target["grant_type"]?.stringValue.map(Self.grantTypeLabel) ?? "none"
         switch event.event {
         case "token.issued":
-            registry.makeCounter(descriptor: Self.name("tokens_issued_total", help: "Tokens issued, by grant type and role."),
-                                 labels: [("grant_type", grantType), ("role", roleLabel(event))]).increment()
+            counter("tokens_issued_total", help: "Tokens issued, by grant type and role.", labels: [("grant_type", grantType), ("role", roleLabel(event))]).increment()
         case "token.denied":
             let error = event.reasons.first.flatMap { $0.split(separator: ":").first.map(String.init) } ?? "unknown"
-            registry.makeCounter(descriptor: Self.name("tokens_denied_total", help: "Token requests refused, by grant type, role and OAuth error code."),
-                                 labels: [("grant_type", grantType), ("role", roleLabel(event)), ("error", Self.errorLabel(error))]).increment()
+            counter("tokens_denied_total", help: "Token requests refused, by grant type, role and OAuth error code.", labels: [("grant_type", grantType), ("role", roleLabel(event)), ("error", Self.errorLabel(error))]).increment()
         case "client.authentication_failed":
             let endpoint = event.target["endpoint"]?.stringValue ?? "unknown"
-            registry.makeCounter(descriptor: Self.name("client_authentication_failure_records_total",
-                                                       help: "Audit records of failed client authentication, by endpoint (one per failure, or one summary per source and minute)."),
-                                 labels: [("endpoint", Self.endpointLabel(endpoint))]).increment()
+            counter("client_authentication_failure_records_total", help: "Audit records of failed client authentication, by endpoint (one per failure, or one summary per source and minute).", labels: [("endpoint", Self.endpointLabel(endpoint))]).increment()
         case "policy.loaded", "policy.rejected":
-            registry.makeCounter(descriptor: Self.name("policy_loads_total",
-                                                       help: "Policy bundle loads (at start and each reload), by outcome: loaded, or rejected (the previous bundle stays)."),
-                                 labels: [("outcome", event.event == "policy.loaded" ? "loaded" : "rejected")]).increment()
+            counter("policy_loads_total", help: "Policy bundle loads (at start and each reload), by outcome: loaded, or rejected (the previous bundle stays).", labels: [("outcome", event.event == "policy.loaded" ? "loaded" : "rejected")]).increment()
         case "notification.failed":
             // Logged at a notification's first failure and when delivery gives up.
             let final = event.target["will_retry"] == .bool(false)
-            registry.makeCounter(descriptor: Self.name("notification_failures_total",
-                                                       help: "Notifications that failed: at their first failure (will_retry), and when delivery gave up (final)."),
-                                 labels: [("sink", event.target["sink"]?.stringValue ?? "unknown"), ("stage", final ? "final" : "will_retry")]).increment()
+            counter("notification_failures_total", help: "Notifications that failed: at their first failure (will_retry), and when delivery gave up (final).", labels: [("sink", event.target["sink"]?.stringValue ?? "unknown"), ("stage", final ? "final" : "will_retry")]).increment()
         default:
             break
         }
@@ -105,11 +107,8 @@ public final class TesseraMetrics: Sendable {
 
     /// Upstream JWKS (and discovery) fetches since the last scrape, by upstream id of the bundle.
     func upstreamFetches(upstream: String, fetches: Int, failures: Int) {
-        registry.makeCounter(descriptor: Self.name("upstream_jwks_fetches_total", help: "Fetches of an upstream's JWK Set, by upstream."),
-                             labels: [("upstream", upstream)]).increment(by: Int64(fetches))
-        registry.makeCounter(descriptor: Self.name("upstream_jwks_fetch_failures_total",
-                                                   help: "Fetches of an upstream's JWK Set that failed, by upstream."),
-                             labels: [("upstream", upstream)]).increment(by: Int64(failures))
+        counter("upstream_jwks_fetches_total", help: "Fetches of an upstream's JWK Set, by upstream.", labels: [("upstream", upstream)]).increment(by: Int64(fetches))
+        counter("upstream_jwks_fetch_failures_total", help: "Fetches of an upstream's JWK Set that failed, by upstream.", labels: [("upstream", upstream)]).increment(by: Int64(failures))
     }
 
     /// Where role names are checked (the current bundle's engine).
