@@ -109,6 +109,8 @@ public func buildApplication(
     }
     return Application(
         router: router,
+        // A fast path on each connection for the documents resource servers fetch most.
+        server: FastPathHTTP1Channel.builder(documents: WellKnownDocuments(issuer: issuer), metrics: issuer.metrics),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tessera"),
         // Graceful shutdown runs backwards through this list (after the HTTP server, which
         // Hummingbird adds last), waiting for each: the issuer, which closes the store, goes

@@ -4,47 +4,28 @@ import Hummingbird
 import NIOCore
 import TesseraCore
 
-/// Discovery (RFC 8414, OpenID Connect Discovery) and the JWKS, all served from bytes
-/// prepared when the issuer loaded, never rebuilt per request.
+/// Discovery and the JWKS through the router: HEAD, and GETs that arrive while another request
+/// of the same connection is in flight. Other GETs are answered by `WellKnownFastPath` before
+/// they reach the router, with the same answers (`WellKnownDocuments`).
 struct WellKnownController {
-    /// Verifiers may cache the JWKS this long; key rotation pre-publishes keys for longer.
-    static let jwksMaxAge = Int(KeyTimings.jwksMaxAge)
+    let documents: WellKnownDocuments
 
-    let issuer: Issuer
+    init(issuer: Issuer) {
+        documents = WellKnownDocuments(issuer: issuer)
+    }
 
     func addRoutes(to router: Router<TesseraRequestContext>) {
-        for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
-            addReadOnlyRoute(path, to: router) { _ in metadata() }
+        for path in WellKnownDocuments.metadataPaths {
+            addReadOnlyRoute(path, to: router) { _ in Self.response(documents.metadata()) }
         }
-        addReadOnlyRoute("/.well-known/jwks.json", to: router) { request in jwks(request) }
+        addReadOnlyRoute(WellKnownDocuments.jwksPath, to: router) { request in
+            Self.response(documents.jwks(ifNoneMatch: request.headers[.ifNoneMatch]))
+        }
     }
 
-    private func metadata() -> Response {
-        Response(status: .ok,
-                 headers: [.contentType: "application/json", .cacheControl: "public, max-age=\(Self.jwksMaxAge)"],
-                 body: .init(byteBuffer: ByteBuffer(bytes: issuer.metadataDocument)))
-    }
-
-    private func jwks(_ request: Request) -> Response {
-        let keys = issuer.keys.value
-        var headers: HTTPFields = [
-            .cacheControl: "public, max-age=\(Self.jwksMaxAge)",
-            .eTag: keys.jwksETag,
-        ]
-        if let ifNoneMatch = request.headers[.ifNoneMatch], Self.matches(ifNoneMatch, etag: keys.jwksETag) {
-            return Response(status: .notModified, headers: headers)
-        }
-        headers[.contentType] = "application/jwk-set+json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: keys.jwksDocument)))
-    }
-
-    /// `If-None-Match` is a list of entity tags or `*` (RFC 9110 §13.1.2), compared weakly.
-    static func matches(_ header: String, etag: String) -> Bool {
-        let strip = { (tag: Substring) -> Substring in tag.hasPrefix("W/") ? tag.dropFirst(2) : tag }
-        return header.split(separator: ",").contains { candidate in
-            let trimmed = candidate.trimmingCharacters(in: .whitespaces)
-            return trimmed == "*" || strip(Substring(trimmed)) == strip(Substring(etag))
-        }
+    static func response(_ answer: WellKnownDocuments.Answer) -> Response {
+        Response(status: answer.status, headers: answer.headers,
+                 body: answer.body.map { .init(byteBuffer: ByteBuffer(bytes: $0)) } ?? .init())
     }
 }
 

@@ -23,6 +23,8 @@ struct HTTPBenchmark {
     struct Figures {
         let tokens: LoadResult
         let jwks: LoadResult
+        /// The JWKS the server served, for a peer to serve the same bytes.
+        let jwksDocument: JWKSDocument
     }
 
     /// `storeURL` nil: the SQLite store in the workspace; otherwise that PostgreSQL database.
@@ -76,7 +78,7 @@ struct HTTPBenchmark {
         try await checkTokenRequest(client.tokenRequest, baseURL: server.baseURL, keysDirectory: keysDirectory)
         let tokens = try await load.run(client.tokenRequest, baseURL: server.baseURL, name: "token", workspace: workspace)
         let jwks = try await load.run(Self.jwksRequest, baseURL: server.baseURL, name: "jwks", workspace: workspace)
-        return Figures(tokens: tokens, jwks: jwks)
+        return Figures(tokens: tokens, jwks: jwks, jwksDocument: try await TesseraJWKS.fetch(from: server.baseURL))
     }
 
     static let jwksRequest = LoadRequest(path: "/.well-known/jwks.json")

@@ -25,6 +25,7 @@ public final class TesseraMetrics: Sendable {
     private let counters = MetricMemo<Counter>()
     private let durations = MetricMemo<DurationHistogram>()
     private let values = MetricMemo<ValueHistogram>()
+    private let requests = Mutex<[RequestKey: (count: Counter, duration: DurationHistogram)]>([:])
 
     public init() {
         registry.makeGauge(descriptor: Self.name("build_info", help: "Tessera's version and the OpenSSL library it uses; always 1."),
@@ -51,11 +52,24 @@ public final class TesseraMetrics: Sendable {
     /// One answered request: `route` is the router's pattern (`/requests/{id}`), `unmatched` for
     /// paths no route has.
     public func request(route: String, method: String, status: Int, duration: Duration) {
-        let statusClass = "\(status / 100)xx"
-        counter("http_requests_total", help: "HTTP requests answered, by route pattern, method and status class.",
-                labels: [("route", route), ("method", method), ("status", statusClass)]).increment()
-        self.duration("http_request_duration", help: "Time from a request's head to its response, by route pattern.",
-                      labels: [("route", route)]).record(duration)
+        let key = RequestKey(route: route, method: method, statusClass: status / 100)
+        let metrics = requests.withLock { $0[key] } ?? {
+            let made = (counter("http_requests_total", help: "HTTP requests answered, by route pattern, method and status class.",
+                                labels: [("route", route), ("method", method), ("status", "\(key.statusClass)xx")]),
+                        self.duration("http_request_duration", help: "Time from a request's head to its response, by route pattern.",
+                                      labels: [("route", route)]))
+            requests.withLock { $0[key] = made }
+            return made
+        }()
+        metrics.count.increment()
+        metrics.duration.record(duration)
+    }
+
+    /// The per-request metrics by what labels them: one lookup per request, no label arrays.
+    private struct RequestKey: Hashable {
+        let route: String
+        let method: String
+        let statusClass: Int
     }
 
     /// A request answered 503 at once instead of being served (`overload`: too many in flight).

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The JWKS document exactly as a Tessera server answered it, for a peer to serve.
 struct JWKSDocument {
@@ -28,12 +31,13 @@ struct NginxPeer {
         let configPath = (folder as NSString).appendingPathComponent("nginx.conf")
         try config(folder: folder, documentPath: documentPath, port: port, document: document)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
-        // `-e`: the error log from the first line on (before the config is read, nginx would
-        // otherwise open /var/log/nginx/error.log). `daemon off`: the process we start stays the
-        // master, so `stop()` signals nginx itself; its worker inherits the taskset affinity.
+        // Errors go to standard error, so into the child's log in the workspace (and into the
+        // failure message of `waitUntilServing`); `-e` from the first line on, before the config is
+        // read, when nginx would otherwise open /var/log/nginx/error.log. `daemon off`: the process
+        // we start stays the master, so `stop()` signals nginx itself; its worker inherits the
+        // taskset affinity.
         let process = try ChildProcess(name: "nginx-\(port)", executable: executable,
-                                       arguments: ["-e", (folder as NSString).appendingPathComponent("error.log"),
-                                                   "-p", folder, "-c", configPath],
+                                       arguments: ["-e", "stderr", "-p", folder, "-c", configPath],
                                        cores: cores, workspace: workspace)
         let peer = NginxPeer(baseURL: "http://127.0.0.1:\(port)", process: process)
         try await process.waitUntilServing(peer.baseURL + peer.path)
@@ -51,18 +55,21 @@ struct NginxPeer {
     var output: String { process.output }
 
     /// `worker_processes 1`: one worker on the one server core, as Tessera has one process there.
+    /// `user root` when we are root: the document sits in the workspace, which only the
+    /// benchmark's user may enter (0700), so nginx's default worker user (nobody) could not read it.
     /// `keepalive_requests` high so wrk's connections persist for the whole run, as they do with
     /// Tessera (nginx closes a connection after 1000 requests by default). No access log, as
     /// Tessera at warning level logs nothing per request.
     private static func config(folder: String, documentPath: String, port: Int, document: JWKSDocument) -> String {
         func inFolder(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
         let cacheControl = document.cacheControl.flatMap(headerValue).map { "      add_header Cache-Control \"\($0)\";\n" } ?? ""
+        let user = geteuid() == 0 ? "user root;\n" : ""
         return """
-        daemon off;
+        \(user)daemon off;
         master_process on;
         worker_processes 1;
         pid \(inFolder("nginx.pid"));
-        error_log \(inFolder("error.log")) warn;
+        error_log stderr warn;
         events {
           worker_connections 1024;
         }

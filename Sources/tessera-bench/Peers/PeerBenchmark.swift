@@ -18,8 +18,7 @@ struct PeerBenchmark {
         let tessera = try await HTTPBenchmark(wrk: wrk, placement: .pinned)
             .run(in: workspace, storeURL: nil, rawES256Signing: rawES256Signing)
 
-        let document = try await TesseraJWKS.fetch(in: workspace)
-        let nginx = try await measureNginx(serving: document, cores: cores, load: load, workspace: workspace)
+        let nginx = try await measureNginx(serving: tessera.jwksDocument, cores: cores, load: load, workspace: workspace)
         let jwksRatio = tessera.jwks.requestsPerSecond / nginx.requestsPerSecond
         let verdict = Verdict(ratio: jwksRatio, target: Self.jwksTarget, applies: true)
         print("   GET /.well-known/jwks.json Tessera requests/s / nginx requests/s (\(Format.count(nginx.requestsPerSecond))/s): "
