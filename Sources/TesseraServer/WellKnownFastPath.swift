@@ -32,6 +32,8 @@ final class WellKnownFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var encoder: ChannelHandlerContext?
     /// Requests passed to the application whose response has not ended yet.
     private var inFlight = 0
+    /// Where each document's answers are counted, looked up once per connection.
+    private var recorders: [String: TesseraMetrics.RequestRecorder] = [:]
     /// The path being answered once the request's end arrives; nil: the request is the application's.
     private var answering: (path: String, started: ContinuousClock.Instant)?
 
@@ -72,8 +74,15 @@ final class WellKnownFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             encoder.writeAndFlush(NIOAny(bytes), promise: nil)
-            metrics.request(route: path, method: "GET", status: 200, duration: ContinuousClock.now - started)
+            recorder(path).record(ContinuousClock.now - started)
         }
+    }
+
+    private func recorder(_ path: String) -> TesseraMetrics.RequestRecorder {
+        if let recorder = recorders[path] { return recorder }
+        let recorder = metrics.recorder(route: path, method: "GET", status: 200)
+        recorders[path] = recorder
+        return recorder
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

@@ -25,7 +25,7 @@ public final class TesseraMetrics: Sendable {
     private let counters = MetricMemo<Counter>()
     private let durations = MetricMemo<DurationHistogram>()
     private let values = MetricMemo<ValueHistogram>()
-    private let requests = Mutex<[RequestKey: (count: Counter, duration: DurationHistogram)]>([:])
+    private let requests = Mutex<[RequestKey: RequestRecorder]>([:])
 
     public init() {
         registry.makeGauge(descriptor: Self.name("build_info", help: "Tessera's version and the OpenSSL library it uses; always 1."),
@@ -52,17 +52,32 @@ public final class TesseraMetrics: Sendable {
     /// One answered request: `route` is the router's pattern (`/requests/{id}`), `unmatched` for
     /// paths no route has.
     public func request(route: String, method: String, status: Int, duration: Duration) {
+        recorder(route: route, method: method, status: status).record(duration)
+    }
+
+    /// The counter and histogram one kind of answer goes to, for a caller that answers many of
+    /// the same kind (the fast path of the well-known documents keeps one per document).
+    public func recorder(route: String, method: String, status: Int) -> RequestRecorder {
         let key = RequestKey(route: route, method: method, statusClass: status / 100)
-        let metrics = requests.withLock { $0[key] } ?? {
-            let made = (counter("http_requests_total", help: "HTTP requests answered, by route pattern, method and status class.",
-                                labels: [("route", route), ("method", method), ("status", "\(key.statusClass)xx")]),
-                        self.duration("http_request_duration", help: "Time from a request's head to its response, by route pattern.",
-                                      labels: [("route", route)]))
-            requests.withLock { $0[key] = made }
-            return made
-        }()
-        metrics.count.increment()
-        metrics.duration.record(duration)
+        if let recorder = requests.withLock({ $0[key] }) { return recorder }
+        let made = RequestRecorder(
+            count: counter("http_requests_total", help: "HTTP requests answered, by route pattern, method and status class.",
+                           labels: [("route", route), ("method", method), ("status", "\(key.statusClass)xx")]),
+            duration: self.duration("http_request_duration", help: "Time from a request's head to its response, by route pattern.",
+                                    labels: [("route", route)]))
+        requests.withLock { $0[key] = made }
+        return made
+    }
+
+    /// One answered request's metrics: its count and its latency.
+    public struct RequestRecorder: Sendable {
+        let count: Counter
+        let duration: DurationHistogram
+
+        public func record(_ latency: Duration) {
+            count.increment()
+            duration.record(latency)
+        }
     }
 
     /// The per-request metrics by what labels them: one lookup per request, no label arrays.
