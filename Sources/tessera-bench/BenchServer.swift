@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TesseraCore
+import TesseraCrypto
 import TesseraServer
 
 /// Where the server and the load generator run.
@@ -37,6 +38,13 @@ struct BenchServerSettings {
     /// nil: SQLite in the data folder.
     var storeURL: String?
     var devUpstream = false
+
+    /// PostgreSQL keeps signing keys encrypted, so its runs need a key-encryption key. A fixed
+    /// one, so later runs on the same scratch database can read the keys earlier ones stored;
+    /// never a key to protect anything with.
+    var keyEncryptionKey: KeyEncryptionKey? {
+        storeURL == nil ? nil : try? KeyEncryptionKey(bytes: Array(repeating: 0x42, count: KeyEncryptionKey.byteCount))
+    }
 }
 
 /// A Tessera server under load, wherever it runs.
@@ -49,7 +57,8 @@ struct BenchServer {
         case .shared:
             let server = try await RunningServer.start(ServerSettings(host: "127.0.0.1", port: 0, issuer: IssuerConfiguration(
                 issuer: TokenFixture.issuer, keysDirectory: settings.keysDirectory, policiesDirectory: settings.policiesDirectory,
-                dataDirectory: settings.dataDirectory, storeURL: settings.storeURL, devUpstream: settings.devUpstream)),
+                dataDirectory: settings.dataDirectory, storeURL: settings.storeURL, devUpstream: settings.devUpstream,
+                keyEncryptionKey: settings.keyEncryptionKey)),
                 logger: logger(settings))
             return BenchServer(baseURL: server.baseURL, stopServer: { await server.stop() })
         case .pinned:
@@ -80,7 +89,8 @@ struct BenchServer {
         if let storeURL = settings.storeURL { arguments += ["--store", storeURL] }
         if settings.devUpstream { arguments.append("--dev") }
         // Only the flags above configure it: no TESSERA_* variable of the caller's shell.
-        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TESSERA_") }
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TESSERA_") }
+        if let key = settings.keyEncryptionKey { environment["TESSERA_KEY_ENCRYPTION_KEY"] = key.encoded }
         let process = try ChildProcess(name: "tessera-serve-\(port)", executable: executable, arguments: arguments,
                                        cores: Placement.serverCores, environment: environment, workspace: workspace)
         let baseURL = "http://127.0.0.1:\(port)"

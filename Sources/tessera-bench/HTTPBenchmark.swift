@@ -75,7 +75,7 @@ struct HTTPBenchmark {
 
     private func measure(_ server: BenchServer, client: BenchClient, keysDirectory: String,
                          workspace: Workspace, load: Wrk) async throws -> Figures {
-        try await checkTokenRequest(client.tokenRequest, baseURL: server.baseURL, keysDirectory: keysDirectory)
+        try await checkTokenRequest(client.tokenRequest, baseURL: server.baseURL)
         let tokens = try await load.run(client.tokenRequest, baseURL: server.baseURL, name: "token", workspace: workspace)
         let jwks = try await load.run(Self.jwksRequest, baseURL: server.baseURL, name: "jwks", workspace: workspace)
         return Figures(tokens: tokens, jwks: jwks, jwksDocument: try await TesseraJWKS.fetch(from: server.baseURL))
@@ -97,18 +97,20 @@ struct HTTPBenchmark {
     }
 
     /// One request before the load: it must answer 200 with an access token that verifies
-    /// against the issuer's keys, or the load test would only measure error responses.
-    private func checkTokenRequest(_ request: LoadRequest, baseURL: String, keysDirectory: String) async throws {
+    /// against the JWKS the server publishes (its keys may live in the folder or the database),
+    /// or the load test would only measure error responses.
+    private func checkTokenRequest(_ request: LoadRequest, baseURL: String) async throws {
         let (status, data) = try await request.sendOnce(to: baseURL)
         guard status == 200 else {
             throw BenchError(description: "POST \(request.path) answered \(status), not 200: \(String(decoding: data, as: UTF8.self))")
         }
         struct TokenResponse: Decodable { let access_token: String }
         let token = try JSONDecoder().decode(TokenResponse.self, from: data).access_token
-        let keys = try SigningKeys(keys: KeyDirectory(path: keysDirectory).load())
+        let jwks = try await TesseraJWKS.fetch(from: baseURL)
+        let keys = try UpstreamJWKS.keySet(from: Array(jwks.body), algorithms: SignatureAlgorithm.allCases).keys
         let verifier = JWTVerifier(policy: VerificationPolicy(issuer: TokenFixture.issuer, audiences: [TokenFixture.audience],
                                                               expectedType: "at+jwt"))
-        _ = try verifier.verify(token, keys: keys.verificationKeys, now: Date())
-        print("   check: one POST /token answered 200 with an \(keys.signer.algorithm.jwsName) token that verifies")
+        let verified = try verifier.verify(token, keys: keys, now: Date())
+        print("   check: one POST /token answered 200 with an \(verified.header.algorithmName) token that verifies against the published JWKS")
     }
 }
