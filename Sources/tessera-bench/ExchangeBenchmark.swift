@@ -13,6 +13,9 @@ struct ExchangeBenchmark {
     static let pinnedTarget = 0.30
     static let sharedTarget = 0.6
     static let role = "bench-oncall"
+    /// Engineers exchanging at once, each with an activation of their own. (Sixty-four parallel
+    /// exchanges by one person into one role all change that one activation and conflict.)
+    static let engineers = 1000
     static let clientID = "bench-cli"
 
     let wrk: Wrk
@@ -23,15 +26,19 @@ struct ExchangeBenchmark {
         let (server, data) = try await DevBundleServer.start(in: workspace, name: name, files: Self.policyFiles, placement: placement)
         let load = placement.load(wrk)
         print("== exchange: token exchange over HTTP, ES256 subject token -> ES256 role token, a role with 5 conditions")
-        print("   (mfa, max_auth_age, device_compliant, networks, justification), durable audit on SQLite, \(load.loadDescription)")
+        print("   (mfa, max_auth_age, device_compliant, networks, justification), \(Self.engineers) engineers in turn, durable audit on SQLite, \(load.loadDescription)")
         print("   (\(placement.description))")
         let result: LoadResult
         do {
             let upstream = try DevUpstream.open(dataDirectory: data, tesseraIssuer: TokenFixture.issuer)
-            let subjectToken = try upstream.mint(DevUpstream.Claims(
-                subject: "alice", groups: ["payments-sre"], authenticationMethods: ["pwd", "mfa"], deviceCompliant: true), now: Date())
-            let request = Self.exchangeRequest(subjectToken: subjectToken)
+            let now = Date()
+            let subjectTokens = try (0..<Self.engineers).map { index in
+                try upstream.mint(DevUpstream.Claims(subject: "engineer-\(index)", groups: ["payments-sre"],
+                                                     authenticationMethods: ["pwd", "mfa"], deviceCompliant: true), now: now)
+            }
+            var request = Self.exchangeRequest(subjectToken: subjectTokens[0])
             try await Self.checkExchange(request, baseURL: server.baseURL)
+            request.bodies = subjectTokens.map { Self.exchangeRequest(subjectToken: $0).body ?? "" }
             result = try await load.run(request, baseURL: server.baseURL, name: name, workspace: workspace)
         } catch {
             await server.stop()

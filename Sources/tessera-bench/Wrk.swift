@@ -9,6 +9,8 @@ struct LoadRequest {
     var path: String
     var headers: [(name: String, value: String)] = []
     var body: String?
+    /// Bodies sent in turn instead of `body` (wrk's `request` hook), for load from many callers.
+    var bodies: [String]?
 }
 
 extension LoadRequest {
@@ -116,6 +118,11 @@ struct Wrk {
     static func script(for request: LoadRequest) -> String {
         var lines = ["wrk.method = \(lua(request.method))"]
         if let body = request.body { lines.append("wrk.body = \(lua(body))") }
+        if let bodies = request.bodies, !bodies.isEmpty {
+            lines.append("local bodies = {" + bodies.map(lua).joined(separator: ",\n") + "}")
+            lines.append("local next = 0")
+            lines.append("request = function() next = next % #bodies + 1; return wrk.format(nil, nil, nil, bodies[next]) end")
+        }
         for header in request.headers {
             lines.append("wrk.headers[\(lua(header.name))] = \(lua(header.value))")
         }

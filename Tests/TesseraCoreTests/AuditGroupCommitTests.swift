@@ -145,7 +145,9 @@ struct AuditGroupCommitTests {
         let waited = started.duration(to: clock.now)
         #expect(outcomes.count == 30)
         #expect(outcomes.allSatisfy { $0 is StoreTimeout }, "every caller gets StoreTimeout, none an entry")
-        #expect(waited >= .milliseconds(200) && waited < .seconds(3), "answered at the deadline, not when the store answers: \(waited)")
+        // The store is still stuck here (it answers only below), so any answer came from the
+        // deadline; no upper bound on the time, which a machine busy with the whole suite stretches.
+        #expect(waited >= .milliseconds(200), "answered before the deadline: \(waited)")
 
         // The held group may still commit later; nobody waits on it any more, and nothing is resumed twice.
         store.answerAgain()
