@@ -23,13 +23,7 @@ final class ChildProcess {
             throw BenchError(description: "cannot create \(logPath)")
         }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        if let cores {
-            process.executableURL = URL(fileURLWithPath: try Executable.find("taskset", hint: "apt-get install -y util-linux"))
-            process.arguments = ["-c", cores.list, executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        }
+        try process.launch(executable, arguments, on: cores)
         if let environment { process.environment = environment }
         // A file, not a pipe: nothing can block on a full pipe buffer.
         process.standardOutput = log
@@ -76,6 +70,43 @@ final class ChildProcess {
     }
 
     deinit { stop() }
+}
+
+extension Process {
+    /// Sets the program and its arguments, under `taskset` when `cores` are given.
+    func launch(_ executable: String, _ arguments: [String], on cores: CoreSet?) throws {
+        if let cores {
+            executableURL = URL(fileURLWithPath: try Executable.find("taskset", hint: "apt-get install -y util-linux"))
+            self.arguments = ["-c", cores.list, executable] + arguments
+        } else {
+            executableURL = URL(fileURLWithPath: executable)
+            self.arguments = arguments
+        }
+    }
+
+    /// Runs to completion with its output in the file at `logPath` (a file, not a pipe, so
+    /// nothing can block on a full pipe buffer), waiting without blocking a thread of the
+    /// concurrency pool, which a server in this process shares; returns the exit status and output.
+    func runToCompletion(loggingTo logPath: String) async throws -> (status: Int32, output: String) {
+        guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
+            throw BenchError(description: "cannot create \(logPath)")
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? log.close() }
+        standardOutput = log
+        standardError = log
+        standardInput = FileHandle.nullDevice
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try run()
+            } catch {
+                terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        return (status, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+    }
 }
 
 /// Cores as `taskset -c` takes them.

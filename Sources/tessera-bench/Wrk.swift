@@ -78,35 +78,10 @@ struct Wrk {
         let scriptPath = workspace.path("\(name).lua")
         let outputPath = workspace.path("\(name).out")
         try Self.script(for: request).write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        guard FileManager.default.createFile(atPath: outputPath, contents: nil) else {
-            throw BenchError(description: "cannot create \(outputPath)")
-        }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        defer { try? output.close() }
-
         let process = Process()
-        let arguments = ["-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", scriptPath, baseURL + request.path]
-        if let cores {
-            process.executableURL = URL(fileURLWithPath: try Executable.find("taskset", hint: "apt-get install -y util-linux"))
-            process.arguments = ["-c", cores.list, executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        }
-        // Output goes to a file, not a pipe, so nothing can block on a full pipe buffer.
-        process.standardOutput = output
-        process.standardError = output
-        // Wait without blocking a thread of the concurrency pool, which the server shares.
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        try process.launch(executable, ["-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", scriptPath,
+                                        baseURL + request.path], on: cores)
+        let (status, text) = try await process.runToCompletion(loggingTo: outputPath)
         guard status == 0, let result = Self.parse(text) else {
             throw BenchError(description: "wrk failed (exit status \(status)) for \(request.method) \(request.path):\n\(text)")
         }

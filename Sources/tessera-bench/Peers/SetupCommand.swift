@@ -9,30 +9,10 @@ enum SetupCommand {
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], name: String, workspace: Workspace,
                     environment: [String: String]? = nil) async throws -> String {
-        let logPath = workspace.path("\(name).log")
-        guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
-            throw BenchError(description: "cannot create \(logPath)")
-        }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        defer { try? log.close() }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        try process.launch(executable, arguments, on: nil)
         if let environment { process.environment = environment }
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        // Waits without blocking a thread of the concurrency pool (the same way `Wrk.run` does).
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        let output = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        let (status, output) = try await process.runToCompletion(loggingTo: workspace.path("\(name).log"))
         guard status == 0 else {
             throw BenchError(description: "`\(([executable] + arguments).joined(separator: " "))` failed (exit status \(status)):\n\(output)")
         }
