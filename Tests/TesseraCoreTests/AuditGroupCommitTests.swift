@@ -43,8 +43,8 @@ struct AuditGroupCommitTests {
             release.withLock { $0.take() }?.resume()
         }
 
-        func auditEntries(matching query: AuditQuery) async throws -> [SealedAuditEntry] { try await committed.auditEntries(matching: query) }
-        func auditHead() async throws -> AuditChainHead? { try await committed.auditHead() }
+        func auditEntries(matching query: AuditQuery) async throws -> [SealedAuditEntry] { await committed.auditEntries(matching: query) }
+        func auditHead() async throws -> AuditChainHead? { await committed.auditHead() }
     }
 
     @Test func noClientOfAFailedGroupGetsAToken() async throws {
@@ -75,7 +75,7 @@ struct AuditGroupCommitTests {
         store.letTheFirstGroupCommit()
 
         // The held group commits, so its client gets a token, and the record was durable before it did.
-        let firstToken = try #require(try await first.value.get())
+        let firstToken = try await first.value.get()
         let verifier = JWTVerifier(policy: VerificationPolicy(issuer: testIssuer, audiences: ["https://api.example"], expectedType: "at+jwt"))
         let jti = try #require(try verifier.verify(firstToken.accessToken, keys: keys.verificationKeys, now: testNow).claims.jwtID)
         #expect(await store.committed.issuedToken(jwtID: jti) != nil)
@@ -119,8 +119,8 @@ struct AuditGroupCommitTests {
             for continuation in held { continuation.resume() }
         }
 
-        func auditEntries(matching query: AuditQuery) async throws -> [SealedAuditEntry] { try await committed.auditEntries(matching: query) }
-        func auditHead() async throws -> AuditChainHead? { try await committed.auditHead() }
+        func auditEntries(matching query: AuditQuery) async throws -> [SealedAuditEntry] { await committed.auditEntries(matching: query) }
+        func auditHead() async throws -> AuditChainHead? { await committed.auditHead() }
     }
 
     @Test func everyCallerOfAStuckStoreTimesOutOnceAndTheLogGoesOnAfterIt() async throws {
