@@ -16,10 +16,10 @@ struct WellKnownController {
 
     func addRoutes(to router: Router<TesseraRequestContext>) {
         for path in WellKnownDocuments.metadataPaths {
-            addReadOnlyRoute(path, to: router) { _ in Self.response(documents.metadata()) }
+            addReadOnlyRoute(path, to: router) { _ in Self.response(documents.answer(.metadata, ifNoneMatch: nil)) }
         }
         addReadOnlyRoute(WellKnownDocuments.jwksPath, to: router) { request in
-            Self.response(documents.jwks(ifNoneMatch: request.headers[.ifNoneMatch]))
+            Self.response(documents.answer(.jwks, ifNoneMatch: request.headers[.ifNoneMatch]))
         }
     }
 

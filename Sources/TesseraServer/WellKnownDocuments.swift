@@ -20,26 +20,42 @@ struct WellKnownDocuments: Sendable {
 
     let issuer: Issuer
 
-    /// The answer for `path` (without its query), nil when it is not a well-known document.
-    func answer(path: Substring, ifNoneMatch: String?) -> Answer? {
-        if path == Self.jwksPath { return jwks(ifNoneMatch: ifNoneMatch) }
-        if Self.metadataPaths.contains(where: { $0 == path }) { return metadata() }
-        return nil
+    /// Which document a path (without its query) names.
+    enum Document {
+        case jwks, metadata
+
+        init?(path: Substring) {
+            if path == WellKnownDocuments.jwksPath {
+                self = .jwks
+            } else if WellKnownDocuments.metadataPaths.contains(where: { $0 == path }) {
+                self = .metadata
+            } else {
+                return nil
+            }
+        }
     }
 
-    /// The current document at `path`, nil when it is not a well-known document.
-    func body(path: Substring) -> [UInt8]? {
-        if path == Self.jwksPath { return issuer.keys.value.jwksDocument }
-        if Self.metadataPaths.contains(where: { $0 == path }) { return issuer.metadataDocument }
-        return nil
+    func answer(_ document: Document, ifNoneMatch: String?) -> Answer {
+        switch document {
+        case .jwks: jwks(ifNoneMatch: ifNoneMatch)
+        case .metadata: metadata()
+        }
     }
 
-    func metadata() -> Answer {
+    /// The document's current bytes.
+    func body(_ document: Document) -> [UInt8] {
+        switch document {
+        case .jwks: issuer.keys.value.jwksDocument
+        case .metadata: issuer.metadataDocument
+        }
+    }
+
+    private func metadata() -> Answer {
         Answer(status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=\(Self.maxAge)"],
                body: issuer.metadataDocument)
     }
 
-    func jwks(ifNoneMatch: String?) -> Answer {
+    private func jwks(ifNoneMatch: String?) -> Answer {
         let keys = issuer.keys.value
         var headers: HTTPFields = [
             .cacheControl: "public, max-age=\(Self.maxAge)",

@@ -34,8 +34,9 @@ final class WellKnownFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var inFlight = 0
     /// Where each document's answers are counted, looked up once per connection.
     private var recorders: [String: TesseraMetrics.RequestRecorder] = [:]
-    /// The path being answered once the request's end arrives; nil: the request is the application's.
-    private var answering: (path: String, started: ContinuousClock.Instant)?
+    /// The document being answered once the request's end arrives, and its path (the metrics'
+    /// route); nil: the request is the application's.
+    private var answering: (document: WellKnownDocuments.Document, path: String, started: ContinuousClock.Instant)?
 
     init(responses: PreparedResponses, metrics: TesseraMetrics, encoder: ChannelHandlerContext) {
         self.responses = responses
@@ -53,8 +54,8 @@ final class WellKnownFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             if inFlight == 0, head.method == .GET, head.version == .http1_1, !head.headers.contains(name: "connection"),
                !head.headers.contains(name: "if-none-match") {
                 let path = head.uri.prefix { $0 != "?" }
-                if responses.serves(path) {
-                    answering = (String(path), ContinuousClock.now)
+                if let document = WellKnownDocuments.Document(path: path) {
+                    answering = (document, String(path), ContinuousClock.now)
                     return
                 }
             }
@@ -64,12 +65,12 @@ final class WellKnownFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             // A body on a GET means nothing (RFC 9110 §9.3.1); it is read and dropped.
             if answering == nil { context.fireChannelRead(data) }
         case .end:
-            guard let (path, started) = answering else {
+            guard let (document, path, started) = answering else {
                 context.fireChannelRead(data)
                 return
             }
             answering = nil
-            guard let encoder, let bytes = responses.response(path: path) else {
+            guard let encoder, let bytes = responses.response(document) else {
                 context.close(promise: nil)
                 return
             }
@@ -101,30 +102,27 @@ final class PreparedResponses: Sendable {
     }
 
     private let documents: WellKnownDocuments
-    private let prepared = Mutex<[String: Prepared]>([:])
+    private let prepared = Mutex<[WellKnownDocuments.Document: Prepared]>([:])
 
     init(documents: WellKnownDocuments) {
         self.documents = documents
     }
 
-    func serves(_ path: Substring) -> Bool {
-        path == WellKnownDocuments.jwksPath || WellKnownDocuments.metadataPaths.contains { $0 == path }
-    }
-
-    /// The response for `path`: the prepared bytes while its document and the second are the
-    /// same, else prepared anew.
-    func response(path: String) -> ByteBuffer? {
-        guard let body = documents.body(path: Substring(path)) else { return nil }
+    /// The `200 OK` response for `document`: the prepared bytes while the document and the
+    /// second are the same, else prepared anew.
+    func response(_ document: WellKnownDocuments.Document) -> ByteBuffer? {
+        let body = documents.body(document)
         let second = Int(Date().timeIntervalSince1970)
         // Comparing the arrays is a pointer comparison while the document is the one prepared.
-        if let cached = prepared.withLock({ $0[path] }), cached.second == second, cached.body == body { return cached.bytes }
-        guard let answer = documents.answer(path: Substring(path), ifNoneMatch: nil), let answerBody = answer.body else { return nil }
+        if let cached = prepared.withLock({ $0[document] }), cached.second == second, cached.body == body { return cached.bytes }
+        let answer = documents.answer(document, ifNoneMatch: nil)
+        guard let answerBody = answer.body else { return nil }
         var head = "HTTP/1.1 \(answer.status.code) \(answer.status.reasonPhrase)\r\n"
         for field in answer.headers { head += "\(field.name.rawName): \(field.value)\r\n" }
         head += "Content-Length: \(answerBody.count)\r\nDate: \(HTTPDate.format(second))\r\nServer: tessera\r\n\r\n"
         var bytes = ByteBuffer(string: head)
         bytes.writeBytes(answerBody)
-        prepared.withLock { $0[path] = Prepared(second: second, body: answerBody, bytes: bytes) }
+        prepared.withLock { $0[document] = Prepared(second: second, body: answerBody, bytes: bytes) }
         return bytes
     }
 }

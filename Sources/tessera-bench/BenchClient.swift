@@ -29,11 +29,19 @@ struct BenchClient {
     /// `POST /token` with the client_credentials grant, authenticated with HTTP Basic. The id
     /// and the base64url secret contain no characters that RFC 6749 §2.3.1 form-encoding changes.
     var tokenRequest: LoadRequest {
+        .clientCredentials(path: "/token", id: id, secret: secret, scope: TokenFixture.scopes[0])
+    }
+}
+
+extension LoadRequest {
+    /// `grant_type=client_credentials` for one scope with HTTP Basic credentials, to any issuer's
+    /// token endpoint (Tessera's, or a peer's).
+    static func clientCredentials(path: String, id: String, secret: String, scope: String) -> LoadRequest {
         let credentials = Data("\(id):\(secret)".utf8).base64EncodedString()
-        return LoadRequest(method: "POST", path: "/token", headers: [
+        return LoadRequest(method: "POST", path: path, headers: [
             ("Content-Type", "application/x-www-form-urlencoded"),
             ("Authorization", "Basic \(credentials)"),
-        ], body: "grant_type=client_credentials&scope=\(TokenFixture.scopes[0])")
+        ], body: "grant_type=client_credentials&scope=\(scope)")
     }
 }
 

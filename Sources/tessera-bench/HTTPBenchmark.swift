@@ -34,8 +34,7 @@ struct HTTPBenchmark {
         let suffix = storeURL == nil ? "" : "-pg"
         let policies = workspace.path("policies\(suffix)")
         let client = try BenchClient.register(policiesDirectory: policies)
-        let keysDirectory = workspace.path("keys\(suffix)")
-        let settings = BenchServerSettings(keysDirectory: keysDirectory, policiesDirectory: policies,
+        let settings = BenchServerSettings(keysDirectory: workspace.path("keys\(suffix)"), policiesDirectory: policies,
                                            dataDirectory: workspace.path("data\(suffix)"), storeURL: storeURL)
         let server = try await BenchServer.start(settings, placement: placement, workspace: workspace)
         let load = placement.load(wrk)
@@ -43,7 +42,7 @@ struct HTTPBenchmark {
         print("   (\(placement.description))")
         let measured: Figures
         do {
-            measured = try await measure(server, client: client, keysDirectory: keysDirectory, workspace: workspace, load: load)
+            measured = try await measure(server, client: client, workspace: workspace, load: load)
         } catch {
             await server.stop()
             throw error
@@ -73,8 +72,7 @@ struct HTTPBenchmark {
         return measured
     }
 
-    private func measure(_ server: BenchServer, client: BenchClient, keysDirectory: String,
-                         workspace: Workspace, load: Wrk) async throws -> Figures {
+    private func measure(_ server: BenchServer, client: BenchClient, workspace: Workspace, load: Wrk) async throws -> Figures {
         try await checkTokenRequest(client.tokenRequest, baseURL: server.baseURL)
         let tokens = try await load.run(client.tokenRequest, baseURL: server.baseURL, name: "token", workspace: workspace)
         let jwks = try await load.run(Self.jwksRequest, baseURL: server.baseURL, name: "jwks", workspace: workspace)

@@ -15,11 +15,7 @@ struct GlewlwydPeer {
 
         /// The same form Tessera's bench client posts, to glewlwyd's token endpoint.
         var tokenRequest: LoadRequest {
-            let credentials = Data("\(id):\(secret)".utf8).base64EncodedString()
-            return LoadRequest(method: "POST", path: "/api/\(GlewlwydPeer.plugin)/token", headers: [
-                ("Content-Type", "application/x-www-form-urlencoded"),
-                ("Authorization", "Basic \(credentials)"),
-            ], body: "grant_type=client_credentials&scope=\(GlewlwydPeer.scope)")
+            .clientCredentials(path: "/api/\(GlewlwydPeer.plugin)/token", id: id, secret: secret, scope: GlewlwydPeer.scope)
         }
     }
 

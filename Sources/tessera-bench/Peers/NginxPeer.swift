@@ -3,14 +3,6 @@ import Foundation
 import Glibc
 #endif
 
-/// The JWKS document exactly as a Tessera server answered it, for a peer to serve.
-struct JWKSDocument {
-    let body: Data
-    let contentType: String
-    /// Tessera's `Cache-Control`, so the peer's answer carries the same headers' worth of work.
-    let cacheControl: String?
-}
-
 /// nginx (Debian `nginx-light`) serving a JWKS document as a static file: the floor for what
 /// `GET /.well-known/jwks.json` can cost on one core. Its own config, document, pid file, logs
 /// and temporary folders live in a folder of the workspace; nothing of /etc/nginx is read.

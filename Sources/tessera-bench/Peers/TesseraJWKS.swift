@@ -3,6 +3,14 @@ import Foundation
 import FoundationNetworking
 #endif
 
+/// The JWKS document exactly as a Tessera server answered it, for a peer to serve.
+struct JWKSDocument {
+    let body: Data
+    let contentType: String
+    /// Tessera's `Cache-Control`, so the peer's answer carries the same headers' worth of work.
+    let cacheControl: String?
+}
+
 /// The JWKS document a Tessera server of the run serves, with its headers, read while that
 /// server is up, so nginx serves the very document Tessera was measured serving.
 enum TesseraJWKS {
