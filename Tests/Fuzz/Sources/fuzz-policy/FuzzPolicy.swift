@@ -86,7 +86,8 @@ enum BundleFiles {
     }
 
     /// A name inside the bundle folder: `roles/` and `schedules/` keep their folder, anything
-    /// else becomes a plain file name of letters, digits, `.`, `-` and `_`.
+    /// else becomes a plain file name of letters, digits, `.`, `-` and `_`. A plain `roles` or
+    /// `schedules` would name one of the two folders themselves, which no file can replace.
     static func sanitised(_ name: String) -> String {
         var folder = ""
         var base = Substring(name.trimmingCharacters(in: .whitespaces))
@@ -96,7 +97,7 @@ enum BundleFiles {
         }
         let allowed = base.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) }
         var plain = String(String.UnicodeScalarView(allowed.prefix(64)))
-        if plain.isEmpty || plain.hasPrefix(".") { plain = "x" + plain }
+        if plain.isEmpty || plain.hasPrefix(".") || (folder.isEmpty && Workspace.folders.contains(plain)) { plain = "x" + plain }
         return folder + plain
     }
 }
@@ -104,12 +105,13 @@ enum BundleFiles {
 /// The folder the fuzzed bundle is written to, emptied before each input; removed at exit.
 enum Workspace {
     nonisolated(unsafe) static var root: String?
+    static let folders = ["roles", "schedules"]
 
     static func fresh() -> String {
         let root = Self.root ?? create()
         let directory = root + "/policies"
         try? FileManager.default.removeItem(atPath: directory)
-        for folder in ["", "/roles", "/schedules"] {
+        for folder in [""] + folders.map({ "/" + $0 }) {
             try! FileManager.default.createDirectory(atPath: directory + folder, withIntermediateDirectories: true)
         }
         return directory
