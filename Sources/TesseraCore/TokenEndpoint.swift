@@ -140,7 +140,7 @@ public struct TokenEndpoint: Sendable {
                                                                       notifications: notifications)] + events.map { AuditChain.Prepared($0) })
             case .use(let activation)?:
                 guard let activations else { throw OAuthError(.serverError, "activations are not available") }
-                try await activations.recordToken(AuditChain.Prepared(issued, issuedToken: record), expiresAt: minted.expiresAt, under: activation.id)
+                try await activations.recordToken(issued, token: record, under: activation.id, audit: audit)
             }
         } catch let error as OAuthError {
             throw error

@@ -353,3 +353,23 @@ protocol ActivationOrdered {
 
 extension ActivationRequestRecord: ActivationOrdered {}
 extension ActivationRecord: ActivationOrdered {}
+
+/// A request or activation: each transition writes the next version over the current one.
+public protocol VersionedRecord {
+    var version: Int64 { get set }
+    var updatedAt: Date { get set }
+}
+
+extension VersionedRecord {
+    /// The version a transition at `now` writes over this one (the compare-and-swap expects
+    /// `version - 1` in the store).
+    public func nextVersion(at now: Date) -> Self {
+        var next = self
+        next.version += 1
+        next.updatedAt = now
+        return next
+    }
+}
+
+extension ActivationRequestRecord: VersionedRecord {}
+extension ActivationRecord: VersionedRecord {}

@@ -27,7 +27,9 @@ public actor InMemoryStorage: TesseraStorage, SigningKeyStore, ActivationStore, 
         // No suspension point between reading the head and appending: the actor makes it atomic.
         let sealed = try seal(entries.last?.head)
         try checkNew(sealed)
+        let counted = try ActivationTokenCount.counted(sealed, current: activationRecords)
         write(sealed)
+        for activation in counted { activationRecords[activation.id] = activation }
         return sealed
     }
 

@@ -167,6 +167,28 @@ extension PostgresStorage {
         return try await !rows.collect().isEmpty
     }
 
+    /// Counts the tokens of `entries` on the activations they are issued under, in the
+    /// caller's transaction, which has written its audit rows already: it holds audit_log
+    /// before the activations' row locks, in the order a transition takes them (its table lock,
+    /// then its UPDATE), so the two cannot deadlock. Throws `ActivationNoLongerCovers` when
+    /// an activation does not cover its tokens.
+    static func countTokens(of entries: [SealedAuditEntry], on connection: PostgresConnection, logger: Logger) async throws {
+        let ids = ActivationTokenCount.activationIDs(entries)
+        guard !ids.isEmpty else { return }
+        var current: [String: ActivationRecord] = [:]
+        let rows = try await connection.query("SELECT document FROM activations WHERE id = ANY(\(ids)) FOR UPDATE", logger: logger)
+        for try await document in rows.decode(String.self) {
+            let activation = try StoredDocument.decode(ActivationRecord.self, document, table: "activations")
+            current[activation.id] = activation
+        }
+        for activation in try ActivationTokenCount.counted(entries, current: current) {
+            guard try await write(activation: activation, document: try StoredDocument.encode(activation), on: connection, logger: logger)
+            else {
+                throw StoreError("activations: activation \(activation.id) changed under its row lock")
+            }
+        }
+    }
+
     /// New activations riding with audit entries; an id already taken fails the transaction.
     static func write(activations: [ActivationRecord], on connection: PostgresConnection, logger: Logger) async throws {
         for activation in activations {

@@ -135,6 +135,7 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
                     try await Self.insertWithinTransaction(entries, on: connection, logger: self.logger)
                     try await Self.write(activations: entries.compactMap(\.openedActivation), on: connection, logger: self.logger)
                     try await Self.insert(notifications: entries.flatMap(\.notifications), on: connection, logger: self.logger)
+                    try await Self.countTokens(of: entries, on: connection, logger: self.logger)
                     return entries
                 }
             }
@@ -151,11 +152,13 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
     }
 
     /// Writes `entries` on `connection` atomically: one statement (its own transaction), or
-    /// several between BEGIN and COMMIT (many entries, or the activations an exchange opened).
+    /// several between BEGIN and COMMIT (many entries, the activations an exchange opened, or
+    /// tokens counted on activations).
     private static func insert(_ entries: [SealedAuditEntry], on connection: PostgresConnection, logger: Logger) async throws {
         let opened = entries.compactMap(\.openedActivation)
         let notifications = entries.flatMap(\.notifications)
-        guard entries.count > rowsPerStatement || !opened.isEmpty || !notifications.isEmpty else {
+        let counted = entries.contains(where: \.countsOnActivation)
+        guard entries.count > rowsPerStatement || !opened.isEmpty || !notifications.isEmpty || counted else {
             try await connection.query(insertion(entries[...]), logger: logger)
             return
         }
@@ -163,6 +166,7 @@ public final class PostgresStorage: MigratedStorage, SigningKeyStore {
             try await insertWithinTransaction(entries, on: connection, logger: logger)
             try await write(activations: opened, on: connection, logger: logger)
             try await insert(notifications: notifications, on: connection, logger: logger)
+            try await countTokens(of: entries, on: connection, logger: logger)
         }
     }
 

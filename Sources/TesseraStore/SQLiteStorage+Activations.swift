@@ -119,6 +119,24 @@ extension SQLiteStorage {
         return try await changes(connection) == 1
     }
 
+    /// Counts the tokens of `entries` on the activations (`ids`) they are issued under, each
+    /// one's next version over the one read here: the caller's transaction holds the write
+    /// lock, so that version is current. Throws `ActivationNoLongerCovers` when one is not covered.
+    static func countTokens(of entries: [SealedAuditEntry], activations ids: [String], on connection: SQLiteConnection) async throws {
+        guard !ids.isEmpty else { return }
+        var current: [ActivationRecord] = []
+        for chunk in chunks(ids) {
+            let rows = try await connection.query("SELECT document FROM activations WHERE id IN " + placeholders(rows: 1, columns: chunk.count),
+                                                  chunk.map { .text($0) })
+            current += try rows.map { try document(ActivationRecord.self, $0, table: "activations") }
+        }
+        for activation in try ActivationTokenCount.counted(entries, current: Dictionary(current.map { ($0.id, $0) }) { first, _ in first }) {
+            guard try await write(activation: activation, document: try StoredDocument.encode(activation), on: connection) else {
+                throw StoreError("activations: activation \(activation.id) changed inside a transaction")
+            }
+        }
+    }
+
     /// New activations riding with audit entries; an id already taken fails the transaction.
     static func write(activations: [ActivationRecord], on connection: SQLiteConnection) async throws {
         for activation in activations {

@@ -276,14 +276,17 @@ public final class SQLiteStorage: MigratedStorage {
                 do {
                     let opened = entries.compactMap(\.openedActivation)
                     let notifications = entries.flatMap(\.notifications)
-                    if opened.isEmpty && notifications.isEmpty {
+                    let counted = ActivationTokenCount.activationIDs(entries)
+                    if opened.isEmpty && notifications.isEmpty && counted.isEmpty {
                         try await self.insert(entries)
                     } else {
-                        // What an allowed exchange opens and announces is written with its entry.
+                        // What an allowed exchange opens and announces is written with its entry,
+                        // and a token under an existing activation with the count on it.
                         try await self.ungatedTransaction { connection in
                             try await self.insert(entries, inTransaction: true)
                             try await Self.write(activations: opened, on: connection)
                             try await Self.insert(notifications: notifications, on: connection)
+                            try await Self.countTokens(of: entries, activations: counted, on: connection)
                         }
                     }
                     self.headCache.withLock { $0 = .some(last.head) }

@@ -5,7 +5,10 @@ public protocol AuditStore: Sendable {
     /// Appends entries atomically. `seal` gets the current chain head (nil for an empty log) and
     /// returns the entries to write; if another writer moved the head meanwhile, the store calls
     /// `seal` again on the new head, so two writers never build on the same one. The tokens the
-    /// entries carry (`issuedToken`) are recorded in the same write.
+    /// entries carry (`issuedToken`) are recorded in the same write. A token issued under an
+    /// activation recorded before (`countsOnActivation`) is written only while that activation
+    /// covers it, and counted on it by the same write; when one is not covered, nothing is
+    /// written and the error is `ActivationNoLongerCovers`, naming every such token.
     func appendAudit(seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) async throws -> [SealedAuditEntry]
 
     /// Entries matching `query`, in sequence order, at most `query.limit`.

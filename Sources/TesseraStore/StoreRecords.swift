@@ -78,10 +78,14 @@ public struct SealedAuditEntry: Sendable, Hashable {
     public let openedActivation: ActivationRecord?
     /// Notifications the event causes, put in the outbox by the same write.
     public let notifications: [OutboxNotification]
+    /// The token is issued under an activation recorded before (`issuedToken.activationID`):
+    /// the write happens only while that activation covers the token, and counts it there, in
+    /// the same transaction (`ActivationNoLongerCovers` otherwise, with nothing written).
+    public let countsOnActivation: Bool
 
     public init(sequence: Int64, time: Date, event: String, subject: String?, clientID: String?, role: String? = nil,
                 outcome: String, body: String, hash: String, issuedToken: IssuedTokenRecord? = nil, openedActivation: ActivationRecord? = nil,
-                notifications: [OutboxNotification] = []) {
+                notifications: [OutboxNotification] = [], countsOnActivation: Bool = false) {
         self.sequence = sequence
         self.time = time
         self.event = event
@@ -94,6 +98,7 @@ public struct SealedAuditEntry: Sendable, Hashable {
         self.issuedToken = issuedToken
         self.openedActivation = openedActivation
         self.notifications = notifications
+        self.countsOnActivation = countsOnActivation
     }
 
     public var head: AuditChainHead { AuditChainHead(sequence: sequence, hash: hash) }

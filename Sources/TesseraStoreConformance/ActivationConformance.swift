@@ -12,6 +12,9 @@ extension StoreConformance {
         Check(name: "requests list by state, requester, role, deadline and cursor", run: requestsListByFilter),
         Check(name: "activations open with their entry and list by state, holder and review", run: activationsOpenWithTheirEntry),
         Check(name: "ending an activation revokes its live tokens only", run: endingRevokesTheActivationsTokens),
+        Check(name: "tokens under an activation are counted on it by their group, or the group writes nothing",
+              run: tokensCountOnTheirActivation),
+        Check(name: "of tokens racing an activation's end each is refused or revoked", run: tokensRacingAnEndAreRefusedOrRevoked),
         Check(name: "notifications commit with their transition and are claimed under a lease", run: notificationsAreLeased),
     ]
 
@@ -27,6 +30,103 @@ extension StoreConformance {
                            state: ActivationState = .active, version: Int64 = 1) -> ActivationRecord {
         ActivationRecord(id: id, version: version, state: state, holder: holder, upstream: "corp", role: role, clientID: "tessera-cli",
                          windowSeconds: 1800, startsAt: createdAt, endsAt: createdAt + 1800, createdAt: createdAt, updatedAt: createdAt)
+    }
+
+    /// A token of `activation` expiring `seconds` after `now`.
+    static func token(_ jti: String, activation: String?, expiresIn seconds: TimeInterval) -> IssuedTokenRecord {
+        IssuedTokenRecord(jwtID: jti, subject: "corp:alice", clientID: "tessera-cli", audiences: ["a"], scope: nil, keyID: "k",
+                          issuedAt: now, expiresAt: now + seconds, activationID: activation)
+    }
+
+    /// One entry per token, each counted on its activation (`countsOnActivation`), then one plain entry.
+    static func countedEntries(after head: AuditChainHead?, _ tokens: [IssuedTokenRecord]) -> [SealedAuditEntry] {
+        let plain = entries(tokens.count + 1, after: head, tag: "counted")
+        return zip(plain, tokens).map { entry, token in
+            SealedAuditEntry(sequence: entry.sequence, time: entry.time, event: "token.issued", subject: entry.subject, clientID: entry.clientID,
+                             outcome: entry.outcome, body: entry.body, hash: entry.hash, issuedToken: token, countsOnActivation: true)
+        } + [plain[tokens.count]]
+    }
+
+    static func tokensCountOnTheirActivation(_ store: any TesseraStorage) async throws {
+        let active = activation("act-1")
+        var ended = activation("act-2", createdAt: now + 1)
+        ended.state = .ended
+        _ = try await store.commit(ActivationChange(activations: [active, ended], time: now)) { head in entries(1, after: head) }
+        let written = try await store.appendAudit { head in
+            countedEntries(after: head, [token("t1", activation: "act-1", expiresIn: 600), token("t2", activation: "act-1", expiresIn: 1800)])
+        }
+        try expect(written.count == 3, "a group of two counted tokens wrote \(written.count) entries")
+        let counted = try await store.activation(id: "act-1")
+        try expect(counted?.tokens == 2 && counted?.version == 2, "two tokens were counted as \(String(describing: counted?.tokens)) "
+                   + "in version \(String(describing: counted?.version)), not 2 in version 2 (one compare-and-swap per group)")
+        try expect(try await store.issuedToken(jwtID: "t2")?.activationID == "act-1", "a counted token was not recorded")
+
+        let refusals: [(IssuedTokenRecord, String)] = [
+            (token("t-ended", activation: "act-2", expiresIn: 60), "an ended activation"),
+            (token("t-late", activation: "act-1", expiresIn: 1801), "an activation ending before the token"),
+            (token("t-unknown", activation: "act-none", expiresIn: 60), "an activation never recorded"),
+        ]
+        for (refused, what) in refusals {
+            do {
+                _ = try await store.appendAudit { head in countedEntries(after: head, [token("t-fine", activation: "act-1", expiresIn: 60), refused]) }
+                throw ConformanceFailure(description: "a token under \(what) was written")
+            } catch let error as ActivationNoLongerCovers {
+                try expect(error.jwtIDs == [refused.jwtID], "the refusal of a token under \(what) named \(error.jwtIDs.sorted())")
+            }
+            try expect(try await store.auditEntries(after: 0, limit: 100).count == 4, "a refused group (\(what)) wrote audit entries")
+            try expect(try await store.issuedToken(jwtID: "t-fine") == nil, "a refused group (\(what)) recorded its covered token")
+            try expect(try await store.activation(id: "act-1") == counted, "a refused group (\(what)) changed the activation")
+        }
+        let after = try await store.appendAudit { head in countedEntries(after: head, [token("t3", activation: "act-1", expiresIn: 60)]) }
+        try expect(after.first?.sequence == 5, "the log did not go on after refused groups")
+        try expect(try await store.activation(id: "act-1")?.tokens == 3, "the count did not go on after refused groups")
+    }
+
+    /// Tokens counted one group at a time while the activation is ended by a compare-and-swap
+    /// that is retried when a group moved its version: a token is either refused (it would
+    /// have committed after the end) or recorded and then revoked by the end; the count is the
+    /// recorded tokens'.
+    static func tokensRacingAnEndAreRefusedOrRevoked(_ store: any TesseraStorage) async throws {
+        _ = try await store.commit(ActivationChange(activations: [activation("act-1")], time: now)) { head in entries(1, after: head) }
+        let jtis = (0..<24).map { "race-\($0)" }
+        let ending = Task {
+            for attempt in 1...1000 {
+                guard var ended = try await store.activation(id: "act-1") else { throw ConformanceFailure(description: "act-1 vanished") }
+                ended.version += 1
+                ended.state = .ended
+                ended.endedAt = now + 60
+                if try await store.commit(ActivationChange(activations: [ended], revokeTokensOf: ["act-1"], time: now + 60), seal: { head in
+                    entries(1, after: head, tag: "ended")
+                }) != nil {
+                    return attempt
+                }
+            }
+            throw ConformanceFailure(description: "ending the activation lost 1,000 races in a row")
+        }
+        var refused = 0
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for jti in jtis {
+                group.addTask {
+                    do {
+                        _ = try await store.appendAudit { head in countedEntries(after: head, [token(jti, activation: "act-1", expiresIn: 600)]) }
+                        return true
+                    } catch is ActivationNoLongerCovers {
+                        return false
+                    }
+                }
+            }
+            for try await written in group where !written { refused += 1 }
+        }
+        _ = try await ending.value
+        var recorded = 0
+        for jti in jtis {
+            guard let issued = try await store.issuedToken(jwtID: jti) else { continue }
+            recorded += 1
+            try expect(issued.revokedAt == now + 60, "token \(jti) was recorded under the activation but not revoked when it ended")
+        }
+        try expect(recorded + refused == jtis.count, "\(recorded) tokens recorded and \(refused) refused of \(jtis.count)")
+        try expect(try await store.activation(id: "act-1")?.tokens == recorded, "the activation counted other tokens than were recorded")
+        try expect(try await store.activation(id: "act-1")?.state == .ended, "the activation did not end")
     }
 
     static func requestIsCreatedOnce(_ store: any TesseraStorage) async throws {
@@ -176,10 +276,6 @@ extension StoreConformance {
     static func endingRevokesTheActivationsTokens(_ store: any TesseraStorage) async throws {
         let opened = activation("act-1")
         _ = try await store.commit(ActivationChange(activations: [opened, activation("act-2")], time: now)) { head in entries(1, after: head) }
-        func token(_ jti: String, activation: String?, expiresIn seconds: TimeInterval) -> IssuedTokenRecord {
-            IssuedTokenRecord(jwtID: jti, subject: "corp:alice", clientID: "tessera-cli", audiences: ["a"], scope: nil, keyID: "k",
-                              issuedAt: now, expiresAt: now + seconds, activationID: activation)
-        }
         for issued in [token("t1", activation: "act-1", expiresIn: 600), token("t2", activation: "act-1", expiresIn: 900),
                        token("t-expired", activation: "act-1", expiresIn: 30), token("t-other", activation: "act-2", expiresIn: 600),
                        token("t-none", activation: nil, expiresIn: 600)] {

@@ -91,6 +91,14 @@ struct ActivationServiceTests {
             return (done, try await service.activation(try #require(done.activationID)))
         }
 
+        /// Records a token expiring at `expiresAt` under activation `id`, as the token endpoint does.
+        func recordToken(expiresAt: Date, under id: String) async throws {
+            let token = IssuedTokenRecord(jwtID: "jti_\(UUID())", subject: "corp:alice", clientID: "tessera-cli", audiences: ["https://db"],
+                                          scope: nil, keyID: "k", issuedAt: now, expiresAt: expiresAt, activationID: id)
+            try await service.recordToken(AuditEvent("token.issued", outcome: .success), token: token, under: id,
+                                          audit: AuditLog(store: store, timeSource: clock))
+        }
+
         func events() async throws -> [String] {
             await store.auditEntries(matching: AuditQuery(limit: 1000)).map(\.event)
         }
@@ -208,9 +216,8 @@ struct ActivationServiceTests {
         let expired = try await fixture.service.activation(activation.id)
         #expect(expired.state == .expired)
         #expect(try await fixture.events().last == "activation.expired")
-        let token = AuditChain.Prepared(AuditEvent("token.issued", outcome: .success))
         await #expect(throws: OAuthError.self) {
-            try await fixture.service.recordToken(token, expiresAt: fixture.now.addingTimeInterval(60), under: activation.id)
+            try await fixture.recordToken(expiresAt: fixture.now.addingTimeInterval(60), under: activation.id)
         }
     }
 
@@ -220,12 +227,13 @@ struct ActivationServiceTests {
         let ends = try #require(activation.endsAt)
         fixture.clock.advance(by: 3000)
         #expect(ActivationService.remainingSeconds(of: try await fixture.service.activation(activation.id), now: fixture.now) == 600)
-        let token = AuditChain.Prepared(AuditEvent("token.issued", outcome: .success))
         await #expect(throws: OAuthError.self, "a token past the window's end is refused") {
-            try await fixture.service.recordToken(token, expiresAt: ends.addingTimeInterval(1), under: activation.id)
+            try await fixture.recordToken(expiresAt: ends.addingTimeInterval(1), under: activation.id)
         }
-        try await fixture.service.recordToken(token, expiresAt: ends, under: activation.id)
-        #expect(try await fixture.service.activation(activation.id).tokens == 1)
+        try await fixture.recordToken(expiresAt: ends, under: activation.id)
+        try await fixture.recordToken(expiresAt: ends, under: activation.id)
+        #expect(try await fixture.service.activation(activation.id).tokens == 2)
+        #expect(try await fixture.events().suffix(2) == ["token.issued", "token.issued"])
     }
 
     @Test func aFirstTokenWindowStartsWithItsFirstTokenOrLapses() async throws {
@@ -237,8 +245,7 @@ struct ActivationServiceTests {
         #expect(waiting.startBy == fixture.now.addingTimeInterval(3600))
         fixture.clock.advance(by: 1200)
         #expect(ActivationService.remainingSeconds(of: waiting, now: fixture.now) == 1800, "the whole window, starting with this token")
-        let token = AuditChain.Prepared(AuditEvent("token.issued", outcome: .success))
-        try await fixture.service.recordToken(token, expiresAt: fixture.now.addingTimeInterval(1800), under: waiting.id)
+        try await fixture.recordToken(expiresAt: fixture.now.addingTimeInterval(1800), under: waiting.id)
         let started = try await fixture.service.activation(waiting.id)
         #expect(started.state == .active)
         #expect(started.startsAt == fixture.now)

@@ -157,6 +157,54 @@ struct AuditGroupCommitTests {
         #expect(entries.last?.event == "test.after")
         #expect(AuditChain.verify(entries, after: nil).isSuccess)
     }
+
+    /// Tokens under activations queued in one group: those whose activation ended are
+    /// refused (the store writes nothing of that group), and the others go in the next group.
+    @Test func aTokenWhoseActivationEndedLeavesItsGroupToTheOthers() async throws {
+        let store = StuckStore()
+        func window(_ id: String, _ state: ActivationState) -> ActivationRecord {
+            ActivationRecord(id: id, state: state, holder: "corp:alice", upstream: "corp", role: "db-admin", clientID: "tessera-cli",
+                             windowSeconds: 1800, startsAt: testNow, endsAt: testNow.addingTimeInterval(1800), createdAt: testNow, updatedAt: testNow)
+        }
+        _ = try await store.committed.commit(ActivationChange(activations: [window("act-live", .active), window("act-ended", .ended)],
+                                                              time: testNow)) { _ in [] }
+        let audit = AuditLog(store: store, timeSource: ManualTimeSource(testNow))
+        let held = Task { try await audit.record(AuditEvent("test.held", outcome: .success)) }
+        try await Task.sleep(for: .milliseconds(50))
+        let tokens = (0..<10).map { index in
+            IssuedTokenRecord(jwtID: "jti-\(index)", subject: "corp:alice", clientID: "tessera-cli", audiences: ["https://db"], scope: nil,
+                              keyID: "k", issuedAt: testNow, expiresAt: testNow.addingTimeInterval(600),
+                              activationID: index.isMultiple(of: 2) ? "act-live" : "act-ended")
+        }
+        let outcomes = tokens.map { token in
+            Task { () -> (any Error)? in
+                do {
+                    try await audit.record(AuditChain.Prepared(AuditEvent("token.issued", outcome: .success), issuedToken: token,
+                                                               countsOnActivation: true))
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        store.answerAgain()
+        _ = try await held.value
+        for (token, outcome) in zip(tokens, outcomes) {
+            let error = await outcome.value
+            if token.activationID == "act-live" {
+                #expect(error == nil, "\(token.jwtID) under the live activation was refused: \(String(describing: error))")
+            } else {
+                #expect((error as? ActivationNoLongerCovers)?.jwtIDs.contains(token.jwtID) == true,
+                        "\(token.jwtID) under the ended activation: \(String(describing: error))")
+            }
+        }
+        let entries = try await store.committed.auditEntries(after: 0, limit: 100)
+        #expect(entries.compactMap(\.issuedToken?.jwtID).sorted() == ["jti-0", "jti-2", "jti-4", "jti-6", "jti-8"])
+        #expect(AuditChain.verify(entries, after: nil).isSuccess)
+        #expect(await store.committed.activation(id: "act-live")?.tokens == 5)
+        #expect(await store.committed.activation(id: "act-ended")?.tokens == 0)
+    }
 }
 
 extension Result {

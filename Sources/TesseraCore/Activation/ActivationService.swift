@@ -248,25 +248,6 @@ public struct ActivationService: Sendable {
     }
 }
 
-/// A request or activation: each transition writes the next version over the current one.
-protocol VersionedRecord {
-    var version: Int64 { get set }
-    var updatedAt: Date { get set }
-}
-
-extension VersionedRecord {
-    /// The version a transition at `now` writes over this one (the compare-and-swap expects
-    /// `version - 1` in the store).
-    func nextVersion(at now: Date) -> Self {
-        var next = self
-        next.version += 1
-        next.updatedAt = now
-        return next
-    }
-}
-
-extension ActivationRequestRecord: VersionedRecord {}
-extension ActivationRecord: VersionedRecord {}
 
 /// RFC 3339 in UTC with seconds, as the API and notifications write times.
 func rfc3339(_ date: Date) -> String {

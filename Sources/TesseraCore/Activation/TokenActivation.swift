@@ -54,11 +54,17 @@ extension ActivationService {
         }
     }
 
-    /// Records a token minted under an existing activation, with its `token.issued` entry: the
-    /// activation's token count moves by a compare-and-swap, which fails (and is retried on
-    /// the new version) when the window changed meanwhile; a window that ended or no longer
-    /// covers the token refuses it. The first token of a `first_token` window starts it.
-    public func recordToken(_ token: AuditChain.Prepared, expiresAt: Date, under id: String) async throws(OAuthError) {
+    /// Records a token minted under an existing activation, with its `token.issued` entry
+    /// (`issued`), or refuses it when the window ended or no longer covers the token.
+    ///
+    /// While the window is active the token goes with the audit log's next group, whose
+    /// transaction checks that the window still covers it and counts it there
+    /// (`countsOnActivation`): tokens under busy windows share one commit instead of taking
+    /// turns. The first token of a `first_token` window starts it, by a compare-and-swap of
+    /// its own, retried on the new version when the window changed meanwhile. Errors of the
+    /// audit log itself are passed on as they are.
+    public func recordToken(_ issued: AuditEvent, token: IssuedTokenRecord, under id: String, audit: AuditLog) async throws {
+        let counted = AuditChain.Prepared(issued, issuedToken: token, countsOnActivation: true)
         for _ in 0..<8 {
             let now = timeSource.now()
             let current: ActivationRecord
@@ -67,30 +73,32 @@ extension ActivationService {
             } catch {
                 throw OAuthError(.serverError, error.message)
             }
-            var next = current.nextVersion(at: now)
-            next.tokens += 1
-            var change = ActivationTransition(activations: [next])
-            switch current.state {
-            case .approved where (current.startBy ?? .distantPast) > now:
-                next.state = .active
-                next.startsAt = now
-                next.endsAt = now.addingTimeInterval(TimeInterval(current.windowSeconds))
-                next.startBy = nil
-                change.activations = [next]
-                started(next, into: &change, now: now)
-            case .active where (current.endsAt ?? .distantPast) >= expiresAt:
-                break
-            default:
+            if current.covers(tokenExpiringAt: token.expiresAt) {
+                do {
+                    try await audit.record(counted)
+                    return
+                } catch is ActivationNoLongerCovers {
+                    continue  // it ended (or was cut short) meanwhile: read what it is now
+                }
+            }
+            guard current.state == .approved, (current.startBy ?? .distantPast) > now else {
                 throw OAuthError(.accessDenied, "activation \(id) is \(current.state.rawValue) or its window has ended; ask for the role again",
                                  status: 403)
             }
+            var next = current.nextVersion(at: now)
+            next.tokens += 1
+            next.state = .active
+            next.startsAt = now
+            next.endsAt = now.addingTimeInterval(TimeInterval(current.windowSeconds))
+            next.startBy = nil
+            var change = ActivationTransition(activations: [next])
+            started(next, into: &change, now: now)
             do {
-                if try await commit(change, at: now, extra: [token]) { return }
+                if try await commit(change, at: now, extra: [AuditChain.Prepared(issued, issuedToken: token)]) { return }
             } catch {
                 throw OAuthError(.serverError, "the token could not be recorded in the audit log, so it was not issued; try again")
             }
         }
-        // Contention, not a fault: many tokens at once under one activation. The client may retry.
         throw OAuthError(.temporarilyUnavailable, "activation \(id) kept changing while the token was issued; try again", status: 503)
     }
 }

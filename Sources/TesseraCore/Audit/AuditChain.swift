@@ -21,14 +21,18 @@ public enum AuditChain {
         /// The activation the event opens and the notifications it causes, stored in the same write.
         public let openedActivation: ActivationRecord?
         public let notifications: [OutboxNotification]
+        /// The token is issued under an activation recorded before, which must still cover
+        /// it when the entry commits (`SealedAuditEntry.countsOnActivation`).
+        public let countsOnActivation: Bool
 
         public init(_ event: AuditEvent, issuedToken: IssuedTokenRecord? = nil, openedActivation: ActivationRecord? = nil,
-                    notifications: [OutboxNotification] = []) {
+                    notifications: [OutboxNotification] = [], countsOnActivation: Bool = false) {
             self.event = event
             self.content = AuditChain.canonicalContent(event)
             self.issuedToken = issuedToken
             self.openedActivation = openedActivation
             self.notifications = notifications
+            self.countsOnActivation = countsOnActivation
         }
     }
 
@@ -52,7 +56,7 @@ public enum AuditChain {
                                     clientID: event.actor.clientID, role: event.target["role"]?.stringValue,
                                     outcome: event.outcome.rawValue, body: body, hash: hash,
                                     issuedToken: prepared.issuedToken, openedActivation: prepared.openedActivation,
-                                    notifications: prepared.notifications)
+                                    notifications: prepared.notifications, countsOnActivation: prepared.countsOnActivation)
         }
     }
 

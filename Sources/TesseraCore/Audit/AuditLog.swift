@@ -98,12 +98,39 @@ public actor AuditLog {
                 }
                 metrics?.auditCommitted(events.map(\.event), duration: ContinuousClock.now - started)
                 for (entry, sealedEntry) in zip(batch, sealed) { resume(entry.waiter, with: .success(sealedEntry)) }
+            } catch let refused as ActivationNoLongerCovers {
+                // Nothing was written: the callers whose activation ended are told, and the
+                // rest go first in the next group.
+                var (kept, dropped) = Self.split(batch, refusing: refused.jwtIDs)
+                // A store naming none of the group's tokens would be asked forever: all fail.
+                if dropped.isEmpty { (kept, dropped) = ([], batch) }
+                for entry in dropped { resume(entry.waiter, with: .failure(refused)) }
+                pending.insert(contentsOf: kept, at: 0)
             } catch {
                 metrics?.auditFailed(entries: events.count)
                 for entry in batch { resume(entry.waiter, with: .failure(error)) }
             }
         }
         flushing = false
+    }
+
+    /// `batch` without the callers one of whose entries carries a token in `jwtIDs` (with all
+    /// of their entries: a caller's entries are written together or not at all).
+    private static func split(_ batch: [Pending], refusing jwtIDs: Set<String>) -> (kept: [Pending], dropped: [Pending]) {
+        var callers: [[Pending]] = []
+        for entry in batch {
+            if entry.waiter != nil || callers.isEmpty { callers.append([entry]) } else { callers[callers.count - 1].append(entry) }
+        }
+        var kept: [Pending] = []
+        var dropped: [Pending] = []
+        for entries in callers {
+            if entries.contains(where: { $0.event.issuedToken.map { jwtIDs.contains($0.jwtID) } ?? false }) {
+                dropped += entries
+            } else {
+                kept += entries
+            }
+        }
+        return (kept, dropped)
     }
 
     /// Resumes a waiter unless its deadline already did.
