@@ -140,7 +140,7 @@ public struct TokenEndpoint: Sendable {
                                                                       notifications: notifications)] + events.map { AuditChain.Prepared($0) })
             case .use(let activation)?:
                 guard let activations else { throw OAuthError(.serverError, "activations are not available") }
-                try await activations.recordToken(issued, token: record, under: activation.id, audit: audit)
+                try await activations.recordToken(issued, token: record, under: activation, audit: audit)
             }
         } catch let error as OAuthError {
             throw error
@@ -160,9 +160,9 @@ public struct TokenEndpoint: Sendable {
             "tessera.jti": .string(minted.jwtID),
             "tessera.kid": .string(minted.keyID),
             "tessera.audience": .string(decision.audiences.joined(separator: " ")),
-            "tessera.lifetime": .stringConvertible(decision.lifetimeSeconds),
+            "tessera.lifetime": .stringConvertible(minted.lifetimeSeconds),
         ])
-        return TokenResponse(accessToken: minted.token, tokenType: "Bearer", expiresIn: decision.lifetimeSeconds,
+        return TokenResponse(accessToken: minted.token, tokenType: "Bearer", expiresIn: minted.lifetimeSeconds,
                              scope: minted.claims.scope, issuedTokenType: decision.issuedTokenType)
     }
 

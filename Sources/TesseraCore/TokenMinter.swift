@@ -24,6 +24,12 @@ public struct TokenGrantDecision: Sendable {
     /// The activation the token is issued under (token exchange), and what issuing it writes.
     public var activation: TokenActivation?
 
+    /// The end of the active window the token is issued under, which it may not outlive.
+    public var expiresNoLaterThan: Date? {
+        guard case .use(let window)? = activation, window.state == .active else { return nil }
+        return window.endsAt
+    }
+
     public init(subject: String, clientID: String, audiences: [String], scopes: [String], lifetimeSeconds: Int,
                 extensions: [String: JSONValue] = [:], typeHeader: String = JWSSigner.accessTokenType, role: String? = nil,
                 auditDetails: [String: JSONValue] = [:], issuedTokenType: String? = nil, signingAlgorithm: SignatureAlgorithm? = nil) {
@@ -49,6 +55,9 @@ public struct MintedToken: Sendable {
     public let issuedAt: Date
     public let expiresAt: Date
     public let claims: AccessTokenClaims
+
+    /// What `expires_in` says: the decision's lifetime, or less where the window ends first.
+    public var lifetimeSeconds: Int { Int(expiresAt.timeIntervalSince(issuedAt)) }
 }
 
 /// Turns a grant decision into a signed RFC 9068 access token with the current key of its algorithm.
@@ -74,7 +83,12 @@ public struct TokenMinter: Sendable {
     public func mint(_ decision: TokenGrantDecision) throws(OAuthError) -> MintedToken {
         let now = timeSource.now()
         let issuedAt = Int64(now.timeIntervalSince1970.rounded(.down))
-        let expiresAt = issuedAt + Int64(decision.lifetimeSeconds)
+        var expiresAt = issuedAt + Int64(decision.lifetimeSeconds)
+        // The decision counted the window's rest from its own clock reading; a second boundary
+        // passed since must not carry the token past the window's end.
+        if let windowEnd = decision.expiresNoLaterThan {
+            expiresAt = min(expiresAt, Int64(windowEnd.timeIntervalSince1970.rounded(.down)))
+        }
         // 128 random bits (RFC 9068 §2.2 asks for a unique identifier; RFC 7519 §4.1.7 for a
         // negligible collision probability).
         let jti = Base64URL.encode(random.bytes(count: 16))

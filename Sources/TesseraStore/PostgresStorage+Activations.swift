@@ -181,11 +181,24 @@ extension PostgresStorage {
             let activation = try StoredDocument.decode(ActivationRecord.self, document, table: "activations")
             current[activation.id] = activation
         }
-        for activation in try ActivationTokenCount.counted(entries, current: current) {
-            guard try await write(activation: activation, document: try StoredDocument.encode(activation), on: connection, logger: logger)
-            else {
-                throw StoreError("activations: activation \(activation.id) changed under its row lock")
-            }
+        let counted = try ActivationTokenCount.counted(entries, current: current)
+        guard !counted.isEmpty else { return }
+        // One statement for the group's activations: only the version and the document move.
+        var binds = PostgresBindings(capacity: counted.count * 3)
+        var values: [String] = []
+        for activation in counted {
+            values.append("($\(binds.count + 1), $\(binds.count + 2)::BIGINT, $\(binds.count + 3))")
+            binds.append(activation.id)
+            binds.append(activation.version)
+            binds.append(try StoredDocument.encode(activation))
+        }
+        let updated = try await connection.query(PostgresQuery(unsafeSQL: """
+            UPDATE activations SET version = counted.version, document = counted.document
+            FROM (VALUES \(values.joined(separator: ", "))) AS counted (id, version, document)
+            WHERE activations.id = counted.id AND activations.version = counted.version - 1 RETURNING 1
+            """, binds: binds), logger: logger).collect()
+        guard updated.count == counted.count else {
+            throw StoreError("activations: an activation changed under its row lock")
         }
     }
 

@@ -5,10 +5,12 @@ import Synchronization
 /// The approval workflow's tables in the embedded store. A transition is one `BEGIN
 /// IMMEDIATE` transaction: the write lock is taken first, so the version checks, the audit
 /// entries (sealed on the head read inside it) and the outbox rows commit together or not at all.
+/// Reads take the reader connection: a version read there is at worst one that a transition
+/// has since replaced, which its compare-and-swap then refuses.
 extension SQLiteStorage {
     public func activationRequest(id: String) async throws -> ActivationRequestRecord? {
-        try await gate.run {
-            let rows = try await self.connection.query("SELECT document FROM activation_requests WHERE id = ?", [.text(id)])
+        try await read { connection in
+            let rows = try await connection.query("SELECT document FROM activation_requests WHERE id = ?", [.text(id)])
             return try rows.first.map { try Self.document(ActivationRequestRecord.self, $0, table: "activation_requests") }
         }
     }
@@ -21,14 +23,14 @@ extension SQLiteStorage {
         filter.deadline(dueBy: query.dueBy)
         filter.after(query.after)
         let (sql, binds) = filter.select(from: "activation_requests", limit: query.limit)
-        return try await gate.run {
-            try await self.connection.query(sql, binds).map { try Self.document(ActivationRequestRecord.self, $0, table: "activation_requests") }
+        return try await read { connection in
+            try await connection.query(sql, binds).map { try Self.document(ActivationRequestRecord.self, $0, table: "activation_requests") }
         }
     }
 
     public func activation(id: String) async throws -> ActivationRecord? {
-        try await gate.run {
-            let rows = try await self.connection.query("SELECT document FROM activations WHERE id = ?", [.text(id)])
+        try await read { connection in
+            let rows = try await connection.query("SELECT document FROM activations WHERE id = ?", [.text(id)])
             return try rows.first.map { try Self.document(ActivationRecord.self, $0, table: "activations") }
         }
     }
@@ -42,8 +44,8 @@ extension SQLiteStorage {
         if query.awaitingReview { filter.conditions.append("awaiting_review = 1") }
         filter.after(query.after)
         let (sql, binds) = filter.select(from: "activations", limit: query.limit)
-        return try await gate.run {
-            try await self.connection.query(sql, binds).map { try Self.document(ActivationRecord.self, $0, table: "activations") }
+        return try await read { connection in
+            try await connection.query(sql, binds).map { try Self.document(ActivationRecord.self, $0, table: "activations") }
         }
     }
 
@@ -130,9 +132,19 @@ extension SQLiteStorage {
                                                   chunk.map { .text($0) })
             current += try rows.map { try document(ActivationRecord.self, $0, table: "activations") }
         }
-        for activation in try ActivationTokenCount.counted(entries, current: Dictionary(current.map { ($0.id, $0) }) { first, _ in first }) {
-            guard try await write(activation: activation, document: try StoredDocument.encode(activation), on: connection) else {
-                throw StoreError("activations: activation \(activation.id) changed inside a transaction")
+        let counted = try ActivationTokenCount.counted(entries, current: Dictionary(current.map { ($0.id, $0) }) { first, _ in first })
+        // One statement for the group's activations: only the version and the document move.
+        for chunk in chunks(counted) {
+            let binds = try chunk.flatMap { activation -> [SQLiteData] in
+                [.text(activation.id), integer(activation.version), .text(try StoredDocument.encode(activation))]
+            }
+            _ = try await connection.query("""
+                WITH counted (id, version, document) AS (VALUES \(placeholders(rows: chunk.count, columns: 3)))
+                UPDATE activations SET version = counted.version, document = counted.document FROM counted
+                WHERE activations.id = counted.id AND activations.version = counted.version - 1
+                """, binds)
+            guard try await changes(connection) == chunk.count else {
+                throw StoreError("activations: an activation changed inside a transaction")
             }
         }
     }

@@ -6,13 +6,19 @@ import Synchronization
 /// The embedded store of a single node: one SQLite file in the data folder, in WAL mode with
 /// `synchronous=FULL`, so a committed transaction survives a crash or power loss.
 ///
-/// Every operation goes through one connection, one at a time (`SerialGate`); durability costs
-/// one fsync per transaction, which the audit log amortises by appending in groups.
+/// Every write goes through one connection, one at a time (`SerialGate`); durability costs
+/// one fsync per transaction, which the audit log amortises by appending in groups. Reads on
+/// the request path (activations, requests) have a second connection of their own: in WAL mode
+/// a reader sees every transaction committed before its statement began and never waits for
+/// the writer, so a token exchange's lookups do not queue behind a group's fsync.
 public final class SQLiteStorage: MigratedStorage {
     public static let fileName = "tessera.sqlite"
 
     let connection: SQLiteConnection
     let gate = SerialGate()
+    /// The read-only connection (`PRAGMA query_only`), one statement at a time.
+    private let reader: SQLiteConnection
+    private let readerGate = SerialGate()
     /// When expired assertion jtis are next deleted.
     private let nextAssertionPrune = Mutex(Date.distantPast)
     static let assertionPruneInterval: TimeInterval = 60
@@ -21,9 +27,16 @@ public final class SQLiteStorage: MigratedStorage {
     let headCache = Mutex<AuditChainHead??>(nil)
     public let path: String
 
-    private init(connection: SQLiteConnection, path: String) {
+    private init(connection: SQLiteConnection, reader: SQLiteConnection, path: String) {
         self.connection = connection
+        self.reader = reader
         self.path = path
+    }
+
+    /// Runs `body` on the reader connection: for single statements that only read, whose
+    /// answer may be any state committed before they began.
+    func read<T: Sendable>(_ body: @Sendable @escaping (SQLiteConnection) async throws -> T) async throws -> T {
+        try await readerGate.run { try await body(self.reader) }
     }
 
     /// Opens (creating if needed) the database in `directory` and applies pending migrations.
@@ -50,19 +63,26 @@ public final class SQLiteStorage: MigratedStorage {
         while true {
             attempt += 1
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            let storage = SQLiteStorage(connection: connection, path: path)
+            var reader: SQLiteConnection?
             do {
                 _ = try await connection.query("PRAGMA busy_timeout=100")
                 _ = try await connection.query("PRAGMA journal_mode=WAL")
                 _ = try await connection.query("PRAGMA synchronous=FULL")
+                let opened = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+                reader = opened
+                _ = try await opened.query("PRAGMA query_only=ON")
+                let storage = SQLiteStorage(connection: connection, reader: opened, path: path)
                 try await storage.migrate()
                 _ = try await connection.query("PRAGMA busy_timeout=5000")
+                _ = try await opened.query("PRAGMA busy_timeout=5000")
                 return storage
             } catch let error as SQLiteError where error.reason == .busy && ContinuousClock.now < deadline {
+                try? await reader?.close()
                 try? await connection.close()
                 // A random, growing pause: two openers retrying in step would collide forever.
                 try await Task.sleep(for: .milliseconds(Int.random(in: 10...50) * min(attempt, 10)))
             } catch {
+                try? await reader?.close()
                 try? await connection.close()
                 throw StoreError("\(path): cannot open the store: \(error)")
             }
@@ -70,6 +90,7 @@ public final class SQLiteStorage: MigratedStorage {
     }
 
     public func close() async throws {
+        try await reader.close()
         try await connection.close()
     }
 

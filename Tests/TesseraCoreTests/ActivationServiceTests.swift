@@ -95,7 +95,7 @@ struct ActivationServiceTests {
         func recordToken(expiresAt: Date, under id: String) async throws {
             let token = IssuedTokenRecord(jwtID: "jti_\(UUID())", subject: "corp:alice", clientID: "tessera-cli", audiences: ["https://db"],
                                           scope: nil, keyID: "k", issuedAt: now, expiresAt: expiresAt, activationID: id)
-            try await service.recordToken(AuditEvent("token.issued", outcome: .success), token: token, under: id,
+            try await service.recordToken(AuditEvent("token.issued", outcome: .success), token: token, under: try await service.activation(id),
                                           audit: AuditLog(store: store, timeSource: clock))
         }
 

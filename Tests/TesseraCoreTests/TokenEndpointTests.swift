@@ -35,6 +35,26 @@ struct TokenEndpointTests {
         return try verifier.verify(token, keys: keys.verificationKeys, now: testNow).claims
     }
 
+    /// The exchange counts the rest of the window from its own clock reading; the token is
+    /// signed a moment later. When a second boundary passes in between, the token still ends
+    /// with the window, not a second after it (it was refused then as outliving the window).
+    @Test func aTokenSignedASecondAfterItsDecisionStillEndsWithItsWindow() throws {
+        let decided = Date(timeIntervalSince1970: 1_800_000_000.9)
+        let windowEnd = decided.addingTimeInterval(100.05)
+        let window = ActivationRecord(id: "act-1", state: .active, holder: "corp:alice", upstream: "corp", role: "db-admin",
+                                      clientID: "tessera-cli", windowSeconds: 3600, startsAt: windowEnd.addingTimeInterval(-3600),
+                                      endsAt: windowEnd, createdAt: decided, updatedAt: decided)
+        var decision = TokenGrantDecision(subject: "corp:alice", clientID: "tessera-cli", audiences: ["https://db"], scopes: [],
+                                          lifetimeSeconds: Int(windowEnd.timeIntervalSince(decided).rounded(.down)))
+        decision.activation = .use(window)
+        let signed = try TokenMinter(issuer: testIssuer, keys: keys, timeSource: ManualTimeSource(decided.addingTimeInterval(0.1))).mint(decision)
+        #expect(signed.expiresAt <= windowEnd, "the token outlives its window: \(signed.expiresAt) > \(windowEnd)")
+        #expect(signed.lifetimeSeconds == 99 && signed.claims.expiresAt - signed.claims.issuedAt == 99, "expires_in follows the token")
+        decision.activation = nil
+        let unbounded = try TokenMinter(issuer: testIssuer, keys: keys, timeSource: ManualTimeSource(decided.addingTimeInterval(0.1))).mint(decision)
+        #expect(unbounded.lifetimeSeconds == 100, "a token under no window keeps its whole lifetime")
+    }
+
     @Test func issuesAnRFC9068AccessToken() async throws {
         let response = try await request([("grant_type", "client_credentials"), ("scope", "read")])
         #expect(response.tokenType == "Bearer")

@@ -63,15 +63,24 @@ extension ActivationService {
     /// turns. The first token of a `first_token` window starts it, by a compare-and-swap of
     /// its own, retried on the new version when the window changed meanwhile. Errors of the
     /// audit log itself are passed on as they are.
-    public func recordToken(_ issued: AuditEvent, token: IssuedTokenRecord, under id: String, audit: AuditLog) async throws {
+    ///
+    /// `read` is the activation as the exchange found it: the first attempt builds on it (the
+    /// store checks it again as it writes), later ones on a fresh read.
+    public func recordToken(_ issued: AuditEvent, token: IssuedTokenRecord, under read: ActivationRecord, audit: AuditLog) async throws {
+        let id = read.id
         let counted = AuditChain.Prepared(issued, issuedToken: token, countsOnActivation: true)
+        var known: ActivationRecord? = read
         for _ in 0..<8 {
             let now = timeSource.now()
             let current: ActivationRecord
-            do {
-                current = try await activation(id)
-            } catch {
-                throw OAuthError(.serverError, error.message)
+            if let first = known.take() {
+                current = first
+            } else {
+                do {
+                    current = try await activation(id)
+                } catch {
+                    throw OAuthError(.serverError, error.message)
+                }
             }
             if current.covers(tokenExpiringAt: token.expiresAt) {
                 do {

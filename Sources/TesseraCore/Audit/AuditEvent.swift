@@ -57,7 +57,7 @@ extension AuditEvent {
             "client_id": .string(decision.clientID),
             "audiences": .array(decision.audiences.map(JSONValue.string)),
             "scopes": .array(decision.scopes.map(JSONValue.string)),
-            "lifetime_seconds": .number(Double(decision.lifetimeSeconds)),
+            "lifetime_seconds": .number(Double(minted.lifetimeSeconds)),
             "grant_type": .string(grantType),
         ]) { $1 })
     }
