@@ -108,6 +108,7 @@ extension ActivationService {
                 throw OAuthError(.serverError, "the token could not be recorded in the audit log, so it was not issued; try again")
             }
         }
+        // Contention, not a fault: many tokens at once under one activation. The client may retry.
         throw OAuthError(.temporarilyUnavailable, "activation \(id) kept changing while the token was issued; try again", status: 503)
     }
 }
