@@ -36,6 +36,18 @@ struct AuditLogTests {
             + #""reasons":[],"target":{"index":1}},"sequence":1,"time":"2027-01-15T08:00:00.000Z"}"#)
     }
 
+    /// The hashes as `hashlib.sha256(previous digest + body)` computes them (Python, not this
+    /// code): the group's second entry chains on the first's digest, the first on 32 zero bytes.
+    @Test func chainsAGroupToHashesComputedElsewhere() {
+        let sealed = AuditChain.seal([AuditChain.Prepared(event(1)), AuditChain.Prepared(event(2))], after: nil, time: testNow)
+        #expect(sealed.map(\.hash) == ["0d321acca488fc36090ffcc7b29fe18a2614eafe345e7ed556a4d805d2a79c37",
+                                       "cb6607b1f2d057f9f353785bfd6a59b53bf01b130fbfd71acea7c343be3e0c03"])
+        // Sealed after the first alone, the second gets the same hash: a group continues from a
+        // head exactly as from its own first entry.
+        let after = AuditChain.seal([AuditChain.Prepared(event(2))], after: sealed[0].head, time: testNow)
+        #expect(after.map(\.hash) == [sealed[1].hash])
+    }
+
     @Test func concurrentRecordsAreGroupedIntoOneValidChain() async throws {
         let store = InMemoryStorage()
         let log = AuditLog(store: store, timeSource: ManualTimeSource(testNow))

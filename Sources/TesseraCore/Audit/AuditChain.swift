@@ -41,7 +41,9 @@ public enum AuditChain {
     /// (sorted keys, no whitespace), so one entry has exactly one byte string.
     public static func seal(_ events: [Prepared], after head: AuditChainHead?, time: Date) -> [SealedAuditEntry] {
         var sequence = head?.sequence ?? 0
-        var previous = head?.hash ?? genesisHash
+        // The previous hash as bytes, parsed from hex once per group: each entry's digest is
+        // the next one's prefix as it is. Sealing is the group's one serial step.
+        var previous = hexBytes(head?.hash ?? genesisHash) ?? []
         let milliseconds = time.millisecondsSince1970
         let stamped = Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000)
         // One timestamp for the whole group, formatted once: formatting costs microseconds.
@@ -49,8 +51,8 @@ public enum AuditChain {
         return events.map { prepared in
             sequence += 1
             let body = #"{"entry":\#(prepared.content),"sequence":\#(sequence),"time":"\#(timeText)"}"#
-            let hash = chainHash(previous: previous, body: body)
-            previous = hash
+            previous = chainDigest(previous: previous, body: body)
+            let hash = hex(previous)
             let event = prepared.event
             return SealedAuditEntry(sequence: sequence, time: stamped, event: event.event, subject: event.actor.subject,
                                     clientID: event.actor.clientID, role: event.target["role"]?.stringValue,
@@ -61,8 +63,14 @@ public enum AuditChain {
     }
 
     static func chainHash(previous: String, body: String) -> String {
-        let previousBytes = hexBytes(previous) ?? []
-        return hex(SHA256.hash(previousBytes + Array(body.utf8)))
+        hex(chainDigest(previous: hexBytes(previous) ?? [], body: body))
+    }
+
+    /// `SHA-256(previous || body)`, hashing one buffer built in place.
+    private static func chainDigest(previous: [UInt8], body: String) -> [UInt8] {
+        var input = previous
+        input.append(contentsOf: body.utf8)
+        return input.withUnsafeBytes { SHA256.hash(buffer: $0) }
     }
 
     /// The event's content as canonical JSON: sorted keys, no whitespace, integers without
