@@ -55,6 +55,45 @@ struct SQLiteStorageTests {
         try await second.close()
     }
 
+    /// The request path's reads (activations, requests) take the reader connection: while the
+    /// writer holds a transaction open (as a group's fsync does), they still answer. Through the
+    /// writer's gate they would wait until the transaction ends.
+    @Test func readsDoNotWaitForAnOpenWriteTransaction() async throws {
+        let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let storage = try await SQLiteStorage.open(directory: directory, logger: .forCurrentTest())
+        let (entered, enteredSignal) = AsyncStream<Void>.makeStream()
+        let (released, releaseSignal) = AsyncStream<Void>.makeStream()
+        let writer = Task {
+            try await storage.transaction { _ in
+                enteredSignal.yield()
+                for await _ in released {}
+            }
+        }
+        for await _ in entered { break }
+        let answered = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                let activation = try? await storage.activation(id: "a")
+                let request = try? await storage.activationRequest(id: "r")
+                return activation == .some(nil) && request == .some(nil)
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                // Let the writer finish, so reads stuck behind it end too and the test fails
+                // instead of hanging.
+                releaseSignal.finish()
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        releaseSignal.finish()
+        try await writer.value
+        #expect(answered, "reads waited for the open write transaction (or failed)")
+        try await storage.close()
+    }
+
     @Test func twoWritersOnOneFileKeepOneChain() async throws {
         let directory = NSTemporaryDirectory() + "tessera-sqlite-\(UUID())"
         let first = try await SQLiteStorage.open(directory: directory, logger: .forCurrentTest())
