@@ -62,8 +62,13 @@ struct ServerFixture {
     }
 
     var settings: ServerSettings {
-        ServerSettings(host: "127.0.0.1", port: 0, issuer: IssuerConfiguration(
-            issuer: testIssuer, keysDirectory: root + "/keys", policiesDirectory: root + "/policies", dataDirectory: root + "/data"))
+        var issuer = IssuerConfiguration(issuer: testIssuer, keysDirectory: root + "/keys", policiesDirectory: root + "/policies",
+                                         dataDirectory: root + "/data")
+        // A full suite on two cores can hold a fresh store's first write past the 5 s default
+        // (CI once answered a client assertion's jti check 503 that way); the tests of the
+        // deadline itself set their own.
+        issuer.storeTimeout = .seconds(60)
+        return ServerSettings(host: "127.0.0.1", port: 0, issuer: issuer)
     }
 
     func application() async throws -> some ApplicationProtocol {
