@@ -89,9 +89,8 @@ public struct TokenMinter: Sendable {
         if let windowEnd = decision.expiresNoLaterThan {
             expiresAt = min(expiresAt, Int64(windowEnd.timeIntervalSince1970.rounded(.down)))
         }
-        // 128 random bits (RFC 9068 §2.2 asks for a unique identifier; RFC 7519 §4.1.7 for a
-        // negligible collision probability).
-        let jti = Base64URL.encode(random.bytes(count: 16))
+        // Unique (RFC 9068 §2.2), and ordered by time for the store's index (`TokenIdentifier`).
+        let jti = TokenIdentifier.make(time: now, random: random.bytes(count: TokenIdentifier.randomByteCount))
         let claims = AccessTokenClaims(
             issuer: issuer, subject: decision.subject, audiences: decision.audiences, expiresAt: expiresAt,
             issuedAt: issuedAt, jwtID: jti, clientID: decision.clientID,

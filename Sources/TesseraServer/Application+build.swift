@@ -44,10 +44,15 @@ public struct ServerSettings: Sendable {
 /// `servesMetrics` false leaves `/metrics` to a listener of its own (`buildMetricsApplication`).
 public func buildRouter(for issuer: Issuer, maximumInFlight: Int = ServerSettings.defaultMaximumInFlight,
                         servesMetrics: Bool = true) -> Router<TesseraRequestContext> {
+    buildRouter(for: issuer, maximumInFlight: maximumInFlight, inFlight: InFlightCount(), servesMetrics: servesMetrics)
+}
+
+/// The same, counting requests in flight in `inFlight` (shared with the fast path's).
+func buildRouter(for issuer: Issuer, maximumInFlight: Int, inFlight: InFlightCount, servesMetrics: Bool) -> Router<TesseraRequestContext> {
     let router = Router(context: TesseraRequestContext.self)
     // Outside the error middleware, so the status counted is the one the client got.
     router.add(middleware: MetricsMiddleware(metrics: issuer.metrics))
-    router.add(middleware: InFlightLimit(limit: maximumInFlight, metrics: issuer.metrics))
+    router.add(middleware: InFlightLimit(limit: maximumInFlight, metrics: issuer.metrics, inFlight: inFlight))
     let routeMethods = RouteMethods()
     router.add(middleware: ErrorMiddleware(routeMethods: routeMethods))
     WellKnownController(issuer: issuer).addRoutes(to: router)
@@ -87,7 +92,9 @@ public func buildApplication(
             logger.error("audit checkpoint failed", metadata: ["tessera.error": .string("\(error)")])
         }
     }
-    let router = buildRouter(for: issuer, maximumInFlight: settings.maximumInFlight, servesMetrics: settings.metricsAddress == nil)
+    let inFlight = InFlightCount()
+    let router = buildRouter(for: issuer, maximumInFlight: settings.maximumInFlight, inFlight: inFlight,
+                             servesMetrics: settings.metricsAddress == nil)
     let maintenance = MaintenanceService(checkpointer: issuer.checkpointer, failureAudit: issuer.failureAudit, storage: storage,
                                          activations: issuer.activations, onCall: issuer.onCall,
                                          datedEntries: [issuer.onCallOverrides.entries, issuer.assignments.entries], timeSource: timeSource,
@@ -109,8 +116,12 @@ public func buildApplication(
     }
     return Application(
         router: router,
-        // A fast path on each connection for the documents resource servers fetch most.
-        server: FastPathHTTP1Channel.builder(documents: WellKnownDocuments(issuer: issuer), metrics: issuer.metrics),
+        // A fast path on each connection for the documents resource servers fetch most and for tokens.
+        server: FastPathHTTP1Channel.builder(FastPath.Answerers(
+            responses: PreparedResponses(documents: WellKnownDocuments(issuer: issuer)),
+            tokens: TokenFastPath(endpoint: issuer.tokenEndpoint, metrics: issuer.metrics, limit: settings.maximumInFlight,
+                                  inFlight: inFlight, logger: logger),
+            metrics: issuer.metrics)),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tessera"),
         // Graceful shutdown runs backwards through this list (after the HTTP server, which
         // Hummingbird adds last), waiting for each: the issuer, which closes the store, goes

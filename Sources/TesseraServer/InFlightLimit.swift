@@ -10,28 +10,32 @@ import TesseraCore
 struct InFlightLimit: RouterMiddleware {
     typealias Context = TesseraRequestContext
     static let exempt: Set<String> = ["/healthz", "/readyz", "/metrics"]
-    static let retryAfterSeconds = 1
 
     let limit: Int
     let metrics: TesseraMetrics
-    private let inFlight = InFlightCount()
+    /// Shared with the fast path's token requests, which count against the same limit.
+    let inFlight: InFlightCount
 
-    init(limit: Int, metrics: TesseraMetrics) {
+    init(limit: Int, metrics: TesseraMetrics, inFlight: InFlightCount = InFlightCount()) {
         self.limit = limit
         self.metrics = metrics
+        self.inFlight = inFlight
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard !Self.exempt.contains(request.uri.path) else { return try await next(request, context) }
         guard inFlight.enter(limit: limit) else {
             metrics.refused(reason: "overload")
-            let body = #"{"error":"temporarily_unavailable","error_description":"the server is at its limit of \#(limit) requests in flight; try again"}"#
-            return Response(status: .serviceUnavailable,
-                            headers: [.contentType: "application/json", .cacheControl: "no-store", .retryAfter: "\(Self.retryAfterSeconds)"],
-                            body: .init(byteBuffer: ByteBuffer(string: body)))
+            let refusal = Self.refusal(limit: limit)
+            return Response(status: .serviceUnavailable, headers: refusal.headerFields, body: .init(byteBuffer: ByteBuffer(bytes: refusal.jsonBody)))
         }
         defer { inFlight.leave() }
         return try await next(request, context)
+    }
+
+    /// The answer past the limit, on the router and on the event loop's fast path.
+    static func refusal(limit: Int) -> OAuthError {
+        OAuthError(.temporarilyUnavailable, "the server is at its limit of \(limit) requests in flight; try again", status: 503)
     }
 }
 

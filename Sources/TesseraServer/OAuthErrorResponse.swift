@@ -13,13 +13,18 @@ extension OAuthError: ResponseGenerator, HTTPResponseError {
     public var status: HTTPResponse.Status { HTTPResponse.Status(code: httpStatus) }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: status, headers: headerFields, body: .init(byteBuffer: ByteBuffer(bytes: jsonBody)))
+    }
+
+    /// The response's header fields, on every path that answers an error (router and fast path).
+    var headerFields: HTTPFields {
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
         if code == .invalidClient {
             // RFC 6749 §5.2: a 401 carries a challenge for the scheme the client may use.
             headers[.wwwAuthenticate] = #"Basic realm="tessera""#
         }
         if code == .temporarilyUnavailable { headers[.retryAfter] = "1" }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: jsonBody)))
+        return headers
     }
 
     var jsonBody: [UInt8] {

@@ -24,26 +24,43 @@ struct TokenController {
                                          forwarded: request.headers[values: Self.forwardedField])
         let response = try await endpoint.handle(form: form, basic: basic, origin: origin, forwarded: forwarded, logger: context.logger)
         let json = response.jsonBytes()
-        return Response(status: .ok,
-                        headers: [.contentType: "application/json", .cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: json)))
+        return Response(status: .ok, headers: Self.successFields, body: .init(byteBuffer: ByteBuffer(bytes: json)))
     }
+
+    /// A token response's header fields (RFC 6749 §5.1: never cached).
+    static let successFields: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"]
 
     /// What every OAuth endpoint reads from a request: the form body (form-encoded only, at most
     /// `maximumBodyBytes`), Basic client credentials if present, and where the request came from.
     static func readForm(_ request: Request, context: TesseraRequestContext) async throws
         -> (FormParameters, (id: String, secret: String)?, AuditActor)
     {
-        guard let contentType = request.headers[.contentType],
+        let contentType = request.headers[.contentType]
+        try checkContentType(contentType, path: request.uri.path)
+        let body = try await request.body.collect(upTo: Self.maximumBodyBytes)
+        return try readForm(body: body, contentType: contentType, authorization: request.headers[.authorization],
+                            userAgent: request.headers[.userAgent], remoteAddress: context.remoteAddress, path: request.uri.path)
+    }
+
+    /// The same from the parts of a request already read (the event loop's fast path has no
+    /// `Request`): header values as received, repeated fields joined with ", " as `HTTPFields` does.
+    static func readForm(body: ByteBuffer, contentType: String?, authorization: String?, userAgent: String?,
+                         remoteAddress: SocketAddress?, path: some StringProtocol) throws(OAuthError)
+        -> (FormParameters, (id: String, secret: String)?, AuditActor)
+    {
+        try checkContentType(contentType, path: path)
+        let form = try FormParameters(urlEncoded: body.readableBytesView)
+        let basic = try authorization.flatMap(Self.basicCredentials)
+        let origin = AuditActor(remoteAddress: remoteAddress?.ipAddress, userAgent: userAgent)
+        return (form, basic, origin)
+    }
+
+    private static func checkContentType(_ contentType: String?, path: some StringProtocol) throws(OAuthError) {
+        guard let contentType,
               contentType.split(separator: ";").first.map(Self.trimmingOWS)?.lowercased() == "application/x-www-form-urlencoded"
         else {
-            throw OAuthError.invalidRequest("\(request.uri.path) takes application/x-www-form-urlencoded bodies only")
+            throw OAuthError.invalidRequest("\(path) takes application/x-www-form-urlencoded bodies only")
         }
-        let body = try await request.body.collect(upTo: Self.maximumBodyBytes)
-        let form = try FormParameters(urlEncoded: body.readableBytesView)
-        let basic = try request.headers[.authorization].flatMap(Self.basicCredentials)
-        let origin = AuditActor(remoteAddress: context.remoteAddress?.ipAddress, userAgent: request.headers[.userAgent])
-        return (form, basic, origin)
     }
 
     /// Drops RFC 9110 optional whitespace (spaces and tabs) at both ends. Foundation's

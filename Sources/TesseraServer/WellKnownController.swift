@@ -5,7 +5,7 @@ import NIOCore
 import TesseraCore
 
 /// Discovery and the JWKS through the router: HEAD, and GETs that arrive while another request
-/// of the same connection is in flight. Other GETs are answered by `WellKnownFastPath` before
+/// of the same connection is in flight. Other GETs are answered by `FastPath` before
 /// they reach the router, with the same answers (`WellKnownDocuments`).
 struct WellKnownController {
     let documents: WellKnownDocuments

@@ -4,7 +4,7 @@ import TesseraCore
 
 /// Discovery (RFC 8414, OpenID Connect Discovery) and the JWKS as HTTP answers, from the
 /// bytes the issuer prepared when it loaded its metadata and keys: the router's routes and the
-/// event-loop fast path (`WellKnownFastPath`) answer with the same status, headers and body.
+/// event-loop fast path (`FastPath`) answer with the same status, headers and body.
 struct WellKnownDocuments: Sendable {
     /// Verifiers may cache the JWKS this long; key rotation pre-publishes keys for longer.
     static let maxAge = Int(KeyTimings.jwksMaxAge)
