@@ -51,6 +51,10 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var held: [HTTPServerRequestPart] = []
     /// A read the pipeline asked for while `issuing`, passed on after it.
     private var readWithheld = false
+    /// Connection events that came while `issuing` (the client closing its side, a graceful
+    /// shutdown, an idle timeout), told to the application after the answer: it knows of no
+    /// request in flight, so it would close the connection before the answer is written.
+    private var withheldEvents: [Any] = []
 
     private enum Answering {
         case document(WellKnownDocuments.Document, path: String, started: ContinuousClock.Instant)
@@ -67,6 +71,14 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             held.append(part)
         } else {
             read(part, context: context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if issuing {
+            withheldEvents.append(event)
+        } else {
+            context.fireUserInboundEventTriggered(event)
         }
     }
 
@@ -170,6 +182,11 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // The application's side takes what it was passed at the end of a read burst.
         if !parts.isEmpty { context.fireChannelReadComplete() }
+        if !issuing {
+            let events = withheldEvents
+            withheldEvents = []
+            for event in events { context.fireUserInboundEventTriggered(event) }
+        }
         if !issuing, readWithheld {
             readWithheld = false
             context.read()

@@ -46,12 +46,13 @@ struct TokenFastPath: Sendable {
                        remoteAddress: remoteAddress, started: ContinuousClock.now, body: ByteBuffer())
     }
 
-    /// Answers `request` and hands the response to `write`: at once when the server is
-    /// at its limit, else from the endpoint's task.
+    /// Answers `request` and hands the response to `write`, always from a task of its own (never
+    /// before `answer` returns, so the connection's handler is not entered twice).
     func answer(_ request: Request, then write: @escaping @Sendable (FastResponse) -> Void) {
         guard inFlight.enter(limit: limit) else {
             metrics.refused(reason: "overload")
-            write(response(to: request, .failure(InFlightLimit.refusal(limit: limit))))
+            let refusal = response(to: request, .failure(InFlightLimit.refusal(limit: limit)))
+            Task { write(refusal) }
             return
         }
         Task {

@@ -177,6 +177,22 @@ struct FastPathTests {
         }
     }
 
+    /// A client that closes its side after sending (a half-close) still gets its token, and
+    /// the requests it sent before closing are answered in order.
+    @Test func aHalfClosedConnectionGetsItsAnswersBeforeItCloses() async throws {
+        try await fixture.application().test(.live) { client in
+            let port = try #require(client.port)
+            let host = "Host: 127.0.0.1:\(port)\r\n"
+            let fields = "Content-Type: application/x-www-form-urlencoded\r\nAuthorization: \(fixture.basicAuthorization)\r\n"
+            let requests = Self.tokenRequest(host, fields: fields) + "GET /healthz HTTP/1.1\r\n\(host)\r\n" + Self.tokenRequest(host, fields: fields)
+            let bytes = try await onBlockingThread { try LoopbackSocket.exchange(Array(requests.utf8), port: port, halfClose: true) }
+            let answers = Self.answers(bytes)
+            #expect(answers.map(\.status) == [200, 200, 200], "\(String(decoding: bytes, as: UTF8.self))")
+            #expect(answers.first?.body.contains(#""access_token":""#) == true)
+            #expect(answers.last?.body.contains(#""access_token":""#) == true)
+        }
+    }
+
     @Test func aBodyOverTheLimitIsTheRoutersAnswer() async throws {
         try await fixture.application().test(.live) { client in
             let port = try #require(client.port)

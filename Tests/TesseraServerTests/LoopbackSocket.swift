@@ -11,7 +11,9 @@ enum LoopbackSocket {
         let description: String
     }
 
-    static func exchange(_ request: [UInt8], port: Int, timeoutSeconds: Int = 10) throws -> [UInt8] {
+    /// `halfClose`: shut down the sending side once the request is sent, as a client that has
+    /// nothing more to say does.
+    static func exchange(_ request: [UInt8], port: Int, timeoutSeconds: Int = 10, halfClose: Bool = false) throws -> [UInt8] {
         #if canImport(Glibc)
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
@@ -35,6 +37,7 @@ enum LoopbackSocket {
             guard written > 0 else { throw Failure(description: "send failed") }
             sent += written
         }
+        if halfClose { shutdown(descriptor, Int32(SHUT_WR)) }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
