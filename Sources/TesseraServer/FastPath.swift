@@ -10,8 +10,8 @@ import TesseraCore
 
 /// Answers the two requests that dominate a running server on the event loop that read them,
 /// right after HTTP/1 decoding, without Hummingbird's task, router and middleware chain:
-/// - `GET` of the JWKS and the discovery documents, answered with responses prepared once a second
-///   (through the router each fetch cost about four times what nginx spends on the same file);
+/// - `GET` of the JWKS and the discovery documents, answered with responses prepared once a
+///   second (through the router each fetch cost about four times what nginx spends on the file);
 /// - `POST /token`, handed to the token endpoint in one task, its answer written as it comes
 ///   (the router's request and response plumbing cost as much CPU as the endpoint's own work).
 ///
@@ -21,9 +21,9 @@ import TesseraCore
 /// (what was already read waits in `held`). HTTP/1.0, `Connection` other than `keep-alive`,
 /// `If-None-Match`, `Expect` and token requests without a `Content-Length` within the body
 /// limit go through the router too (it handles closing, upgrades, 304s, `100 Continue`,
-/// chunked and oversized bodies). The answers are the router's own (`WellKnownDocuments`, `TokenEndpoint`,
-/// `OAuthError`), each counted in the request metrics, and token requests count against the
-/// server's limit of requests in flight like every other.
+/// chunked and oversized bodies). The answers are the router's own (`WellKnownDocuments`,
+/// `TokenEndpoint`, `OAuthError`), each counted in the request metrics, and token requests
+/// count against the server's limit of requests in flight like every other.
 final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart

@@ -1,11 +1,12 @@
 import Foundation
 import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import Synchronization
 import TesseraCore
 
-/// The well-known documents' `200 OK` responses (head and body), rebuilt
-/// when a document changes (a key rotation) or the `Date` header's second does.
+/// The well-known documents' `200 OK` responses (head and body), rebuilt when a document
+/// changes (a key rotation) or the `Date` header's second does.
 final class PreparedResponses: Sendable {
     private struct Prepared {
         let second: Int
@@ -32,6 +33,27 @@ final class PreparedResponses: Sendable {
         let response = FastResponse(status: answer.status, fields: answer.headers, body: answerBody, second: second)
         prepared.withLock { $0[document] = Prepared(second: second, body: answerBody, response: response) }
         return response
+    }
+}
+
+/// A response of the fast path: its head (status line and fields, with `Content-Length`, `Date`
+/// and `Server` as Hummingbird adds them to the router's) and its body. Written through the
+/// HTTP/1 encoder, which pairs each response with its request's method (a `HEAD` answered
+/// after it gets no body), so it must see every response of the connection.
+struct FastResponse: Sendable {
+    let head: HTTPResponseHead
+    let body: ByteBuffer
+
+    init(status: HTTPResponse.Status, fields: HTTPFields, body: [UInt8], second: Int = Int(Date().timeIntervalSince1970)) {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(fields.count + 3)
+        for field in fields { headers.add(name: field.name.rawName, value: field.value) }
+        headers.add(name: "Content-Length", value: String(body.count))
+        headers.add(name: "Date", value: HTTPDate.field(second))
+        headers.add(name: "Server", value: "tessera")
+        self.head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status.code, reasonPhrase: status.reasonPhrase),
+                                     headers: headers)
+        self.body = ByteBuffer(bytes: body)
     }
 }
 

@@ -6,9 +6,10 @@ import NIOHTTP1
 import TesseraCore
 
 /// `POST /token` as `FastPath` answers it: the request's fields read off the HTTP/1 head, the
-/// endpoint called in one task, and its answer (a token or an OAuth error) as the response. Everything `TokenController` and the router's middleware do for the same
-/// request happens here too: the same form and credential parsing, the limit of requests in
-/// flight, the request metrics.
+/// endpoint called in one task, and its answer (a token or an OAuth error) as the response.
+/// Everything `TokenController` and the router's middleware do for the same request happens
+/// here too: the same form and credential parsing, the limit of requests in flight, the
+/// request metrics.
 struct TokenFastPath: Sendable {
     static let path = "/token"
 
@@ -84,26 +85,5 @@ struct TokenFastPath: Sendable {
         }
         metrics.request(route: Self.path, method: "POST", status: status, duration: ContinuousClock.now - request.started)
         return response
-    }
-}
-
-/// A response of the fast path: its head (status line and fields, with `Content-Length`, `Date`
-/// and `Server` as Hummingbird adds them to the router's) and its body. Written through the
-/// HTTP/1 encoder, which pairs each response with its request's method (a `HEAD` answered
-/// after it gets no body), so it must see every response of the connection.
-struct FastResponse: Sendable {
-    let head: HTTPResponseHead
-    let body: ByteBuffer
-
-    init(status: HTTPResponse.Status, fields: HTTPFields, body: [UInt8], second: Int = Int(Date().timeIntervalSince1970)) {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(fields.count + 3)
-        for field in fields { headers.add(name: field.name.rawName, value: field.value) }
-        headers.add(name: "Content-Length", value: String(body.count))
-        headers.add(name: "Date", value: HTTPDate.field(second))
-        headers.add(name: "Server", value: "tessera")
-        self.head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status.code, reasonPhrase: status.reasonPhrase),
-                                     headers: headers)
-        self.body = ByteBuffer(bytes: body)
     }
 }
