@@ -56,8 +56,11 @@ struct TokenController {
     }
 
     private static func checkContentType(_ contentType: String?, path: some StringProtocol) throws(OAuthError) {
+        let form = "application/x-www-form-urlencoded"
+        // The exact spelling first: nearly every client sends it, and splitting and lowercasing
+        // it was a percent of a token request.
         guard let contentType,
-              contentType.split(separator: ";").first.map(Self.trimmingOWS)?.lowercased() == "application/x-www-form-urlencoded"
+              contentType == form || contentType.split(separator: ";").first.map(Self.trimmingOWS)?.lowercased() == form
         else {
             throw OAuthError.invalidRequest("\(path) takes application/x-www-form-urlencoded bodies only")
         }

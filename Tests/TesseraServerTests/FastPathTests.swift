@@ -193,6 +193,22 @@ struct FastPathTests {
         }
     }
 
+    /// The form's media type in any case and with parameters (RFC 9110 §8.3.1), and nothing that
+    /// only begins like it.
+    @Test func theFormMediaTypeIsMatchedLikeTheRouterDoes() async throws {
+        try await fixture.application().test(.live) { client in
+            let port = try #require(client.port)
+            let host = "Host: 127.0.0.1:\(port)\r\n"
+            let types = ["application/x-www-form-urlencoded", "Application/X-WWW-Form-Urlencoded ; charset=utf-8",
+                         "application/x-www-form-urlencodedx", "application/json"]
+            let requests = types.map {
+                Self.tokenRequest(host, fields: "Content-Type: \($0)\r\nAuthorization: \(fixture.basicAuthorization)\r\n")
+            }.joined() + "GET /healthz HTTP/1.1\r\n\(host)Connection: close\r\n\r\n"
+            let answers = Self.answers(try await onBlockingThread { try LoopbackSocket.exchange(Array(requests.utf8), port: port) })
+            #expect(answers.map(\.status) == [200, 200, 400, 400, 200])
+        }
+    }
+
     @Test func aBodyOverTheLimitIsTheRoutersAnswer() async throws {
         try await fixture.application().test(.live) { client in
             let port = try #require(client.port)
