@@ -29,11 +29,7 @@ public struct ClientsFileEditor {
     }
 
     private func read() throws(PolicyError) -> String {
-        do {
-            return try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw PolicyError(SourceLocation(file: path), field: nil, "cannot read the file: \(error.localizedDescription)")
-        }
+        try PolicyBundle.readPolicyFile(path)
     }
 
     private func write(_ text: String) throws(PolicyError) {

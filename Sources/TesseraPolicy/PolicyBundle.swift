@@ -79,11 +79,7 @@ public struct PolicyBundle: Sendable, Hashable {
     static func readFile(_ name: String, in directory: String) throws(PolicyError) -> (text: String, path: String)? {
         let path = (directory as NSString).appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        do {
-            return (try String(contentsOfFile: path, encoding: .utf8), path)
-        } catch {
-            throw PolicyError(SourceLocation(file: path), field: nil, "cannot read the file: \(error.localizedDescription)")
-        }
+        return (try readPolicyFile(path), path)
     }
 
     /// Parses the text of a `clients.yaml`.

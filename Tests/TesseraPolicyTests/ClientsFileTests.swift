@@ -101,6 +101,29 @@ struct ClientsParsingTests {
         let bundle = try PolicyBundle.load(directory: "/nonexistent/\(UUID())")
         #expect(bundle.clients.isEmpty)
     }
+
+    @Test func anEmptyFileIsAnEmptyDocument() throws {
+        let root = NSTemporaryDirectory() + "tessera-policy-\(UUID())"
+        try FileManager.default.createDirectory(atPath: root + "/roles", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for name in ["clients.yaml", "networks.yaml", "roles/empty.yaml"] {
+            #expect(FileManager.default.createFile(atPath: root + "/" + name, contents: Data()))
+        }
+        let bundle = try PolicyBundle.load(directory: root)
+        #expect(bundle.clients.isEmpty && bundle.roles.isEmpty)
+    }
+
+    /// Bytes that are not UTF-8 in clients.yaml or a role file: the file is named, the bundle not loaded.
+    @Test(arguments: ["clients.yaml", "roles/payments.yaml"])
+    func aFileThatIsNotUTF8IsRefusedByName(_ name: String) throws {
+        let root = NSTemporaryDirectory() + "tessera-policy-\(UUID())"
+        try FileManager.default.createDirectory(atPath: root + "/roles", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Data("clients: []\n# caf\u{E9}".utf8.dropLast() + [0xE9, 0xFF, 0x0A]).write(to: URL(fileURLWithPath: root + "/" + name))
+        let error = #expect(throws: PolicyError.self) { try PolicyBundle.load(directory: root) }
+        #expect(error?.message == "cannot read the file: it is not UTF-8 text")
+        #expect(error?.location.file.hasSuffix(name) == true)
+    }
 }
 
 @Suite("clients.yaml editing")
