@@ -110,6 +110,8 @@ final class FastPath: ChannelDuplexHandler, RemovableChannelHandler {
             // A body on a GET means nothing (RFC 9110 §9.3.1); it is read and dropped.
             case .document: break
             case .token(var request):
+                // Released first, so the body buffer has one owner and grows in place.
+                answering = nil
                 // The decoder delivers at most the Content-Length, which is within the limit.
                 request.body.writeImmutableBuffer(bytes)
                 answering = .token(request)

@@ -38,8 +38,8 @@ struct TokenController {
         let contentType = request.headers[.contentType]
         try checkContentType(contentType, path: request.uri.path)
         let body = try await request.body.collect(upTo: Self.maximumBodyBytes)
-        return try readForm(body: body, contentType: contentType, authorization: request.headers[.authorization],
-                            userAgent: request.headers[.userAgent], remoteAddress: context.remoteAddress, path: request.uri.path)
+        return try parse(body: body, authorization: request.headers[.authorization], userAgent: request.headers[.userAgent],
+                         remoteAddress: context.remoteAddress)
     }
 
     /// The same from the parts of a request already read (the event loop's fast path has no
@@ -49,6 +49,13 @@ struct TokenController {
         -> (FormParameters, (id: String, secret: String)?, AuditActor)
     {
         try checkContentType(contentType, path: path)
+        return try parse(body: body, authorization: authorization, userAgent: userAgent, remoteAddress: remoteAddress)
+    }
+
+    /// A body whose content type was checked already.
+    private static func parse(body: ByteBuffer, authorization: String?, userAgent: String?, remoteAddress: SocketAddress?)
+        throws(OAuthError) -> (FormParameters, (id: String, secret: String)?, AuditActor)
+    {
         let form = try FormParameters(urlEncoded: body.readableBytesView)
         let basic = try authorization.flatMap(Self.basicCredentials)
         let origin = AuditActor(remoteAddress: remoteAddress?.ipAddress, userAgent: userAgent)
