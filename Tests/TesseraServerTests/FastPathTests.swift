@@ -249,9 +249,9 @@ struct FastPathTests {
         func auditHead() async throws -> AuditChainHead? { await committed.auditHead() }
     }
 
-    /// The fast path's hand-off: a token leaves only once its group is durable, a group the
-    /// store fails gives its client a 503 and no token, and requests held count against the limit.
-    @Test func aTokenLeavesOnlyAfterItsAuditGroupCommits() async throws {
+    /// The server with its fast path's token endpoint writing to a `HeldAuditStore`, at a limit
+    /// of one request in flight; `body` gets the client and that store.
+    func withHeldAuditStore(_ body: @escaping @Sendable (any TestClientProtocol, HeldAuditStore) async throws -> Void) async throws {
         let logger = Logger.forCurrentTest()
         let storage = try await Issuer.openStorage(fixture.settings.issuer)
         let issuer = try await Issuer.load(fixture.settings.issuer, storage: storage, logger: logger)
@@ -266,8 +266,25 @@ struct FastPathTests {
             responses: PreparedResponses(documents: WellKnownDocuments(issuer: issuer)),
             tokens: TokenFastPath(endpoint: endpoint, metrics: issuer.metrics, limit: 1, inFlight: InFlightCount(), logger: logger),
             metrics: issuer.metrics)
-        let application = Application(router: buildRouter(for: issuer), server: FastPathHTTP1Channel.builder(answerers))
-        try await application.test(.live) { client in
+        var quiet = logger
+        quiet.logLevel = .warning
+        let application = Application(router: buildRouter(for: issuer), server: FastPathHTTP1Channel.builder(answerers), logger: quiet)
+        do {
+            try await application.test(.live) { client in try await body(client, store) }
+        } catch {
+            await issuer.shutdown()
+            try await storage.close()
+            throw error
+        }
+        await issuer.shutdown()
+        try await storage.close()
+    }
+
+    /// The fast path's hand-off: a token leaves only once its group is durable, a group the
+    /// store fails gives its client a 503 and no token, and requests held count against the limit.
+    @Test func aTokenLeavesOnlyAfterItsAuditGroupCommits() async throws {
+        let fixture = fixture
+        try await withHeldAuditStore { client, store in
             let headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .authorization: fixture.basicAuthorization]
             let body = ByteBuffer(string: "grant_type=client_credentials")
             for commit in [false, true] {
@@ -306,7 +323,29 @@ struct FastPathTests {
                 }
             }
         }
-        await issuer.shutdown()
-        try await storage.close()
+    }
+
+    /// A request that arrives while a token is issued waits for the token's answer: the
+    /// connection goes on reading while the endpoint works, but what it reads is held.
+    @Test func aRequestArrivingWhileATokenIsIssuedIsAnsweredAfterIt() async throws {
+        let fixture = fixture
+        try await withHeldAuditStore { client, store in
+            let port = try #require(client.port)
+            let host = "Host: 127.0.0.1:\(port)\r\n"
+            let connection = try LoopbackSocket.Connection(port: port, timeoutSeconds: 5)
+            try connection.write(Array(Self.tokenRequest(host, fields: "Content-Type: application/x-www-form-urlencoded\r\n"
+                + "Authorization: \(fixture.basicAuthorization)\r\n").utf8))
+            while store.heldGroups == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            try connection.write(Array("GET /.well-known/jwks.json HTTP/1.1\r\n\(host)\r\n".utf8))
+            let early = try await onBlockingThread { connection.hasBytes(within: 300) }
+            #expect(!early, "the connection answered while its token request was still with the audit log")
+            store.release(commit: true)
+            var bytes: [UInt8] = []
+            while Self.answers(bytes).count < 2, let more = try await onBlockingThread({ connection.receive() }) { bytes += more }
+            let answers = Self.answers(bytes)
+            try #require(answers.count == 2, "\(String(decoding: bytes, as: UTF8.self))")
+            #expect(answers[0].status == 200 && answers[0].body.contains("access_token"))
+            #expect(answers[1].status == 200 && answers[1].body.hasPrefix(#"{"keys":["#))
+        }
     }
 }
