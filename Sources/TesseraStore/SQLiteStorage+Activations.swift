@@ -30,8 +30,8 @@ extension SQLiteStorage {
 
     public func activation(id: String) async throws -> ActivationRecord? {
         try await read { connection in
-            let rows = try await connection.query("SELECT document FROM activations WHERE id = ?", [.text(id)])
-            return try rows.first.map { try Self.document(ActivationRecord.self, $0, table: "activations") }
+            let rows = try await connection.query("SELECT id, document FROM activations WHERE id = ?", [.text(id)])
+            return try rows.first.map { try self.activationDocuments.record($0) }
         }
     }
 
@@ -45,14 +45,14 @@ extension SQLiteStorage {
         filter.after(query.after)
         let (sql, binds) = filter.select(from: "activations", limit: query.limit)
         return try await read { connection in
-            try await connection.query(sql, binds).map { try Self.document(ActivationRecord.self, $0, table: "activations") }
+            try await connection.query(sql, binds).map { try self.activationDocuments.record($0) }
         }
     }
 
     public func commit(_ change: ActivationChange,
                        seal: @escaping @Sendable (AuditChainHead?) throws -> [SealedAuditEntry]) async throws -> [SealedAuditEntry]? {
         let requests = try change.requests.map { ($0, try StoredDocument.encode($0)) }
-        let activations = try change.activations.map { ($0, try StoredDocument.encode($0)) }
+        let activations = try change.activations.map { ($0, try activationDocuments.encode($0)) }
         let written: [SealedAuditEntry]? = try await gate.run {
             try await self.ungatedTransaction { connection -> [SealedAuditEntry]? in
                 for (request, document) in requests {
@@ -67,7 +67,7 @@ extension SQLiteStorage {
                 // Read inside the transaction, which holds the write lock: the head cannot move.
                 let entries = try seal(try await Self.head(connection))
                 if !entries.isEmpty { try await self.insert(entries, inTransaction: true) }
-                try await Self.write(activations: entries.compactMap(\.openedActivation), on: connection)
+                try await Self.write(activations: entries.compactMap(\.openedActivation), documents: self.activationDocuments, on: connection)
                 try await Self.insert(notifications: change.notifications + entries.flatMap(\.notifications), on: connection)
                 for id in change.revokeTokensOf {
                     let time = Self.integer(Self.milliseconds(change.time))
@@ -124,19 +124,20 @@ extension SQLiteStorage {
     /// Counts the tokens of `entries` on the activations (`ids`) they are issued under, each
     /// one's next version over the one read here: the caller's transaction holds the write
     /// lock, so that version is current. Throws `ActivationNoLongerCovers` when one is not covered.
-    static func countTokens(of entries: [SealedAuditEntry], activations ids: [String], on connection: SQLiteConnection) async throws {
+    static func countTokens(of entries: [SealedAuditEntry], activations ids: [String], documents: ActivationDocuments,
+                            on connection: SQLiteConnection) async throws {
         guard !ids.isEmpty else { return }
         var current: [ActivationRecord] = []
         for chunk in chunks(ids) {
-            let rows = try await connection.query("SELECT document FROM activations WHERE id IN " + placeholders(rows: 1, columns: chunk.count),
+            let rows = try await connection.query("SELECT id, document FROM activations WHERE id IN " + placeholders(rows: 1, columns: chunk.count),
                                                   chunk.map { .text($0) })
-            current += try rows.map { try document(ActivationRecord.self, $0, table: "activations") }
+            current += try rows.map { try documents.record($0) }
         }
         let counted = try ActivationTokenCount.counted(entries, current: Dictionary(current.map { ($0.id, $0) }) { first, _ in first })
         // One statement for the group's activations: only the version and the document move.
         for chunk in chunks(counted) {
             let binds = try chunk.flatMap { activation -> [SQLiteData] in
-                [.text(activation.id), integer(activation.version), .text(try StoredDocument.encode(activation))]
+                [.text(activation.id), integer(activation.version), .text(try documents.encode(activation))]
             }
             _ = try await connection.query("""
                 WITH counted (id, version, document) AS (VALUES \(placeholders(rows: chunk.count, columns: 3)))
@@ -150,9 +151,9 @@ extension SQLiteStorage {
     }
 
     /// New activations riding with audit entries; an id already taken fails the transaction.
-    static func write(activations: [ActivationRecord], on connection: SQLiteConnection) async throws {
+    static func write(activations: [ActivationRecord], documents: ActivationDocuments, on connection: SQLiteConnection) async throws {
         for activation in activations {
-            guard activation.version == 1, try await write(activation: activation, document: try StoredDocument.encode(activation),
+            guard activation.version == 1, try await write(activation: activation, document: try documents.encode(activation),
                                                            on: connection) else {
                 throw StoreError("activations: activation \(activation.id) was already recorded")
             }
@@ -234,7 +235,17 @@ extension SQLiteStorage {
         guard let text = row.column("document")?.string else { throw StoreError("\(table): unreadable row") }
         return try StoredDocument.decode(type, text, table: table)
     }
+}
 
+extension ActivationDocuments {
+    /// The record of an `activations` row read with its `id` and `document`.
+    func record(_ row: SQLiteRow) throws -> ActivationRecord {
+        guard let text = row.column("document")?.string else { throw StoreError("activations: unreadable row") }
+        return try record(id: row.column("id")?.string, text: text, table: "activations")
+    }
+}
+
+extension SQLiteStorage {
     /// The WHERE clause of a listing, built from the filters that are set.
     struct Filter {
         var conditions: [String] = []
@@ -275,7 +286,7 @@ extension SQLiteStorage {
 
         func select(from table: String, limit: Int) -> (String, [SQLiteData]) {
             let clause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-            return ("SELECT document FROM \(table)\(clause) ORDER BY created_ms, id LIMIT ?", binds + [integer(Int64(limit))])
+            return ("SELECT id, document FROM \(table)\(clause) ORDER BY created_ms, id LIMIT ?", binds + [integer(Int64(limit))])
         }
     }
 }

@@ -23,6 +23,8 @@ public final class SQLiteStorage: MigratedStorage {
     private let nextAssertionPrune = Mutex(Date.distantPast)
     static let assertionPruneInterval: TimeInterval = 60
 
+    /// The activations' documents decoded or written lately, so each is decoded once.
+    let activationDocuments = ActivationDocuments()
     /// The audit chain head as this process last wrote or read it; nil until first needed.
     let headCache = Mutex<AuditChainHead??>(nil)
     public let path: String
@@ -305,9 +307,9 @@ public final class SQLiteStorage: MigratedStorage {
                         // and a token under an existing activation with the count on it.
                         try await self.ungatedTransaction { connection in
                             try await self.insert(entries, inTransaction: true)
-                            try await Self.write(activations: opened, on: connection)
+                            try await Self.write(activations: opened, documents: self.activationDocuments, on: connection)
                             try await Self.insert(notifications: notifications, on: connection)
-                            try await Self.countTokens(of: entries, activations: counted, on: connection)
+                            try await Self.countTokens(of: entries, activations: counted, documents: self.activationDocuments, on: connection)
                         }
                     }
                     self.headCache.withLock { $0 = .some(last.head) }
