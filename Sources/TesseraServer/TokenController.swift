@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import TesseraCore
+import TesseraCrypto
 import TesseraJWT
 
 /// `POST /token`: translates HTTP to a `TokenEndpoint` call and back, nothing more.
@@ -85,8 +86,9 @@ struct TokenController {
     /// Other schemes are not client authentication and are ignored.
     static func basicCredentials(_ header: String) throws(OAuthError) -> (id: String, secret: String)? {
         let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "basic" else { return nil }
-        guard let decoded = Data(base64Encoded: String(Self.trimmingOWS(parts[1]))),
+        guard parts.count == 2, Self.isBasicScheme(parts[0]) else { return nil }
+        // Not Foundation's base64: its decoding was about 2% of a token request.
+        guard let decoded = Base64.decode(utf8: Self.trimmingOWS(parts[1]).utf8),
               let colon = decoded.firstIndex(of: UInt8(ascii: ":"))
         else {
             throw .invalidClient("malformed Basic credentials")
@@ -95,6 +97,13 @@ struct TokenController {
         let secret = try FormParameters.decode(decoded[decoded.index(after: colon)...])
         guard !id.isEmpty else { throw .invalidClient("malformed Basic credentials") }
         return (id, secret)
+    }
+
+    /// `Basic` in any case (RFC 9110 §11.1: schemes are case-insensitive), without lowercasing a copy.
+    private static func isBasicScheme(_ scheme: Substring) -> Bool {
+        let basic = "basic".utf8
+        // ASCII letters differ from their capitals in the 0x20 bit alone.
+        return scheme.utf8.count == basic.count && zip(scheme.utf8, basic).allSatisfy { $0 | 0x20 == $1 }
     }
 }
 

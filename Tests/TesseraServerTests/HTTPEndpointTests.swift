@@ -83,6 +83,12 @@ struct HTTPEndpointTests {
                 #expect(verified.claims.subject == "demo")
                 #expect(verified.header.keyID == keys.currentKeyID)
             }
+            // The scheme in any case (RFC 9110 §11.1).
+            headers[.authorization] = "bAsIc " + fixture.basicAuthorization.dropFirst("Basic ".count)
+            try await client.execute(uri: "/token", method: .post, headers: headers,
+                                     body: formBody([("grant_type", "client_credentials")])) { response in
+                #expect(response.status == .ok)
+            }
         }
     }
 
@@ -120,6 +126,8 @@ struct HTTPEndpointTests {
         TokenErrorCase("repeated parameter", body: [("grant_type", "client_credentials"), ("scope", "read"), ("scope", "write")], status: 400, error: "invalid_request"),
         TokenErrorCase("wrong secret", authorization: .header("Basic " + Data("demo:wrong".utf8).base64EncodedString()), body: [("grant_type", "client_credentials")], status: 401, error: "invalid_client"),
         TokenErrorCase("malformed basic", authorization: .header("Basic !!!"), body: [("grant_type", "client_credentials")], status: 401, error: "invalid_client"),
+        TokenErrorCase("unpadded basic", authorization: .header("Basic " + Data("demo:xy".utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")),
+                       body: [("grant_type", "client_credentials")], status: 401, error: "invalid_client"),
         TokenErrorCase("no authentication", authorization: .none, body: [("grant_type", "client_credentials")], status: 401, error: "invalid_client"),
         TokenErrorCase("bad client assertion", authorization: .none, body: [("grant_type", "client_credentials"), ("client_assertion_type", ClientAuthenticator.jwtBearerAssertionType), ("client_assertion", "e30.e30.sig")], status: 401, error: "invalid_client"),
         TokenErrorCase("json body", contentType: "application/json", body: [("grant_type", "client_credentials")], status: 400, error: "invalid_request"),

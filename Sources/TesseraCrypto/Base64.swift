@@ -8,11 +8,7 @@
 public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
-    private static let decodeTable: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (index, character) in alphabet.enumerated() { table[Int(character)] = UInt8(index) }
-        return table
-    }()
+    private static let decodeTable = Base64Decoding.table(alphabet)
 
     public static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var out = [UInt8]()
@@ -64,6 +60,41 @@ public enum Base64URL {
     }
 
     private static func decode(buffer input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        Base64Decoding.decode(input, table: decodeTable)
+    }
+}
+
+/// Base64 with padding in the standard alphabet (RFC 4648 §4), as HTTP Basic credentials carry
+/// it (RFC 7617). Strict like `Base64URL`: the length is a multiple of four, `=` only as the
+/// padding, no whitespace, and the trailing bits are zero.
+public enum Base64 {
+    private static let decodeTable = Base64Decoding.table(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8))
+
+    public static func decode<Bytes: Collection>(utf8 input: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {
+        if let decoded = input.withContiguousStorageIfAvailable({ decode(buffer: $0) }) { return decoded }
+        return Array(input).withUnsafeBufferPointer { decode(buffer: $0) }
+    }
+
+    private static func decode(buffer input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        guard input.count % 4 == 0 else { return nil }
+        var end = input.count
+        if end > 0, input[end - 1] == UInt8(ascii: "=") { end -= 1 }
+        if end > 0, input[end - 1] == UInt8(ascii: "="), input.count - end == 1 { end -= 1 }
+        return Base64Decoding.decode(UnsafeBufferPointer(rebasing: input[..<end]), table: decodeTable)
+    }
+}
+
+/// The decoding loop both alphabets share.
+enum Base64Decoding {
+    static func table(_ alphabet: [UInt8]) -> [UInt8] {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, character) in alphabet.enumerated() { table[Int(character)] = UInt8(index) }
+        return table
+    }
+
+    /// `input` without padding; nil for a character outside the alphabet, a length no encoding
+    /// has, or non-zero trailing bits (two strings would otherwise decode to the same bytes).
+    static func decode(_ input: UnsafeBufferPointer<UInt8>, table decodeTable: [UInt8]) -> [UInt8]? {
         if input.count % 4 == 1 { return nil }
         return decodeTable.withUnsafeBufferPointer { table -> [UInt8]? in
             var out = [UInt8]()
@@ -80,7 +111,6 @@ public enum Base64URL {
                     out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bitCount)))
                 }
             }
-            // Leftover bits must be zero: otherwise two strings would decode to the same bytes.
             if bitCount > 0, accumulator & ((1 << UInt32(bitCount)) - 1) != 0 { return nil }
             return out
         }
