@@ -325,6 +325,40 @@ struct FastPathTests {
         }
     }
 
+    /// A graceful shutdown that begins while a token is with the audit log waits for its
+    /// answer: the connection is closed after the token is written, not before.
+    @Test func aGracefulShutdownLetsTheTokenBeingIssuedLeave() async throws {
+        let fixture = fixture
+        let reading = Mutex<Task<[UInt8], any Error>?>(nil)
+        try await withHeldAuditStore { client, store in
+            let port = try #require(client.port)
+            let connection = try LoopbackSocket.Connection(port: port, timeoutSeconds: 20)
+            try connection.write(Array(Self.tokenRequest("Host: 127.0.0.1:\(port)\r\n", fields: "Content-Type: application/x-www-form-urlencoded\r\n"
+                + "Authorization: \(fixture.basicAuthorization)\r\n").utf8))
+            while store.heldGroups == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            // Everything the server sends until it closes the connection.
+            reading.withLock {
+                $0 = Task {
+                    try await onBlockingThread {
+                        var bytes: [UInt8] = []
+                        while let more = connection.receive() { bytes += more }
+                        return bytes
+                    }
+                }
+            }
+            // The group commits once the shutdown (which returning from here starts) is under way.
+            Task {
+                try await Task.sleep(for: .milliseconds(300))
+                store.release(commit: true)
+            }
+        }
+        let task = try #require(reading.withLock { $0 })
+        let bytes = try await task.value
+        let answers = Self.answers(bytes)
+        #expect(answers.count == 1, "\(String(decoding: bytes, as: UTF8.self))")
+        #expect(answers.first?.status == 200 && answers.first?.body.contains("access_token") == true)
+    }
+
     /// A request that arrives while a token is issued waits for the token's answer: the
     /// connection goes on reading while the endpoint works, but what it reads is held.
     @Test func aRequestArrivingWhileATokenIsIssuedIsAnsweredAfterIt() async throws {
