@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -68,6 +69,9 @@ struct TokenFastPath: Sendable {
             let (form, basic, origin) = try TokenController.readForm(
                 body: request.body, contentType: request.contentType, authorization: request.authorization,
                 userAgent: request.userAgent, remoteAddress: request.remoteAddress, path: Self.path)
+            // Tagged like the router's requests, so a token's log lines read the same either way.
+            var logger = logger
+            logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
             return .success(try await endpoint.handle(form: form, basic: basic, origin: origin, forwarded: request.forwarded, logger: logger))
         } catch {
             return .failure(error)

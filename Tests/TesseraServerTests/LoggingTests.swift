@@ -36,6 +36,29 @@ struct RecordingLogHandler: LogHandler {
 
 @Suite("Logging")
 struct LoggingTests {
+    /// Token requests answered by the fast path and by the router log the same way, each line
+    /// with its request's id.
+    @Test func tokenLinesCarryTheRequestIDOnEitherPath() async throws {
+        let fixture = try ServerFixture()
+        let records = LogRecords()
+        var logger = Logger(label: "test") { _ in RecordingLogHandler(records: records) }
+        logger.logLevel = .info
+        let app = try await buildApplication(fixture.settings, logger: logger)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let host = "Host: 127.0.0.1:\(port)\r\n"
+            let fields = "Content-Type: application/x-www-form-urlencoded\r\nAuthorization: \(fixture.basicAuthorization)\r\n"
+            // The first on the fast path; the second says `Connection: close`, which is the router's.
+            let requests = FastPathTests.tokenRequest(host, fields: fields) + FastPathTests.tokenRequest(host, fields: fields + "Connection: close\r\n")
+            let answers = FastPathTests.answers(try await onBlockingThread { try LoopbackSocket.exchange(Array(requests.utf8), port: port) })
+            #expect(answers.map(\.status) == [200, 200])
+        }
+        let issued = records.lines.withLock { $0 }.filter { $0.hasPrefix("token issued") }
+        #expect(issued.count == 2)
+        let ids = Set(issued.compactMap { line in line.split(separator: " ").first { $0.hasPrefix("hb.request.id=") } })
+        #expect(ids.count == 2, "\(issued)")
+    }
+
     @Test func neverLogsSecretsTokensOrAssertions() async throws {
         let fixture = try ServerFixture()
         let records = LogRecords()
