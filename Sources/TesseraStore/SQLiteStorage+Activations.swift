@@ -1,5 +1,4 @@
 import Foundation
-import SQLiteNIO
 import Synchronization
 
 /// The approval workflow's tables in the embedded store. A transition is one `BEGIN

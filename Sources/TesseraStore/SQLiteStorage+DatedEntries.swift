@@ -1,5 +1,4 @@
 import Foundation
-import SQLiteNIO
 
 /// Dated entries (on-call overrides, eligibility assignments) in the embedded store. They are
 /// written by `commit`, inside the transaction of their audit entries.

@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import SQLiteNIO
 
 /// The on-call cache in the embedded store. A write is one upsert whose update is conditional
 /// on the stored sync time, so the comparison and the write are one atomic statement, also
@@ -30,8 +29,8 @@ extension SQLiteStorage {
         }
     }
 
-    /// An empty buffer may bind as NULL (SQLiteNIO passes its base address, which can be nil), so
-    /// the statement turns NULL into the empty BLOB it stands for.
+    /// SQLite binds NULL for a BLOB without an address, which an empty buffer may have, so the
+    /// statement turns NULL into the empty BLOB it stands for.
     ///
     /// `changes()` on the same connection, inside the gate, counts the upsert: 1 when it
     /// inserted or updated, 0 when the stored sync was as new or newer.

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import SQLiteNIO
 import Synchronization
 
 /// The embedded store of a single node: one SQLite file in the data folder, in WAL mode with
@@ -49,11 +48,9 @@ public final class SQLiteStorage: MigratedStorage {
         // `tessera audit` command, two tests): SQLite then answers "busy" at once from the WAL
         // switch (which ignores the busy timeout) or, on a loaded machine, after the timeout
         // from the first migration. Both are safe to repeat, so the whole open is retried.
-        // While opening, a busy wait is short: SQLite waits by blocking a thread of the shared
-        // NIO thread pool, and a long wait there can hold up the very connection it waits for
-        // (two opens in one process, as the tests do). Once open, writers wait up to 5 s.
-        // Generous: on a machine saturated by parallel work (a full test run on two cores), the
-        // shared thread pool SQLite waits on can be slow to run an open for many seconds.
+        // While opening, a busy wait is short (the retry backs off instead); once open, writers
+        // wait up to 5 s. Generous: on a machine saturated by parallel work (a full test run on
+        // two cores), an open can take many seconds.
         let deadline = ContinuousClock.now + .seconds(60)
         // One opener at a time, across processes and within one: switching to WAL needs the
         // file to itself, so two openers holding connections at once could refuse each other
@@ -64,13 +61,13 @@ public final class SQLiteStorage: MigratedStorage {
         var attempt = 0
         while true {
             attempt += 1
-            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            let connection = try await SQLiteConnection.open(path: path)
             var reader: SQLiteConnection?
             do {
                 _ = try await connection.query("PRAGMA busy_timeout=100")
                 _ = try await connection.query("PRAGMA journal_mode=WAL")
                 _ = try await connection.query("PRAGMA synchronous=FULL")
-                let opened = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+                let opened = try await SQLiteConnection.open(path: path)
                 reader = opened
                 _ = try await opened.query("PRAGMA query_only=ON")
                 let storage = SQLiteStorage(connection: connection, reader: opened, path: path)
@@ -78,7 +75,7 @@ public final class SQLiteStorage: MigratedStorage {
                 _ = try await connection.query("PRAGMA busy_timeout=5000")
                 _ = try await opened.query("PRAGMA busy_timeout=5000")
                 return storage
-            } catch let error as SQLiteError where error.reason == .busy && ContinuousClock.now < deadline {
+            } catch let error as SQLiteError where error.isBusy && ContinuousClock.now < deadline {
                 try? await reader?.close()
                 try? await connection.close()
                 // A random, growing pause: two openers retrying in step would collide forever.
@@ -284,7 +281,8 @@ public final class SQLiteStorage: MigratedStorage {
 
     /// One INSERT per group: a single statement is its own atomic, durable transaction, and a
     /// trigger records the tokens the entries carry in the same write. Each statement costs a
-    /// thread-pool round trip, which under load dominated issuance when a group took five.
+    /// round trip to the connection's thread, which under load dominated issuance when a group
+    /// took five.
     ///
     /// The chain head is kept in memory. Another process appending to the same file makes the
     /// INSERT fail on the sequence primary key (the compare-and-swap); the head is then reread
@@ -314,7 +312,7 @@ public final class SQLiteStorage: MigratedStorage {
                     }
                     self.headCache.withLock { $0 = .some(last.head) }
                     return entries
-                } catch let error as SQLiteError where Self.isConstraintViolation(error) && attempts < 3 {
+                } catch let error as SQLiteError where error.isUniquenessViolation && attempts < 3 {
                     attempts += 1
                     let current = try await Self.head(self.connection)
                     self.headCache.withLock { $0 = .some(current) }
@@ -359,13 +357,6 @@ public final class SQLiteStorage: MigratedStorage {
         } else {
             // Larger groups than one statement takes: several statements in one transaction.
             try await ungatedTransaction(write)
-        }
-    }
-
-    static func isConstraintViolation(_ error: SQLiteError) -> Bool {
-        switch error.reason {
-        case .constraint, .constraintPrimaryKeyFailed, .constraintUniqueRowIDFailed, .constraintUniqueFailed: true
-        default: false
         }
     }
 
@@ -570,7 +561,7 @@ public final class SQLiteStorage: MigratedStorage {
     }
 
     static func integer(_ value: Int64) -> SQLiteData {
-        .integer(SQLiteInt64(value))
+        .integer(Int(value))
     }
 
     static func text(_ value: String?) -> SQLiteData {
