@@ -234,17 +234,7 @@ extension SQLiteStorage {
         guard let text = row.column("document")?.string else { throw StoreError("\(table): unreadable row") }
         return try StoredDocument.decode(type, text, table: table)
     }
-}
 
-extension ActivationDocuments {
-    /// The record of an `activations` row read with its `id` and `document`.
-    func record(_ row: SQLiteRow) throws -> ActivationRecord {
-        guard let text = row.column("document")?.string else { throw StoreError("activations: unreadable row") }
-        return try record(id: row.column("id")?.string, text: text, table: "activations")
-    }
-}
-
-extension SQLiteStorage {
     /// The WHERE clause of a listing, built from the filters that are set.
     struct Filter {
         var conditions: [String] = []
@@ -287,5 +277,13 @@ extension SQLiteStorage {
             let clause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
             return ("SELECT id, document FROM \(table)\(clause) ORDER BY created_ms, id LIMIT ?", binds + [integer(Int64(limit))])
         }
+    }
+}
+
+extension ActivationDocuments {
+    /// The record of an `activations` row read with its `id` and `document`.
+    func record(_ row: SQLiteRow) throws -> ActivationRecord {
+        guard let text = row.column("document")?.string else { throw StoreError("activations: unreadable row") }
+        return try record(id: row.column("id")?.string, text: text, table: "activations")
     }
 }
