@@ -126,6 +126,13 @@ struct FastPathTests {
         }
     }
 
+    /// The first `count` answers read off `connection` (fewer if it closes first).
+    static func answers(_ count: Int, from connection: LoopbackSocket.Connection) throws -> [Answer] {
+        var bytes: [UInt8] = []
+        while answers(bytes).count < count, let more = try connection.receive() { bytes += more }
+        return answers(bytes)
+    }
+
     /// A form-encoded POST /token; `fields` go between the request line and the body.
     static func tokenRequest(_ host: String, fields: String, body: String = "grant_type=client_credentials") -> String {
         "POST /token HTTP/1.1\r\n\(host)\(fields)Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
@@ -303,7 +310,10 @@ struct FastPathTests {
                     let port = try #require(client.port)
                     let other = Self.tokenRequest("Host: 127.0.0.1:\(port)\r\n",
                                                   fields: "Content-Type: application/x-www-form-urlencoded\r\nAuthorization: \(fixture.basicAuthorization)\r\n")
-                    let refused = Self.answers(try await onBlockingThread { try LoopbackSocket.exchange(Array(other.utf8), port: port, timeoutSeconds: 2) })
+                    // Its answer comes at once, and the connection stays open (keep-alive).
+                    let connection = try LoopbackSocket.Connection(port: port, timeoutSeconds: 2)
+                    try connection.write(Array(other.utf8))
+                    let refused = try await onBlockingThread { try Self.answers(1, from: connection) }
                     #expect(refused.first?.status == 503)
                     #expect(refused.first?.body.contains("limit of 1 requests in flight") == true, "\(refused)")
                 }
@@ -341,7 +351,7 @@ struct FastPathTests {
                 $0 = Task {
                     try await onBlockingThread {
                         var bytes: [UInt8] = []
-                        while let more = connection.receive() { bytes += more }
+                        while let more = try connection.receive() { bytes += more }
                         return bytes
                     }
                 }
@@ -374,10 +384,8 @@ struct FastPathTests {
             let early = try await onBlockingThread { connection.hasBytes(within: 300) }
             #expect(!early, "the connection answered while its token request was still with the audit log")
             store.release(commit: true)
-            var bytes: [UInt8] = []
-            while Self.answers(bytes).count < 2, let more = try await onBlockingThread({ connection.receive() }) { bytes += more }
-            let answers = Self.answers(bytes)
-            try #require(answers.count == 2, "\(String(decoding: bytes, as: UTF8.self))")
+            let answers = try await onBlockingThread { try Self.answers(2, from: connection) }
+            try #require(answers.count == 2)
             #expect(answers[0].status == 200 && answers[0].body.contains("access_token"))
             #expect(answers[1].status == 200 && answers[1].body.hasPrefix(#"{"keys":["#))
         }

@@ -6,27 +6,39 @@ import Darwin
 
 /// A blocking TCP exchange with a server on 127.0.0.1: send the bytes, read until the server
 /// closes. For requests that HTTP clients will not write (a header line given twice).
+///
+/// Waiting is bounded (30 s by default: a server under test shares two cores with the whole
+/// suite, so its first answer can take seconds), and a wait that runs out is an error that
+/// says so, not an answer cut short.
 enum LoopbackSocket {
+    static let defaultTimeoutSeconds = 30
+
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
 
     /// `halfClose`: shut down the sending side once the request is sent, as a client that has
     /// nothing more to say does.
-    static func exchange(_ request: [UInt8], port: Int, timeoutSeconds: Int = 10, halfClose: Bool = false) throws -> [UInt8] {
+    static func exchange(_ request: [UInt8], port: Int, timeoutSeconds: Int = defaultTimeoutSeconds, halfClose: Bool = false) throws -> [UInt8] {
         let connection = try Connection(port: port, timeoutSeconds: timeoutSeconds)
         try connection.write(request)
         if halfClose { connection.closeSending() }
         var response: [UInt8] = []
-        while let bytes = connection.receive() { response += bytes }
+        do {
+            while let bytes = try connection.receive() { response += bytes }
+        } catch {
+            throw Failure(description: "\(error) after \(response.count) bytes: \(String(decoding: response, as: UTF8.self))")
+        }
         return response
     }
 
     /// One blocking connection to 127.0.0.1, for a conversation in steps.
     final class Connection: Sendable {
         private let descriptor: Int32
+        private let timeoutSeconds: Int
 
-        init(port: Int, timeoutSeconds: Int = 10) throws {
+        init(port: Int, timeoutSeconds: Int = defaultTimeoutSeconds) throws {
+            self.timeoutSeconds = timeoutSeconds
             #if canImport(Glibc)
             descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             #else
@@ -61,12 +73,16 @@ enum LoopbackSocket {
 
         func closeSending() { shutdown(descriptor, Int32(SHUT_WR)) }
 
-        /// What the server sends next, waiting up to the timeout; nil when it closed, or sent
+        /// What the server sends next, waiting up to the timeout; nil when it closed (a reset
+        /// too: a server that closes with request bytes unread resets). Throws when it sent
         /// nothing in that time.
-        func receive() -> [UInt8]? {
+        func receive() throws -> [UInt8]? {
             var buffer = [UInt8](repeating: 0, count: 16 * 1024)
             let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-            return count > 0 ? Array(buffer[0..<count]) : nil
+            if count > 0 { return Array(buffer[0..<count]) }
+            if count == 0 || errno == ECONNRESET { return nil }
+            let reason = errno == EAGAIN || errno == EWOULDBLOCK ? "no answer within \(timeoutSeconds) s" : "recv failed (errno \(errno))"
+            throw Failure(description: reason)
         }
 
         /// Whether anything arrives within `milliseconds`, without taking it.
