@@ -81,6 +81,20 @@ struct TokenEndpointTests {
         #expect(entries.map(\.event) == ["token.issued"])
         #expect(entries[0].body.contains(jti))
         #expect(!entries[0].body.contains(response.accessToken))
+        // What the entry says of the token, member by member.
+        let content = try JSONParser.parseObject(Array(entries[0].body.utf8))
+        guard case .object(let entry)? = content["entry"], case .object(let target)? = entry["target"] else {
+            Issue.record("no target in \(entries[0].body)")
+            return
+        }
+        let verifier = JWTVerifier(policy: VerificationPolicy(issuer: testIssuer, audiences: ["https://api.example"], expectedType: "at+jwt"))
+        let verified = try verifier.verify(response.accessToken, keys: keys.verificationKeys, now: testNow)
+        #expect(target == [
+            "jti": .string(jti), "kid": .string(try #require(verified.keyID)),
+            "subject": .string("basic-client"), "client_id": .string("basic-client"),
+            "audiences": .array(verified.claims.audiences.map(JSONValue.string)), "scopes": .array([.string("read")]),
+            "lifetime_seconds": .number(300), "grant_type": .string("client_credentials"),
+        ])
     }
 
     @Test func auditsRefusals() async throws {
