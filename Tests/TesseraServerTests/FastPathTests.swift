@@ -385,7 +385,7 @@ struct FastPathTests {
             #expect(!early, "the connection answered while its token request was still with the audit log")
             store.release(commit: true)
             let answers = try await onBlockingThread { try Self.answers(2, from: connection) }
-            try #require(answers.count == 2)
+            try #require(answers.count == 2, "\(answers)")
             #expect(answers[0].status == 200 && answers[0].body.contains("access_token"))
             #expect(answers[1].status == 200 && answers[1].body.hasPrefix(#"{"keys":["#))
         }
